@@ -36,27 +36,26 @@ public record ModelConfig(
     int[] eosTokenIds) {
 
   public ModelConfig {
-    String src = "config.json";
-    positive(src, "vocab_size", vocabSize);
-    positive(src, "hidden_size", hiddenSize);
-    positive(src, "intermediate_size", intermediateSize);
-    positive(src, "num_hidden_layers", numLayers);
-    positive(src, "num_attention_heads", numHeads);
-    positive(src, "num_key_value_heads", numKvHeads);
-    positive(src, "head_dim", headDim);
-    positive(src, "max_position_embeddings", maxPositionEmbeddings);
+    positive("vocab_size", vocabSize);
+    positive("hidden_size", hiddenSize);
+    positive("intermediate_size", intermediateSize);
+    positive("num_hidden_layers", numLayers);
+    positive("num_attention_heads", numHeads);
+    positive("num_key_value_heads", numKvHeads);
+    positive("head_dim", headDim);
+    positive("max_position_embeddings", maxPositionEmbeddings);
     if (numHeads % numKvHeads != 0) {
-      throw new TreeRollException(src + ": num_attention_heads (" + numHeads
+      throw new TreeRollException("num_attention_heads (" + numHeads
           + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
     }
     if (headDim % 2 != 0) {
-      throw new TreeRollException(src + ": head_dim must be even for RoPE, got " + headDim);
+      throw new TreeRollException("head_dim must be even for RoPE, got " + headDim);
     }
     if (!(rmsNormEps > 0)) {
-      throw new TreeRollException(src + ": rms_norm_eps must be > 0, got " + rmsNormEps);
+      throw new TreeRollException("rms_norm_eps must be > 0, got " + rmsNormEps);
     }
     if (!(ropeTheta > 0)) {
-      throw new TreeRollException(src + ": rope_theta must be > 0, got " + ropeTheta);
+      throw new TreeRollException("rope_theta must be > 0, got " + ropeTheta);
     }
     eosTokenIds = eosTokenIds.clone();
   }
@@ -83,15 +82,15 @@ public record ModelConfig(
 
   /** Parameter count, embeddings included once when tied. */
   public long parameterCount() {
-    long d = hiddenSize;
-    long q = (long) numHeads * headDim;
-    long kv = (long) numKvHeads * headDim;
-    long attn = d * q + 2 * d * kv + q * d + (qkvBias() ? q + 2 * kv : 0) + (outputBias() ? d : 0)
-        + (qkNorm() ? 2L * headDim : 0);
-    long mlp = 3 * d * intermediateSize;
-    long layer = attn + mlp + 2 * d;
-    long emb = (long) vocabSize * d;
-    return numLayers * layer + d + emb * (tieWordEmbeddings ? 1 : 2);
+    long n = 0;
+    for (long[] shape : WeightNames.shapes(this).values()) {
+      long size = 1;
+      for (long dim : shape) {
+        size *= dim;
+      }
+      n += size;
+    }
+    return n;
   }
 
   /** Reads and validates {@code dir/config.json}. */
@@ -106,7 +105,7 @@ public record ModelConfig(
       if (!Files.exists(file)) {
         throw new TreeRollException(file + ": file not found");
       }
-      throw new TreeRollException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
+      throw new TreeRollException(file + ": not valid JSON: " + e.getMessage(), e);
     }
     return parse(root, file.toString());
   }
@@ -149,12 +148,16 @@ public record ModelConfig(
         ? requiredInt(root, "num_key_value_heads", src) : heads;
     int headDim = root.has("head_dim") && !root.get("head_dim").isNull()
         ? requiredInt(root, "head_dim", src) : hidden / Math.max(heads, 1);
-    return new ModelConfig(
+    int vocab = requiredInt(root, "vocab_size", src);
+    int ff = requiredInt(root, "intermediate_size", src);
+    int layers = requiredInt(root, "num_hidden_layers", src);
+    try {
+      return new ModelConfig(
         arch,
-        requiredInt(root, "vocab_size", src),
+        vocab,
         hidden,
-        requiredInt(root, "intermediate_size", src),
-        requiredInt(root, "num_hidden_layers", src),
+        ff,
+        layers,
         heads,
         kvHeads,
         headDim,
@@ -165,6 +168,9 @@ public record ModelConfig(
         root.path("attention_bias").asBoolean(false),
         root.path("bos_token_id").isInt() ? root.get("bos_token_id").asInt() : -1,
         tokenIds(root.path("eos_token_id")));
+    } catch (TreeRollException e) {
+      throw new TreeRollException(src + ": " + e.getMessage(), e);
+    }
   }
 
   /** The config.json text for this configuration (used when generating model directories). */
@@ -227,9 +233,9 @@ public record ModelConfig(
     return new int[0];
   }
 
-  private static void positive(String src, String field, int v) {
+  private static void positive(String field, int v) {
     if (v <= 0) {
-      throw new TreeRollException(src + ": field '" + field + "' must be > 0, got " + v);
+      throw new TreeRollException("field '" + field + "' must be > 0, got " + v);
     }
   }
 }

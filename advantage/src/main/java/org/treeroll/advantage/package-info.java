@@ -1,0 +1,2 @@
+/** Rewards flowing up the rollout tree into segment- and token-level advantages. */
+package org.treeroll.advantage;

@@ -1,0 +1,2 @@
+/** Branching policies: where a rollout tree forks and into how many children. */
+package org.treeroll.branching;

@@ -1,0 +1,60 @@
+package org.treeroll.engine;
+
+import java.util.List;
+import org.treeroll.engine.runtime.Completion;
+import org.treeroll.engine.runtime.Generator;
+import org.treeroll.engine.runtime.KvStore;
+import org.treeroll.engine.runtime.Scorer;
+import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.kvcache.PagePool;
+import org.treeroll.tree.TreeRollException;
+
+/** A loaded model with a KV pool of a given byte budget: generation and scoring. */
+public final class InferenceSession implements AutoCloseable {
+  public static final int DEFAULT_PAGE_SIZE = 16;
+  public static final int DEFAULT_STEP_TOKENS = 512;
+
+  private final LoadedModel loaded;
+  private final KvStore kv;
+  private final Generator generator;
+  private final Scorer scorer;
+
+  public InferenceSession(LoadedModel loaded, long kvBudgetBytes) {
+    this(loaded, kvBudgetBytes, DEFAULT_PAGE_SIZE, DEFAULT_STEP_TOKENS);
+  }
+
+  public InferenceSession(LoadedModel loaded, long kvBudgetBytes, int pageSize, int maxStepTokens) {
+    var cfg = loaded.config();
+    long bytesPerPage = 8L * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim() * pageSize;
+    long pages = kvBudgetBytes / bytesPerPage;
+    if (pages < 1) {
+      throw new TreeRollException("KV budget of " + kvBudgetBytes + " bytes holds no page of "
+          + pageSize + " tokens (" + bytesPerPage + " bytes)");
+    }
+    this.loaded = loaded;
+    this.kv = loaded.model().newKvStore(new PagePool((int) Math.min(pages, Integer.MAX_VALUE), pageSize));
+    this.generator = new Generator(loaded.model(), kv, maxStepTokens, loaded.eosIds());
+    this.scorer = new Scorer(loaded.model(), kv, maxStepTokens);
+  }
+
+  public LoadedModel model() {
+    return loaded;
+  }
+
+  public KvStore kv() {
+    return kv;
+  }
+
+  public List<Completion> generate(List<int[]> prompts, SamplingParams params) {
+    return generator.generate(prompts, params);
+  }
+
+  public List<Scorer.TokenScores> score(List<int[]> sequences, double temperature) {
+    return scorer.score(sequences, temperature);
+  }
+
+  @Override
+  public void close() {
+    kv.close();
+  }
+}

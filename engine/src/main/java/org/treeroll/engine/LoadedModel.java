@@ -1,0 +1,72 @@
+package org.treeroll.engine;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.stream.IntStream;
+import org.treeroll.engine.io.WeightSource;
+import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.engine.runtime.DjlRuntime;
+import org.treeroll.engine.runtime.LlamaDecoder;
+import org.treeroll.engine.runtime.Model;
+import org.treeroll.engine.tokenizer.TextTokenizer;
+import org.treeroll.tree.TreeRollException;
+
+/** A HF model directory loaded for inference: config, weights on the device, tokenizer. */
+public final class LoadedModel implements AutoCloseable {
+  private final Path dir;
+  private final Model model;
+  private final TextTokenizer tokenizer;
+  private final int[] eosIds;
+
+  private LoadedModel(Path dir, Model model, TextTokenizer tokenizer, int[] eosIds) {
+    this.dir = dir;
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.eosIds = eosIds;
+  }
+
+  public static LoadedModel open(Path dir) {
+    if (!Files.isDirectory(dir)) {
+      throw new TreeRollException(dir + ": model directory not found");
+    }
+    ModelConfig cfg = ModelConfig.read(dir);
+    TextTokenizer tokenizer = TextTokenizer.load(dir);
+    try (WeightSource weights = WeightSource.open(dir)) {
+      Model model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
+      int[] eos = IntStream.concat(Arrays.stream(cfg.eosTokenIds()),
+          Arrays.stream(tokenizer.special().eosIds())).distinct().toArray();
+      return new LoadedModel(dir, model, tokenizer, eos);
+    } catch (RuntimeException e) {
+      tokenizer.close();
+      throw e;
+    }
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  public ModelConfig config() {
+    return model.config();
+  }
+
+  public Model model() {
+    return model;
+  }
+
+  public TextTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /** End-of-sequence ids from config.json, generation_config.json and tokenizer_config.json. */
+  public int[] eosIds() {
+    return eosIds.clone();
+  }
+
+  @Override
+  public void close() {
+    model.close();
+    tokenizer.close();
+  }
+}

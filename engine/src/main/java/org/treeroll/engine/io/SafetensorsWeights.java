@@ -1,0 +1,106 @@
+package org.treeroll.engine.io;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import org.treeroll.tree.TreeRollException;
+
+/**
+ * The weights of a HF model directory: {@code model.safetensors}, or the shards that
+ * {@code model.safetensors.index.json} maps each tensor to. Every shard is opened (and its header
+ * checked) up front.
+ */
+final class SafetensorsWeights implements WeightSource {
+  static final String SINGLE = "model.safetensors";
+  static final String INDEX = "model.safetensors.index.json";
+
+  private final Path origin; // the file errors about a missing tensor name
+  private final Map<String, SafetensorsFile> byTensor;
+  private final Map<Path, SafetensorsFile> files;
+
+  private SafetensorsWeights(Path origin, Map<String, SafetensorsFile> byTensor, Map<Path, SafetensorsFile> files) {
+    this.origin = origin;
+    this.byTensor = byTensor;
+    this.files = files;
+  }
+
+  static SafetensorsWeights open(Path dir) {
+    Path single = dir.resolve(SINGLE);
+    Path index = dir.resolve(INDEX);
+    Map<Path, SafetensorsFile> files = new LinkedHashMap<>();
+    Map<String, SafetensorsFile> byTensor = new LinkedHashMap<>();
+    try {
+      if (Files.isRegularFile(single)) {
+        SafetensorsFile f = SafetensorsFile.open(single);
+        files.put(single, f);
+        f.tensors().keySet().forEach(n -> byTensor.put(n, f));
+        return new SafetensorsWeights(single, byTensor, files);
+      }
+      if (!Files.isRegularFile(index)) {
+        throw new TreeRollException(dir + ": no " + SINGLE + " or " + INDEX);
+      }
+      JsonNode map = readIndex(index).path("weight_map");
+      if (!map.isObject() || map.isEmpty()) {
+        throw new TreeRollException(index + ": field 'weight_map' is missing or empty");
+      }
+      var it = map.fields();
+      while (it.hasNext()) {
+        var e = it.next();
+        Path shard = dir.resolve(e.getValue().asText()).normalize();
+        if (!shard.startsWith(dir.normalize()) || !Files.isRegularFile(shard)) {
+          throw new TreeRollException(index + ": tensor '" + e.getKey() + "' maps to shard '"
+              + e.getValue().asText() + "', which does not exist");
+        }
+        SafetensorsFile f = files.computeIfAbsent(shard, SafetensorsFile::open);
+        if (!f.tensors().containsKey(e.getKey())) {
+          throw new TreeRollException(index + ": tensor '" + e.getKey() + "' is mapped to " + shard
+              + ", which does not contain it");
+        }
+        byTensor.put(e.getKey(), f);
+      }
+      return new SafetensorsWeights(index, byTensor, files);
+    } catch (RuntimeException e) {
+      files.values().forEach(SafetensorsFile::close);
+      throw e;
+    }
+  }
+
+  private static JsonNode readIndex(Path index) {
+    try {
+      return new ObjectMapper().readTree(index.toFile());
+    } catch (IOException e) {
+      throw new TreeRollException(index + ": not valid JSON: " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public Set<String> names() {
+    return Collections.unmodifiableSet(byTensor.keySet());
+  }
+
+  @Override
+  public float[] read(String name, long... expectedShape) {
+    SafetensorsFile f = byTensor.get(name);
+    if (f == null) {
+      throw new TreeRollException(origin + ": tensor '" + name + "' not found");
+    }
+    long[] shape = f.tensors().get(name).shape();
+    if (!Arrays.equals(shape, expectedShape)) {
+      throw new TreeRollException(f.path() + ": tensor '" + name + "' has shape " + Arrays.toString(shape)
+          + ", expected " + Arrays.toString(expectedShape));
+    }
+    return f.readFloats(name);
+  }
+
+  @Override
+  public void close() {
+    files.values().forEach(SafetensorsFile::close);
+  }
+}

@@ -1,0 +1,58 @@
+package org.treeroll.engine.runtime;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import org.treeroll.kvcache.PagePool;
+
+/**
+ * The KV tensors behind a {@link PagePool}: per layer one array of
+ * {@code [pages * pageSize, 2 * kvHeads * headDim]}, a row per token slot holding its keys then
+ * its values. Keys and values share a row so one gather reads both.
+ */
+public final class KvStore implements AutoCloseable {
+  private final PagePool pool;
+  private final NDManager manager;
+  private final NDArray[] layers;
+  private final long bytesPerToken;
+
+  KvStore(NDManager parent, PagePool pool, int numLayers, int rowWidth) {
+    this.pool = pool;
+    this.manager = parent.newSubManager();
+    this.layers = new NDArray[numLayers];
+    long slots = (long) pool.capacity() * pool.pageSize();
+    for (int l = 0; l < numLayers; l++) {
+      // Zeros, not garbage: masked slots are multiplied by an exact 0 and must not be NaN.
+      layers[l] = manager.zeros(new Shape(slots, rowWidth));
+    }
+    this.bytesPerToken = 4L * rowWidth * numLayers;
+  }
+
+  public PagePool pool() {
+    return pool;
+  }
+
+  NDArray layer(int l) {
+    return layers[l];
+  }
+
+  /** KV bytes one token takes across all layers. */
+  public long bytesPerToken() {
+    return bytesPerToken;
+  }
+
+  /** Bytes of KV tensors allocated for the whole pool. */
+  public long capacityBytes() {
+    return bytesPerToken * pool.capacity() * pool.pageSize();
+  }
+
+  /** Bytes of KV held by pages in use. */
+  public long bytesInUse() {
+    return bytesPerToken * pool.pagesInUse() * pool.pageSize();
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

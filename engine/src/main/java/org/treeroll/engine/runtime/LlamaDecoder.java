@@ -1,0 +1,396 @@
+package org.treeroll.engine.runtime;
+
+import static org.treeroll.engine.model.WeightNames.*;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.List;
+import org.treeroll.engine.io.WeightSource;
+import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.kvcache.PageTable;
+import org.treeroll.kvcache.PagePool;
+
+/**
+ * The Llama-family decoder (Llama, Qwen2, Qwen3) on DJL's PyTorch engine, in fp32.
+ *
+ * <p>Layout choices, all for batch-1 decode speed, which is bound by reading the weights once
+ * per step: projections are stored transposed, {@code [in, out]}, so a step is {@code x @ W}
+ * (measured faster than {@code x @ W^T} for a single row); q, k and v are fused into one matrix
+ * and gate and up into another, so each layer runs four matmuls; the embedding is kept once,
+ * transposed, serving both the lookup (a column gather) and the LM head.
+ *
+ * <p>A forward step packs the new tokens of all sequences into one {@code [tokens, hidden]}
+ * matrix for every projection. Only attention sees sequences: each gathers its KV rows from the
+ * page slots in its table, padded to the longest sequence and masked.
+ */
+public final class LlamaDecoder implements Model {
+  private final ModelConfig cfg;
+  private final NDManager manager;
+  private final NDArray embedT; // [hidden, vocab]
+  private final NDArray lmHeadT; // [hidden, vocab], the same array as embedT when tied
+  private final NDArray finalNorm;
+  private final Layer[] layers;
+  private final double[] invFreq;
+  private final int qkRows; // query plus key heads: they share q/k-norm and RoPE
+
+  private record Layer(
+      NDArray inputNorm,
+      NDArray wqkv,
+      NDArray bqkv,
+      NDArray qkNorm,
+      NDArray wo,
+      NDArray bo,
+      NDArray postNorm,
+      NDArray wGateUp,
+      NDArray wDown) {}
+
+  private LlamaDecoder(ModelConfig cfg, NDManager manager, NDArray embedT, NDArray lmHeadT,
+      NDArray finalNorm, Layer[] layers) {
+    this.cfg = cfg;
+    this.manager = manager;
+    this.embedT = embedT;
+    this.lmHeadT = lmHeadT;
+    this.finalNorm = finalNorm;
+    this.layers = layers;
+    this.qkRows = cfg.numHeads() + cfg.numKvHeads();
+    int half = cfg.headDim() / 2;
+    this.invFreq = new double[half];
+    for (int i = 0; i < half; i++) {
+      invFreq[i] = Math.pow(cfg.ropeTheta(), -2.0 * i / cfg.headDim());
+    }
+  }
+
+  /** Loads every weight of {@code cfg} from {@code weights} onto {@code device}. */
+  public static LlamaDecoder load(ModelConfig cfg, WeightSource weights, Device device) {
+    NDManager m = NDManager.newBaseManager(device);
+    try {
+      long d = cfg.hiddenSize();
+      long v = cfg.vocabSize();
+      long q = (long) cfg.numHeads() * cfg.headDim();
+      long kv = (long) cfg.numKvHeads() * cfg.headDim();
+      long ff = cfg.intermediateSize();
+      NDArray embedT = transposed(m, weights.read(EMBED, v, d), v, d);
+      NDArray lmHeadT = cfg.tieWordEmbeddings() ? embedT
+          : transposed(m, weights.read(LM_HEAD, v, d), v, d);
+      Layer[] layers = new Layer[cfg.numLayers()];
+      for (int l = 0; l < layers.length; l++) {
+        NDArray wqkv = fusedTransposed(m, d,
+            weights.read(layer(l, Q_PROJ + ".weight"), q, d),
+            weights.read(layer(l, K_PROJ + ".weight"), kv, d),
+            weights.read(layer(l, V_PROJ + ".weight"), kv, d));
+        NDArray bqkv = cfg.qkvBias() ? m.create(concat(
+            weights.read(layer(l, Q_PROJ + ".bias"), q),
+            weights.read(layer(l, K_PROJ + ".bias"), kv),
+            weights.read(layer(l, V_PROJ + ".bias"), kv))) : null;
+        NDArray qkNorm = null;
+        if (cfg.qkNorm()) {
+          // One norm over q and k heads together: the q weight repeated per query head, then k's.
+          float[] qn = weights.read(layer(l, Q_NORM), cfg.headDim());
+          float[] kn = weights.read(layer(l, K_NORM), cfg.headDim());
+          float[] both = new float[(cfg.numHeads() + cfg.numKvHeads()) * cfg.headDim()];
+          for (int h = 0; h < cfg.numHeads() + cfg.numKvHeads(); h++) {
+            System.arraycopy(h < cfg.numHeads() ? qn : kn, 0, both, h * cfg.headDim(), cfg.headDim());
+          }
+          qkNorm = m.create(both, new Shape(cfg.numHeads() + cfg.numKvHeads(), cfg.headDim()));
+        }
+        layers[l] = new Layer(
+            m.create(weights.read(layer(l, INPUT_NORM), d)),
+            wqkv,
+            bqkv,
+            qkNorm,
+            transposed(m, weights.read(layer(l, O_PROJ + ".weight"), d, q), d, q),
+            cfg.outputBias() ? m.create(weights.read(layer(l, O_PROJ + ".bias"), d)) : null,
+            m.create(weights.read(layer(l, POST_ATTN_NORM), d)),
+            fusedTransposed(m, d,
+                weights.read(layer(l, GATE_PROJ), ff, d),
+                weights.read(layer(l, UP_PROJ), ff, d)),
+            transposed(m, weights.read(layer(l, DOWN_PROJ), d, ff), d, ff));
+      }
+      NDArray finalNorm = m.create(weights.read(FINAL_NORM, d));
+      return new LlamaDecoder(cfg, m, embedT, lmHeadT, finalNorm, layers);
+    } catch (RuntimeException e) {
+      m.close();
+      throw e;
+    }
+  }
+
+  @Override
+  public ModelConfig config() {
+    return cfg;
+  }
+
+  @Override
+  public Device device() {
+    return manager.getDevice();
+  }
+
+  @Override
+  public KvStore newKvStore(PagePool pool) {
+    return new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim());
+  }
+
+  @Override
+  public NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager out) {
+    try (NDManager step = out.newSubManager()) {
+      StepLayout s = StepLayout.of(chunks, cfg, invFreq, step);
+      NDArray x = embedT.get(step, new NDIndex(":, {}", s.tokens)).transpose(); // [N, d]
+      for (int l = 0; l < layers.length; l++) {
+        x = runLayer(layers[l], kv.layer(l), x, s);
+      }
+      NDArray last = s.logitRows == null ? x : x.get(new NDIndex("{}", s.logitRows));
+      NDArray logits = rmsNorm(last, finalNorm).matMul(lmHeadT);
+      logits.attach(out);
+      for (SequenceChunk c : chunks) {
+        c.table().advance(c.tokens().length);
+      }
+      return logits;
+    }
+  }
+
+  private NDArray runLayer(Layer w, NDArray cache, NDArray x, StepLayout s) {
+    int n = s.totalTokens;
+    int hd = cfg.headDim();
+    int kvw = cfg.numKvHeads() * hd;
+
+    NDArray qkv = rmsNorm(x, w.inputNorm).matMul(w.wqkv);
+    if (w.bqkv != null) {
+      qkv = qkv.addi(w.bqkv);
+    }
+    NDArray qk = qkv.get(new NDIndex(":, :{}", qkRows * hd)).reshape(n, qkRows, hd);
+    if (w.qkNorm != null) {
+      qk = rmsNorm(qk, w.qkNorm);
+    }
+    qk = rope(qk, s);
+    NDArray q = qk.get(new NDIndex(":, :{}", cfg.numHeads()));
+    NDArray k = qk.get(new NDIndex(":, {}:", cfg.numHeads())).reshape(n, kvw);
+    NDArray v = qkv.get(new NDIndex(":, {}:", qkRows * hd));
+
+    // Write the new tokens' KV into their slots, then read every sequence's whole KV back.
+    cache.set(new NDIndex("{}", s.writeSlots), k.concat(v, 1));
+    NDArray all = cache.get(s.manager, new NDIndex("{}", s.readSlots)); // [B, L, 2*kvw]
+    int b = s.batch;
+    int len = s.maxLen;
+    NDArray keys = all.get(new NDIndex("..., :{}", kvw)).reshape(b, len, cfg.numKvHeads(), 1, hd)
+        .transpose(0, 2, 3, 4, 1); // [B, kvH, 1, hd, L]
+    NDArray values = all.get(new NDIndex("..., {}:", kvw)).reshape(b, len, cfg.numKvHeads(), 1, hd)
+        .transpose(0, 2, 3, 1, 4); // [B, kvH, 1, L, hd]
+
+    // Queries padded to [B, T] and grouped by their KV head: [B, kvH, group, T, hd].
+    NDArray qPad = s.queryRows == null ? q : q.get(new NDIndex("{}", s.queryRows));
+    NDArray qg = qPad.reshape(b, s.maxNew, cfg.numKvHeads(), cfg.groupSize(), hd)
+        .transpose(0, 2, 3, 1, 4);
+    NDArray scores = qg.matMul(keys).muli(1.0 / Math.sqrt(hd)).addi(s.mask);
+    NDArray attn = scores.softmax(-1).matMul(values) // [B, kvH, group, T, hd]
+        .transpose(0, 3, 1, 2, 4)
+        .reshape(b * s.maxNew, (long) cfg.numHeads() * hd);
+    if (s.outputRows != null) {
+      attn = attn.get(new NDIndex("{}", s.outputRows));
+    }
+    NDArray o = attn.matMul(w.wo);
+    if (w.bo != null) {
+      o = o.addi(w.bo);
+    }
+    x = x.add(o);
+
+    NDArray gateUp = rmsNorm(x, w.postNorm).matMul(w.wGateUp);
+    long ff = cfg.intermediateSize();
+    NDArray gate = gateUp.get(new NDIndex(":, :{}", ff));
+    NDArray up = gateUp.get(new NDIndex(":, {}:", ff));
+    NDArray act = gate.mul(gate.getNDArrayInternal().sigmoid()).muli(up);
+    return x.addi(act.matMul(w.wDown));
+  }
+
+  /** x * rsqrt(mean(x^2) + eps) * weight, over the last axis. */
+  private NDArray rmsNorm(NDArray x, NDArray weight) {
+    NDArray meanSquare = x.square().mean(new int[] {-1}, true);
+    return x.div(meanSquare.addi(cfg.rmsNormEps()).sqrt()).muli(weight);
+  }
+
+  /**
+   * Rotary embedding, "rotate half" convention: with x = [x1, x2] halves,
+   * out = x * cos + [-x2, x1] * sin. Viewing x as [.., 2, half], flipping the pair axis gives
+   * [x2, x1]; the sign is folded into the precomputed sin table.
+   */
+  private NDArray rope(NDArray x, StepLayout s) {
+    int n = s.totalTokens;
+    int half = cfg.headDim() / 2;
+    NDArray pairs = x.reshape(n, qkRows, 2, half);
+    return pairs.mul(s.cos).addi(pairs.flip(2).muli(s.sinSigned)).reshape(n, qkRows, cfg.headDim());
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+
+  /** Index tensors and tables for one forward step, built on the Java side. */
+  private static final class StepLayout {
+    NDManager manager;
+    int batch;
+    int totalTokens;
+    int maxNew;
+    int maxLen;
+    NDArray tokens; // [N]
+    NDArray writeSlots; // [N]
+    NDArray readSlots; // [B, L]
+    NDArray queryRows; // [B * T] packed row of each padded query, null when no padding
+    NDArray outputRows; // [N] padded row of each packed token, null when no padding
+    NDArray logitRows; // rows whose logits are returned, null for all
+    NDArray mask; // [B, 1, 1, T, L] additive
+    NDArray cos; // [N, 1, 2, half]
+    NDArray sinSigned; // [N, 1, 2, half]
+
+    static StepLayout of(List<SequenceChunk> chunks, ModelConfig cfg, double[] invFreq,
+        NDManager m) {
+      StepLayout s = new StepLayout();
+      s.manager = m;
+      s.batch = chunks.size();
+      int n = 0;
+      int maxNew = 0;
+      int maxLen = 0;
+      boolean allLogits = true;
+      for (SequenceChunk c : chunks) {
+        int t = c.tokens().length;
+        n += t;
+        maxNew = Math.max(maxNew, t);
+        maxLen = Math.max(maxLen, c.table().length() + t);
+        allLogits &= c.allLogits();
+        int needed = c.table().length() + t;
+        if (c.table().capacity() < needed) {
+          throw new IllegalStateException("page table not reserved for " + needed + " tokens");
+        }
+      }
+      s.totalTokens = n;
+      s.maxNew = maxNew;
+      s.maxLen = maxLen;
+      int half = invFreq.length;
+      long[] tokens = new long[n];
+      long[] write = new long[n];
+      long[] read = new long[s.batch * maxLen];
+      long[] queryRows = new long[s.batch * maxNew];
+      long[] outputRows = new long[n];
+      float[] mask = new float[s.batch * maxNew * maxLen];
+      float[] cos = new float[n * 2 * half];
+      float[] sin = new float[n * 2 * half];
+      int logitCount = 0;
+      for (SequenceChunk c : chunks) {
+        logitCount += c.logitRows();
+      }
+      long[] logitRows = new long[logitCount];
+      int row = 0;
+      int logit = 0;
+      for (int b = 0; b < s.batch; b++) {
+        SequenceChunk c = chunks.get(b);
+        PageTable table = c.table();
+        int start = table.length();
+        int t = c.tokens().length;
+        int end = start + t;
+        for (int l = 0; l < maxLen; l++) {
+          read[b * maxLen + l] = l < end ? table.slot(l) : table.slot(0);
+        }
+        for (int i = 0; i < maxNew; i++) {
+          // Padding queries repeat the sequence's first new token; their outputs are dropped.
+          queryRows[b * maxNew + i] = row + Math.min(i, t - 1);
+          int pos = start + Math.min(i, t - 1);
+          int base = (b * maxNew + i) * maxLen;
+          for (int l = 0; l < maxLen; l++) {
+            mask[base + l] = l <= pos ? 0f : Float.NEGATIVE_INFINITY;
+          }
+        }
+        for (int i = 0; i < t; i++) {
+          int pos = start + i;
+          tokens[row] = c.tokens()[i];
+          write[row] = table.slot(pos);
+          outputRows[row] = (long) b * maxNew + i;
+          for (int j = 0; j < half; j++) {
+            double angle = pos * invFreq[j];
+            float cs = (float) Math.cos(angle);
+            float sn = (float) Math.sin(angle);
+            int at = row * 2 * half;
+            cos[at + j] = cs;
+            cos[at + half + j] = cs;
+            sin[at + j] = -sn;
+            sin[at + half + j] = sn;
+          }
+          if (c.allLogits() || i == t - 1) {
+            logitRows[logit++] = row;
+          }
+          row++;
+        }
+      }
+      s.tokens = m.create(tokens);
+      s.writeSlots = m.create(write);
+      s.readSlots = m.create(read, new Shape(s.batch, maxLen));
+      boolean padded = maxNew * s.batch != n;
+      s.queryRows = padded ? m.create(queryRows) : null;
+      s.outputRows = padded ? m.create(outputRows) : null;
+      s.logitRows = allLogits ? null : m.create(logitRows);
+      s.mask = m.create(mask, new Shape(s.batch, 1, 1, maxNew, maxLen));
+      s.cos = m.create(cos, new Shape(n, 1, 2, half));
+      s.sinSigned = m.create(sin, new Shape(n, 1, 2, half));
+      return s;
+    }
+  }
+
+  private static NDArray transposed(NDManager m, float[] w, long rows, long cols) {
+    return m.create(transpose(w, (int) rows, (int) cols), new Shape(cols, rows));
+  }
+
+  /** [in, sum(out_i)]: the transposes of row-major [out_i, in] blocks, side by side. */
+  private static NDArray fusedTransposed(NDManager m, long in, float[]... blocks) {
+    int total = 0;
+    for (float[] b : blocks) {
+      total += b.length / (int) in;
+    }
+    float[] out = new float[(int) in * total];
+    int col = 0;
+    for (float[] b : blocks) {
+      int rows = b.length / (int) in;
+      for (int r = 0; r < rows; r++) {
+        int src = r * (int) in;
+        for (int c = 0; c < in; c++) {
+          out[c * total + col + r] = b[src + c];
+        }
+      }
+      col += rows;
+    }
+    return m.create(out, new Shape(in, total));
+  }
+
+  private static float[] transpose(float[] w, int rows, int cols) {
+    float[] t = new float[w.length];
+    final int tile = 64;
+    for (int r0 = 0; r0 < rows; r0 += tile) {
+      for (int c0 = 0; c0 < cols; c0 += tile) {
+        int rEnd = Math.min(r0 + tile, rows);
+        int cEnd = Math.min(c0 + tile, cols);
+        for (int r = r0; r < rEnd; r++) {
+          for (int c = c0; c < cEnd; c++) {
+            t[c * rows + r] = w[r * cols + c];
+          }
+        }
+      }
+    }
+    return t;
+  }
+
+  private static float[] concat(float[]... parts) {
+    int len = 0;
+    for (float[] p : parts) {
+      len += p.length;
+    }
+    float[] out = new float[len];
+    int at = 0;
+    for (float[] p : parts) {
+      System.arraycopy(p, 0, out, at, p.length);
+      at += p.length;
+    }
+    return out;
+  }
+}

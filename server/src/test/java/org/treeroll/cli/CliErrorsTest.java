@@ -1,0 +1,125 @@
+package org.treeroll.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.treeroll.engine.io.DType;
+import org.treeroll.engine.model.ModelPreset;
+import org.treeroll.engine.model.RandomModelWriter;
+import picocli.CommandLine;
+
+/** Bad input reaches the user as one clear line and a non-zero exit, never a stack trace. */
+class CliErrorsTest {
+  @TempDir static Path tmp;
+  static Path good;
+
+  @BeforeAll
+  static void writeModel() {
+    good = tmp.resolve("good");
+    RandomModelWriter.write(good, ModelPreset.TINY_LLAMA, 1, DType.F32, tmp);
+  }
+
+  @Test
+  void missingModelDirectory() {
+    Result r = run("score", "--model", tmp.resolve("nope").toString(), "--ids", "1,2,3");
+    r.assertOneLineError("nope", "model directory not found");
+  }
+
+  @Test
+  void unknownArchitecture() throws Exception {
+    Path dir = copyOfGood("arch");
+    Path cfg = dir.resolve("config.json");
+    Files.writeString(cfg, Files.readString(cfg).replace("LlamaForCausalLM", "GPT2LMHeadModel"));
+    run("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("config.json", "GPT2LMHeadModel");
+  }
+
+  @Test
+  void truncatedSafetensors() throws Exception {
+    Path dir = copyOfGood("trunc");
+    Path st = dir.resolve("model.safetensors");
+    try (RandomAccessFile f = new RandomAccessFile(st.toFile(), "rw")) {
+      f.setLength(f.length() - 100);
+    }
+    run("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("model.safetensors", "lm_head.weight");
+  }
+
+  @Test
+  void tensorOfTheWrongShape() throws Exception {
+    Path dir = copyOfGood("shape");
+    Path cfg = dir.resolve("config.json");
+    // The weights were written for intermediate_size 160; the config now claims 128.
+    Files.writeString(cfg, Files.readString(cfg).replace("\"intermediate_size\" : 160", "\"intermediate_size\" : 128"));
+    run("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("mlp.gate_proj.weight", "shape");
+  }
+
+  @Test
+  void tokenIdOutsideTheVocabulary() {
+    run("score", "--model", good.toString(), "--ids", "1,99999").assertOneLineError("--ids", "99999");
+  }
+
+  @Test
+  void badSamplingValue() {
+    run("generate", "--model", good.toString(), "--prompt-ids", "1,2", "--top-p", "1.5")
+        .assertOneLineError("top_p", "1.5");
+  }
+
+  @Test
+  void unknownPreset() {
+    run("gen-model", "--preset", "gpt-5", "--out", tmp.resolve("x").toString())
+        .assertOneLineError("gpt-5", "tiny-llama");
+  }
+
+  @Test
+  void scoreWorksOnTheGoodModel() {
+    Result r = run("score", "--model", good.toString(), "--ids", "5,6,7");
+    assertThat(r.code).as(r.err).isZero();
+    assertThat(r.out).contains("\"logprob\"").contains("sum_logprob");
+  }
+
+  private static Path copyOfGood(String name) throws Exception {
+    Path dir = tmp.resolve(name);
+    Files.createDirectories(dir);
+    try (var files = Files.list(good)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, dir.resolve(f.getFileName()));
+      }
+    }
+    return dir;
+  }
+
+  private record Result(int code, String out, String err) {
+    void assertOneLineError(String... fragments) {
+      assertThat(code).as("exit code; stderr: %s", err).isEqualTo(TreeRollCli.EXIT_USER_ERROR);
+      String line = err.strip();
+      assertThat(line).as("a single line").doesNotContain("\n").startsWith("treeroll: error: ");
+      assertThat(line).doesNotContain("Exception").doesNotContain("\tat ");
+      for (String f : fragments) {
+        assertThat(line).contains(f);
+      }
+    }
+  }
+
+  private static Result run(String... args) {
+    CommandLine cli = TreeRollCli.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cli.setOut(new PrintWriter(out));
+    cli.setErr(new PrintWriter(err));
+    java.io.PrintStream oldOut = System.out;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    System.setOut(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      int code = cli.execute(args);
+      return new Result(code, captured.toString(java.nio.charset.StandardCharsets.UTF_8) + out, err.toString());
+    } finally {
+      System.setOut(oldOut);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+package org.treeroll.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.treeroll.engine.InferenceSession;
+import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.io.DType;
+import org.treeroll.engine.model.ModelPreset;
+import org.treeroll.engine.model.RandomModelWriter;
+import org.treeroll.engine.runtime.Completion;
+import org.treeroll.engine.runtime.Scorer;
+import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.tree.FinishReason;
+
+/** Generation end to end on a model directory written to disk and loaded like any checkpoint. */
+class GenerationTest {
+  @TempDir static Path tmp;
+  static LoadedModel model;
+  static InferenceSession session;
+
+  @BeforeAll
+  static void load() {
+    Path dir = tmp.resolve("tiny-qwen3");
+    RandomModelWriter.write(dir, ModelPreset.TINY_QWEN3, 3, DType.BF16, tmp);
+    model = LoadedModel.open(dir);
+    session = new InferenceSession(model, 8L << 20, 4, 64);
+  }
+
+  @AfterAll
+  static void close() {
+    session.close();
+    model.close();
+  }
+
+  @Test
+  void sampledLogProbsEqualTeacherForcedRescoring() {
+    List<int[]> prompts = prompts("Q: 1 + 2 = ?\nA:", "Hello", "x");
+    SamplingParams p = SamplingParams.defaults().withMaxTokens(20).withSeed(5).withTemperature(0.8);
+    List<Completion> out = session.generate(prompts, p);
+    List<int[]> full = new ArrayList<>();
+    for (int i = 0; i < out.size(); i++) {
+      full.add(concat(prompts.get(i), out.get(i).tokens()));
+    }
+    List<Scorer.TokenScores> scores = session.score(full, 0.8);
+    for (int i = 0; i < out.size(); i++) {
+      Completion c = out.get(i);
+      int offset = prompts.get(i).length - 1;
+      for (int t = 0; t < c.tokens().length; t++) {
+        assertThat((double) c.logProbs()[t])
+            .isCloseTo(scores.get(i).logProbs()[offset + t], org.assertj.core.data.Offset.offset(1e-4));
+        assertThat((double) c.entropies()[t])
+            .isCloseTo(scores.get(i).entropies()[offset + t], org.assertj.core.data.Offset.offset(1e-4));
+      }
+    }
+    assertThat(session.kv().pool().pagesInUse()).isZero();
+  }
+
+  @Test
+  void sameSeedSameTokensWhateverTheBatch() {
+    SamplingParams p = SamplingParams.defaults().withMaxTokens(16).withSeed(11).withIgnoreEos(true);
+    List<int[]> prompts = prompts("abc", "a longer prompt here", "q");
+    List<Completion> batched = session.generate(prompts, p);
+    List<Completion> again = session.generate(prompts, p);
+    for (int i = 0; i < prompts.size(); i++) {
+      assertThat(again.get(i).tokens()).isEqualTo(batched.get(i).tokens());
+    }
+    // Sequence 0 alone (same index, so same RNG stream) draws the same tokens.
+    List<Completion> alone = session.generate(prompts.subList(0, 1), p);
+    assertThat(alone.get(0).tokens()).isEqualTo(batched.get(0).tokens());
+    // A different seed changes the draws.
+    List<Completion> other = session.generate(prompts, p.withSeed(12));
+    assertThat(other.get(1).tokens()).isNotEqualTo(batched.get(1).tokens());
+  }
+
+  @Test
+  void stopTokensAndMaxTokensEndResponses() {
+    SamplingParams greedy = SamplingParams.defaults().withTemperature(0).withMaxTokens(12).withIgnoreEos(true);
+    int[] prompt = prompts("stop here").get(0);
+    Completion free = session.generate(List.of(prompt), greedy).get(0);
+    assertThat(free.tokens()).hasSize(12);
+    assertThat(free.finishReason()).isEqualTo(FinishReason.MAX_TOKENS);
+    // Make the greedy path's 4th token a stop token: the response ends right there, stop included.
+    int stop = free.tokens()[3];
+    int firstAt = Arrays.stream(free.tokens()).boxed().toList().indexOf(stop);
+    Completion stopped = session.generate(List.of(prompt), greedy.withStopTokenIds(stop)).get(0);
+    assertThat(stopped.finishReason()).isEqualTo(FinishReason.STOP_TOKEN);
+    assertThat(stopped.tokens()).containsExactly(Arrays.copyOf(free.tokens(), firstAt + 1));
+  }
+
+  @Test
+  void topCandidatesAreSortedAndIncludeGreedyChoice() {
+    SamplingParams p = SamplingParams.defaults().withTemperature(0).withMaxTokens(4).withLogprobs(5);
+    Completion c = session.generate(prompts("candidates"), p).get(0);
+    assertThat(c.candidates()).hasSize(c.tokens().length);
+    for (int t = 0; t < c.tokens().length; t++) {
+      var cand = c.candidates().get(t);
+      assertThat(cand.topIds()[0]).isEqualTo(c.tokens()[t]);
+      for (int k = 1; k < cand.topLogProbs().length; k++) {
+        assertThat(cand.topLogProbs()[k]).isLessThanOrEqualTo(cand.topLogProbs()[k - 1]);
+      }
+    }
+  }
+
+  private static List<int[]> prompts(String... texts) {
+    List<int[]> out = new ArrayList<>();
+    for (String t : texts) {
+      out.add(model.tokenizer().encode(t));
+    }
+    return out;
+  }
+
+  private static int[] concat(int[] a, int[] b) {
+    int[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
+  }
+}

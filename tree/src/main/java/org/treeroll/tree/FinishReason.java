@@ -1,0 +1,11 @@
+package org.treeroll.tree;
+
+/** Why a sequence (a leaf of a rollout tree) stopped growing. */
+public enum FinishReason {
+  /** The model emitted one of its end-of-sequence tokens. */
+  EOS,
+  /** The model emitted a stop token the request named. */
+  STOP_TOKEN,
+  /** The response reached its token limit. */
+  MAX_TOKENS
+}
