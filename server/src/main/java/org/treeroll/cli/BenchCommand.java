@@ -23,7 +23,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--prompt-tokens", defaultValue = "32", description = "Prompt length (default: ${DEFAULT-VALUE})")
   int promptTokens;
 
-  @Option(names = "--steps", defaultValue = "8", description = "Timed decode steps per batch size (default: ${DEFAULT-VALUE})")
+  @Option(names = "--steps", defaultValue = "12", description = "Timed decode steps per batch size; the median counts (default: ${DEFAULT-VALUE})")
   int steps;
 
   @Option(names = "--read-gb", defaultValue = "4", description = "Bytes streamed to measure memory bandwidth (default: ${DEFAULT-VALUE} GB)")
@@ -35,6 +35,7 @@ final class BenchCommand implements Callable<Integer> {
     MachineLimits limits = MachineLimits.measure(DjlRuntime.device(), (long) (readGb * 1e9));
     System.out.printf("memory read: %.1f GB/s (Java %.1f, PyTorch sum %.1f); fp32 matmul 2048^3: %.1f GFLOP/s%n",
         limits.memoryGBs(), limits.javaReadGBs(), limits.torchReadGBs(), limits.matmulGflops());
+    System.gc(); // the bandwidth buffers are garbage now; don't collect them mid-benchmark
     try (LoadedModel lm = LoadedModel.open(model.resolve())) {
       System.out.printf("model: %s, %,d parameters, %.2f GB of fp32 weights read per decode step%n",
           lm.dir().getFileName(), lm.config().parameterCount(),

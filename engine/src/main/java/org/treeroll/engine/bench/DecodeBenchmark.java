@@ -1,29 +1,32 @@
 package org.treeroll.engine.bench;
 
-import ai.djl.ndarray.NDManager;
+import it.unimi.dsi.fastutil.longs.LongArrayList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.engine.runtime.Generator;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
-import org.treeroll.engine.runtime.SequenceChunk;
-import org.treeroll.engine.sampling.SampledToken;
 import org.treeroll.engine.sampling.SamplingParams;
-import org.treeroll.engine.sampling.TokenSampler;
 import org.treeroll.kvcache.PagePool;
-import org.treeroll.kvcache.PageTable;
 
 /**
- * Decode throughput at several batch sizes: each sequence gets a random prompt, then all decode
- * together, one token per step, sampling included. Reported against what a step must move: every
- * weight byte once per step (batch 1 is bandwidth-bound) and 2 FLOPs per weight per sequence
- * plus attention (large batches are compute-bound).
+ * Decode throughput at several batch sizes, through the same {@link Generator} users run: each
+ * sequence gets a random prompt, then all decode together, sampling included. Reported against
+ * what a step must do: read every weight once (batch 1 is bandwidth-bound) and spend 2 FLOPs per
+ * weight per sequence plus attention (large batches are compute-bound).
  */
 public final class DecodeBenchmark {
+  /** Untimed decode steps first: the JIT and PyTorch's allocator settle during these. */
+  private static final int WARMUP_STEPS = 4;
+
   private DecodeBenchmark() {}
 
-  /** One batch size's result. {@code context} is the mean KV length during the timed steps. */
+  /**
+   * One batch size's result, from the median timed step (a 2-core machine's neighbours and the
+   * JVM's own threads make single steps noisy). {@code context} is the mean KV length.
+   */
   public record Row(int batch, int context, double msPerStep, double tokensPerSecond,
       double weightGBs, double gflops) {}
 
@@ -31,44 +34,35 @@ public final class DecodeBenchmark {
     ModelConfig cfg = model.config();
     List<Row> rows = new ArrayList<>();
     for (int batch : batches) {
-      int warmup = 2;
-      int perSeq = promptTokens + warmup + steps;
+      int perSeq = promptTokens + WARMUP_STEPS + steps + 1;
       PagePool pool = new PagePool(batch * ((perSeq + 15) / 16), 16);
       try (KvStore kv = model.newKvStore(pool)) {
+        Generator gen = new Generator(model, kv, batch * promptTokens, new int[0]);
+        LongArrayList decodeNanos = new LongArrayList();
+        gen.setStepObserver((decoding, prefill, nanos) -> {
+          if (prefill == 0) {
+            decodeNanos.add(nanos);
+          }
+        });
         SplittableRandom rng = new SplittableRandom(seed);
-        List<PageTable> tables = new ArrayList<>();
-        List<SequenceChunk> prefill = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
-          PageTable t = new PageTable(pool);
-          int[] prompt = rng.ints(promptTokens, 0, cfg.vocabSize()).toArray();
-          t.reserve(promptTokens);
-          tables.add(t);
-          prefill.add(new SequenceChunk(t, prompt, false));
+          prompts.add(rng.ints(promptTokens, 0, cfg.vocabSize()).toArray());
         }
-        int[] next = sampleAll(model, kv, prefill, rng);
-        long t0 = 0;
-        for (int s = 0; s < warmup + steps; s++) {
-          if (s == warmup) {
-            t0 = System.nanoTime();
-          }
-          List<SequenceChunk> chunks = new ArrayList<>();
-          for (int b = 0; b < batch; b++) {
-            tables.get(b).reserve(1);
-            chunks.add(new SequenceChunk(tables.get(b), new int[] {next[b]}, false));
-          }
-          next = sampleAll(model, kv, chunks, rng);
-        }
-        double sec = (System.nanoTime() - t0) / 1e9;
-        double msPerStep = sec * 1e3 / steps;
-        int context = promptTokens + warmup + steps / 2;
+        SamplingParams p = SamplingParams.defaults().withIgnoreEos(true)
+            .withMaxTokens(WARMUP_STEPS + steps + 1).withSeed(seed);
+        gen.generate(prompts, p);
+        long[] timed = decodeNanos.subList(WARMUP_STEPS, decodeNanos.size()).toLongArray();
+        java.util.Arrays.sort(timed);
+        int timedSteps = timed.length;
+        double msPerStep = timed[timedSteps / 2] / 1e6;
+        int context = promptTokens + WARMUP_STEPS + timedSteps / 2;
         double weightBytes = 4.0 * matmulParams(cfg);
         double flopsPerToken = 2.0 * matmulParams(cfg)
             + 4.0 * cfg.numLayers() * cfg.numHeads() * cfg.headDim() * context;
-        rows.add(new Row(batch, context, msPerStep, batch * steps / sec,
-            weightBytes / (msPerStep / 1e3) / 1e9, flopsPerToken * batch / (msPerStep / 1e3) / 1e9));
-        for (PageTable t : tables) {
-          t.release();
-        }
+        double sec = msPerStep / 1e3;
+        rows.add(new Row(batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
+            flopsPerToken * batch / sec / 1e9));
       }
     }
     return rows;
@@ -78,21 +72,5 @@ public final class DecodeBenchmark {
   public static long matmulParams(ModelConfig cfg) {
     long embed = (long) cfg.vocabSize() * cfg.hiddenSize();
     return cfg.parameterCount() - (cfg.tieWordEmbeddings() ? 0 : embed);
-  }
-
-  private static int[] sampleAll(Model model, KvStore kv, List<SequenceChunk> chunks,
-      SplittableRandom rng) {
-    int vocab = model.config().vocabSize();
-    float[] logits;
-    try (NDManager m = NDManager.newBaseManager(model.device())) {
-      logits = model.forward(chunks, kv, m).toFloatArray();
-    }
-    int[] next = new int[chunks.size()];
-    SamplingParams p = SamplingParams.defaults();
-    for (int b = 0; b < next.length; b++) {
-      SampledToken t = TokenSampler.sample(logits, b * vocab, vocab, p, rng);
-      next[b] = t.id();
-    }
-    return next;
   }
 }

@@ -7,6 +7,7 @@ import it.unimi.dsi.fastutil.ints.IntArrayList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.engine.sampling.SampledToken;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.sampling.TokenSampler;
@@ -24,6 +25,13 @@ public final class Generator {
   private final KvStore kv;
   private final int maxStepTokens;
   private final int[] eosIds;
+  private StepObserver observer = (decoding, prefillTokens, nanos) -> {};
+
+  /** Told about every forward step: how many sequences decoded, how many prompt tokens ran. */
+  @FunctionalInterface
+  public interface StepObserver {
+    void onStep(int decodingSequences, int prefillTokens, long nanos);
+  }
 
   /**
    * @param maxStepTokens tokens one forward step may carry (bounds prefill memory)
@@ -37,6 +45,11 @@ public final class Generator {
     this.kv = kv;
     this.maxStepTokens = maxStepTokens;
     this.eosIds = eosIds.clone();
+  }
+
+  /** Replaces the step observer (benchmarks time decode steps with it). */
+  public void setStepObserver(StepObserver observer) {
+    this.observer = observer;
   }
 
   public List<Completion> generate(List<int[]> prompts, SamplingParams params) {
@@ -77,14 +90,17 @@ public final class Generator {
     List<SequenceChunk> chunks = new ArrayList<>();
     List<Seq> chunkSeqs = new ArrayList<>();
     int budget = maxStepTokens;
+    int decoding = 0;
     for (Seq s : live) {
       if (s.prefilled == s.prompt.length) {
+        decoding++;
         s.table.reserve(1);
         chunks.add(new SequenceChunk(s.table, new int[] {s.tokens.getInt(s.tokens.size() - 1)}, false));
         chunkSeqs.add(s);
         budget--;
       }
     }
+    int prefillTokens = 0;
     for (Seq s : live) {
       if (s.prefilled < s.prompt.length && (budget > 0 || chunks.isEmpty())) {
         int n = Math.min(s.prompt.length - s.prefilled, Math.max(budget, 1));
@@ -94,20 +110,21 @@ public final class Generator {
         chunkSeqs.add(s);
         s.prefilled += n;
         budget -= n;
+        prefillTokens += n;
       }
     }
-    float[] logits;
+    long t0 = System.nanoTime();
+    NextTokenDistributions dist;
     try (NDManager m = NDManager.newBaseManager(model.device())) {
-      NDArray out = model.forward(chunks, kv, m);
-      logits = out.toFloatArray();
+      NDArray logits = model.forward(chunks, kv, m);
+      dist = NextTokenDistributions.of(logits, params.logprobTemperature());
     }
-    int vocab = model.config().vocabSize();
     for (int i = 0; i < chunkSeqs.size(); i++) {
       Seq s = chunkSeqs.get(i);
       if (s.prefilled < s.prompt.length) {
         continue; // mid-prompt: nothing to sample yet
       }
-      SampledToken t = TokenSampler.sample(logits, i * vocab, vocab, params, s.rng);
+      SampledToken t = TokenSampler.sample(dist, i, params, s.rng);
       s.tokens.add(t.id());
       s.logProbs.add(t.logProb());
       s.entropies.add(t.entropy());
@@ -125,6 +142,7 @@ public final class Generator {
         s.table.release();
       }
     }
+    observer.onStep(decoding, prefillTokens, System.nanoTime() - t0);
   }
 
   private static boolean contains(int[] ids, int id) {

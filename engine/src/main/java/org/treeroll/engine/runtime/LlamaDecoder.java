@@ -39,14 +39,16 @@ public final class LlamaDecoder implements Model {
   private final double[] invFreq;
   private final int qkRows; // query plus key heads: they share q/k-norm and RoPE
 
+  /**
+   * One block's weights. The input and post-attention RMSNorm weights are folded into the rows of
+   * the projections that follow them ({@code (x * w) @ W == x @ (diag(w) W)}), which saves an op.
+   */
   private record Layer(
-      NDArray inputNorm,
       NDArray wqkv,
       NDArray bqkv,
       NDArray qkNorm,
       NDArray wo,
       NDArray bo,
-      NDArray postNorm,
       NDArray wGateUp,
       NDArray wDown) {}
 
@@ -80,7 +82,7 @@ public final class LlamaDecoder implements Model {
           : transposed(m, weights.read(LM_HEAD, v, d), v, d);
       Layer[] layers = new Layer[cfg.numLayers()];
       for (int l = 0; l < layers.length; l++) {
-        NDArray wqkv = fusedTransposed(m, d,
+        NDArray wqkv = fusedTransposed(m, d, weights.read(layer(l, INPUT_NORM), d),
             weights.read(layer(l, Q_PROJ + ".weight"), q, d),
             weights.read(layer(l, K_PROJ + ".weight"), kv, d),
             weights.read(layer(l, V_PROJ + ".weight"), kv, d));
@@ -100,14 +102,12 @@ public final class LlamaDecoder implements Model {
           qkNorm = m.create(both, new Shape(cfg.numHeads() + cfg.numKvHeads(), cfg.headDim()));
         }
         layers[l] = new Layer(
-            m.create(weights.read(layer(l, INPUT_NORM), d)),
             wqkv,
             bqkv,
             qkNorm,
             transposed(m, weights.read(layer(l, O_PROJ + ".weight"), d, q), d, q),
             cfg.outputBias() ? m.create(weights.read(layer(l, O_PROJ + ".bias"), d)) : null,
-            m.create(weights.read(layer(l, POST_ATTN_NORM), d)),
-            fusedTransposed(m, d,
+            fusedTransposed(m, d, weights.read(layer(l, POST_ATTN_NORM), d),
                 weights.read(layer(l, GATE_PROJ), ff, d),
                 weights.read(layer(l, UP_PROJ), ff, d)),
             transposed(m, weights.read(layer(l, DOWN_PROJ), d, ff), d, ff));
@@ -138,13 +138,13 @@ public final class LlamaDecoder implements Model {
   @Override
   public NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager out) {
     try (NDManager step = out.newSubManager()) {
-      StepLayout s = StepLayout.of(chunks, cfg, invFreq, step);
+      StepLayout s = StepLayout.of(chunks, cfg, invFreq, qkRows, step);
       NDArray x = embedT.get(step, new NDIndex(":, {}", s.tokens)).transpose(); // [N, d]
       for (int l = 0; l < layers.length; l++) {
         x = runLayer(layers[l], kv.layer(l), x, s);
       }
-      NDArray last = s.logitRows == null ? x : x.get(new NDIndex("{}", s.logitRows));
-      NDArray logits = rmsNorm(last, finalNorm).matMul(lmHeadT);
+      NDArray last = s.logitRows == null ? x : x.get(s.logitRows);
+      NDArray logits = normalize(last).muli(finalNorm).matMul(lmHeadT);
       logits.attach(out);
       for (SequenceChunk c : chunks) {
         c.table().advance(c.tokens().length);
@@ -158,58 +158,60 @@ public final class LlamaDecoder implements Model {
     int hd = cfg.headDim();
     int kvw = cfg.numKvHeads() * hd;
 
-    NDArray qkv = rmsNorm(x, w.inputNorm).matMul(w.wqkv);
+    NDArray qkv = normalize(x).matMul(w.wqkv);
     if (w.bqkv != null) {
       qkv = qkv.addi(w.bqkv);
     }
-    NDArray qk = qkv.get(new NDIndex(":, :{}", qkRows * hd)).reshape(n, qkRows, hd);
+    NDList qkAndV = qkv.split(new long[] {(long) qkRows * hd}, 1);
+    NDArray qk = qkAndV.get(0).reshape(n, qkRows, hd);
     if (w.qkNorm != null) {
-      qk = rmsNorm(qk, w.qkNorm);
+      qk = normalize(qk).muli(w.qkNorm);
     }
-    qk = rope(qk, s);
-    NDArray q = qk.get(new NDIndex(":, :{}", cfg.numHeads()));
-    NDArray k = qk.get(new NDIndex(":, {}:", cfg.numHeads())).reshape(n, kvw);
-    NDArray v = qkv.get(new NDIndex(":, {}:", qkRows * hd));
+    qk = rope(qk, s); // [N, qkRows, 2, half], queries pre-scaled by 1/sqrt(hd)
+    NDList qAndK = qk.split(new long[] {cfg.numHeads()}, 1);
+    NDArray k = qAndK.get(1).reshape(n, kvw);
 
     // Write the new tokens' KV into their slots, then read every sequence's whole KV back.
-    cache.set(new NDIndex("{}", s.writeSlots), k.concat(v, 1));
-    NDArray all = cache.get(s.manager, new NDIndex("{}", s.readSlots)); // [B, L, 2*kvw]
+    cache.set(s.writeIndex, k.concat(qkAndV.get(1), 1));
+    NDArray all = cache.get(s.manager, s.readIndex); // [B, L, 2 * kvw]
     int b = s.batch;
     int len = s.maxLen;
-    NDArray keys = all.get(new NDIndex("..., :{}", kvw)).reshape(b, len, cfg.numKvHeads(), 1, hd)
-        .transpose(0, 2, 3, 4, 1); // [B, kvH, 1, hd, L]
-    NDArray values = all.get(new NDIndex("..., {}:", kvw)).reshape(b, len, cfg.numKvHeads(), 1, hd)
-        .transpose(0, 2, 3, 1, 4); // [B, kvH, 1, L, hd]
+    int kvHeads = cfg.numKvHeads();
+    int group = cfg.groupSize();
+    NDList kv = all.reshape(b, len, 2, kvHeads, hd).split(2, 2); // each [B, L, 1, kvH, hd]
+    NDArray keys = kv.get(0).transpose(0, 2, 3, 4, 1).squeeze(1); // [B, kvH, hd, L]
+    NDArray values = kv.get(1).transpose(0, 2, 3, 1, 4).squeeze(1); // [B, kvH, L, hd]
 
-    // Queries padded to [B, T] and grouped by their KV head: [B, kvH, group, T, hd].
-    NDArray qPad = s.queryRows == null ? q : q.get(new NDIndex("{}", s.queryRows));
-    NDArray qg = qPad.reshape(b, s.maxNew, cfg.numKvHeads(), cfg.groupSize(), hd)
-        .transpose(0, 2, 3, 1, 4);
-    NDArray scores = qg.matMul(keys).muli(1.0 / Math.sqrt(hd)).addi(s.mask);
-    NDArray attn = scores.softmax(-1).matMul(values) // [B, kvH, group, T, hd]
+    // A KV head's queries (its group's heads at every new position) form one matrix, so
+    // attention is a plain batched matmul per (sequence, KV head): no broadcasting.
+    NDArray q = qAndK.get(0);
+    NDArray qPad = s.queryRows == null ? q : q.get(s.queryRows);
+    NDArray qg = qPad.reshape(b, s.maxNew, kvHeads, group, hd).transpose(0, 2, 3, 1, 4)
+        .reshape(b, kvHeads, (long) group * s.maxNew, hd);
+    NDArray scores = qg.matMul(keys).addi(s.mask); // [B, kvH, group * T, L]
+    NDArray attn = scores.softmax(-1).matMul(values) // [B, kvH, group * T, hd]
+        .reshape(b, kvHeads, group, s.maxNew, hd)
         .transpose(0, 3, 1, 2, 4)
         .reshape(b * s.maxNew, (long) cfg.numHeads() * hd);
     if (s.outputRows != null) {
-      attn = attn.get(new NDIndex("{}", s.outputRows));
+      attn = attn.get(s.outputRows);
     }
     NDArray o = attn.matMul(w.wo);
     if (w.bo != null) {
       o = o.addi(w.bo);
     }
-    x = x.add(o);
+    x = x.addi(o);
 
-    NDArray gateUp = rmsNorm(x, w.postNorm).matMul(w.wGateUp);
-    long ff = cfg.intermediateSize();
-    NDArray gate = gateUp.get(new NDIndex(":, :{}", ff));
-    NDArray up = gateUp.get(new NDIndex(":, {}:", ff));
-    NDArray act = gate.mul(gate.getNDArrayInternal().sigmoid()).muli(up);
+    NDList gateUp = normalize(x).matMul(w.wGateUp).split(2, 1);
+    NDArray gate = gateUp.get(0);
+    NDArray act = gate.getNDArrayInternal().sigmoid().muli(gate).muli(gateUp.get(1));
     return x.addi(act.matMul(w.wDown));
   }
 
-  /** x * rsqrt(mean(x^2) + eps) * weight, over the last axis. */
-  private NDArray rmsNorm(NDArray x, NDArray weight) {
+  /** RMSNorm without its weight: x / sqrt(mean(x^2) + eps) over the last axis. */
+  private NDArray normalize(NDArray x) {
     NDArray meanSquare = x.square().mean(new int[] {-1}, true);
-    return x.div(meanSquare.addi(cfg.rmsNormEps()).sqrt()).muli(weight);
+    return x.div(meanSquare.addi(cfg.rmsNormEps()).sqrt());
   }
 
   /**
@@ -218,10 +220,13 @@ public final class LlamaDecoder implements Model {
    * [x2, x1]; the sign is folded into the precomputed sin table.
    */
   private NDArray rope(NDArray x, StepLayout s) {
-    int n = s.totalTokens;
-    int half = cfg.headDim() / 2;
-    NDArray pairs = x.reshape(n, qkRows, 2, half);
-    return pairs.mul(s.cos).addi(pairs.flip(2).muli(s.sinSigned)).reshape(n, qkRows, cfg.headDim());
+    NDArray pairs = x.reshape(s.totalTokens, qkRows, 2, cfg.headDim() / 2);
+    return pairs.mul(s.cos).addi(pairs.flip(2).muli(s.sinSigned));
+  }
+
+  /** NDArrays alive under this model (weights and KV stores): leak tests watch this number. */
+  int liveArrays() {
+    return ((ai.djl.ndarray.BaseNDManager) manager).getManagedArrays().size();
   }
 
   @Override
@@ -237,17 +242,18 @@ public final class LlamaDecoder implements Model {
     int maxNew;
     int maxLen;
     NDArray tokens; // [N]
-    NDArray writeSlots; // [N]
-    NDArray readSlots; // [B, L]
+    NDIndex writeIndex; // slot of each packed token, [N]
+    NDIndex readIndex; // slots of each sequence's KV, [B, L]
     NDArray queryRows; // [B * T] packed row of each padded query, null when no padding
     NDArray outputRows; // [N] padded row of each packed token, null when no padding
     NDArray logitRows; // rows whose logits are returned, null for all
-    NDArray mask; // [B, 1, 1, T, L] additive
-    NDArray cos; // [N, 1, 2, half]
-    NDArray sinSigned; // [N, 1, 2, half]
+    NDArray mask; // [B, 1, group * T, L] additive: 0 where visible, -inf elsewhere
+    // RoPE tables [N, qkRows, 2, half]; query rows carry the 1/sqrt(headDim) attention scale.
+    NDArray cos;
+    NDArray sinSigned;
 
     static StepLayout of(List<SequenceChunk> chunks, ModelConfig cfg, double[] invFreq,
-        NDManager m) {
+        int qkRows, NDManager m) {
       StepLayout s = new StepLayout();
       s.manager = m;
       s.batch = chunks.size();
@@ -275,9 +281,12 @@ public final class LlamaDecoder implements Model {
       long[] read = new long[s.batch * maxLen];
       long[] queryRows = new long[s.batch * maxNew];
       long[] outputRows = new long[n];
-      float[] mask = new float[s.batch * maxNew * maxLen];
-      float[] cos = new float[n * 2 * half];
-      float[] sin = new float[n * 2 * half];
+      int group = cfg.groupSize();
+      float[] mask = new float[s.batch * group * maxNew * maxLen];
+      int rowWidth = qkRows * 2 * half;
+      float[] cos = new float[n * rowWidth];
+      float[] sin = new float[n * rowWidth];
+      float qScale = (float) (1 / Math.sqrt(cfg.headDim()));
       int logitCount = 0;
       for (SequenceChunk c : chunks) {
         logitCount += c.logitRows();
@@ -298,9 +307,11 @@ public final class LlamaDecoder implements Model {
           // Padding queries repeat the sequence's first new token; their outputs are dropped.
           queryRows[b * maxNew + i] = row + Math.min(i, t - 1);
           int pos = start + Math.min(i, t - 1);
-          int base = (b * maxNew + i) * maxLen;
-          for (int l = 0; l < maxLen; l++) {
-            mask[base + l] = l <= pos ? 0f : Float.NEGATIVE_INFINITY;
+          for (int g = 0; g < group; g++) {
+            int base = ((b * group + g) * maxNew + i) * maxLen;
+            for (int l = 0; l < maxLen; l++) {
+              mask[base + l] = l <= pos ? 0f : Float.NEGATIVE_INFINITY;
+            }
           }
         }
         for (int i = 0; i < t; i++) {
@@ -312,11 +323,14 @@ public final class LlamaDecoder implements Model {
             double angle = pos * invFreq[j];
             float cs = (float) Math.cos(angle);
             float sn = (float) Math.sin(angle);
-            int at = row * 2 * half;
-            cos[at + j] = cs;
-            cos[at + half + j] = cs;
-            sin[at + j] = -sn;
-            sin[at + half + j] = sn;
+            for (int h = 0; h < qkRows; h++) {
+              float scale = h < cfg.numHeads() ? qScale : 1f;
+              int at = row * rowWidth + h * 2 * half;
+              cos[at + j] = cs * scale;
+              cos[at + half + j] = cs * scale;
+              sin[at + j] = -sn * scale;
+              sin[at + half + j] = sn * scale;
+            }
           }
           if (c.allLogits() || i == t - 1) {
             logitRows[logit++] = row;
@@ -325,15 +339,15 @@ public final class LlamaDecoder implements Model {
         }
       }
       s.tokens = m.create(tokens);
-      s.writeSlots = m.create(write);
-      s.readSlots = m.create(read, new Shape(s.batch, maxLen));
+      s.writeIndex = new NDIndex("{}", m.create(write));
+      s.readIndex = new NDIndex("{}", m.create(read, new Shape(s.batch, maxLen)));
       boolean padded = maxNew * s.batch != n;
       s.queryRows = padded ? m.create(queryRows) : null;
       s.outputRows = padded ? m.create(outputRows) : null;
       s.logitRows = allLogits ? null : m.create(logitRows);
-      s.mask = m.create(mask, new Shape(s.batch, 1, 1, maxNew, maxLen));
-      s.cos = m.create(cos, new Shape(n, 1, 2, half));
-      s.sinSigned = m.create(sin, new Shape(n, 1, 2, half));
+      s.mask = m.create(mask, new Shape(s.batch, 1, (long) group * maxNew, maxLen));
+      s.cos = m.create(cos, new Shape(n, qkRows, 2, half));
+      s.sinSigned = m.create(sin, new Shape(n, qkRows, 2, half));
       return s;
     }
   }
@@ -342,8 +356,11 @@ public final class LlamaDecoder implements Model {
     return m.create(transpose(w, (int) rows, (int) cols), new Shape(cols, rows));
   }
 
-  /** [in, sum(out_i)]: the transposes of row-major [out_i, in] blocks, side by side. */
-  private static NDArray fusedTransposed(NDManager m, long in, float[]... blocks) {
+  /**
+   * [in, sum(out_i)]: the transposes of row-major [out_i, in] blocks side by side, row c scaled
+   * by {@code rowScale[c]} (the folded norm weight).
+   */
+  private static NDArray fusedTransposed(NDManager m, long in, float[] rowScale, float[]... blocks) {
     int total = 0;
     for (float[] b : blocks) {
       total += b.length / (int) in;
@@ -355,7 +372,7 @@ public final class LlamaDecoder implements Model {
       for (int r = 0; r < rows; r++) {
         int src = r * (int) in;
         for (int c = 0; c < in; c++) {
-          out[c * total + col + r] = b[src + c];
+          out[c * total + col + r] = b[src + c] * rowScale[c];
         }
       }
       col += rows;

@@ -113,6 +113,22 @@ class LlamaDecoderTest {
     }
   }
 
+  @org.junit.jupiter.api.Test
+  void generationLeavesNoArraysOrPagesBehind() {
+    ModelConfig cfg = org.treeroll.engine.model.ModelPreset.TINY_QWEN2.config();
+    try (LlamaDecoder model = LlamaDecoder.load(cfg, TinyModels.weights(cfg, 5), DjlRuntime.device());
+        KvStore kv = model.newKvStore(new PagePool(32, 4))) {
+      int before = model.liveArrays();
+      Generator gen = new Generator(model, kv, 16, cfg.eosTokenIds());
+      var params = org.treeroll.engine.sampling.SamplingParams.defaults().withMaxTokens(9).withLogprobs(3);
+      var out = gen.generate(List.of(new int[] {1, 2, 3}, new int[] {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21}), params);
+      assertThat(out).hasSize(2);
+      assertThat(model.liveArrays()).isEqualTo(before);
+      assertThat(kv.pool().pagesInUse()).isZero();
+      assertThat(kv.pool().peakPagesInUse()).isPositive();
+    }
+  }
+
   private static SequenceChunk chunk(PageTable table, int[] tokens, int from, int to, boolean all) {
     table.reserve(to - from);
     return new SequenceChunk(table, java.util.Arrays.copyOfRange(tokens, from, to), all);

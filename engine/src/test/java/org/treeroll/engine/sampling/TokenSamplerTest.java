@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.treeroll.tree.TreeRollException;
@@ -87,10 +89,11 @@ class TokenSamplerTest {
     // One dominant token with 0.9 of the mass: top-p 0.85 must always pick it.
     float[] logits = new float[50_000];
     logits[123] = (float) Math.log(0.9 * (logits.length - 1) / 0.1);
+    NextTokenDistributions d = distributions(logits, 1.0);
     SplittableRandom rng = new SplittableRandom(8);
     SamplingParams p = SamplingParams.defaults().withTopP(0.85);
     for (int i = 0; i < 200; i++) {
-      assertThat(TokenSampler.sample(logits, 0, logits.length, p, rng).id()).isEqualTo(123);
+      assertThat(TokenSampler.sample(d, 0, p, rng).id()).isEqualTo(123);
     }
   }
 
@@ -105,7 +108,7 @@ class TokenSamplerTest {
 
   @Test
   void topIndicesBreakTiesByLowerId() {
-    float[] logits = {1, 3, 3, 2, 3};
+    float[] logits = {0.1f, 0.3f, 0.3f, 0.2f, 0.3f};
     assertThat(TokenSampler.topIndices(logits, 0, 5, 4)).containsExactly(1, 2, 4, 3);
   }
 
@@ -129,7 +132,19 @@ class TokenSamplerTest {
     return out;
   }
 
+  private static final java.util.Map<Double, NextTokenDistributions> BY_TEMPERATURE =
+      new java.util.HashMap<>();
+
   private static SampledToken sample(SamplingParams p, SplittableRandom rng) {
-    return TokenSampler.sample(LOGITS, 0, LOGITS.length, p, rng);
+    NextTokenDistributions d = BY_TEMPERATURE.computeIfAbsent(p.logprobTemperature(),
+        t -> distributions(LOGITS, t));
+    return TokenSampler.sample(d, 0, p, rng);
+  }
+
+  /** Through the engine, as the generator computes them. */
+  private static NextTokenDistributions distributions(float[] logits, double temperature) {
+    try (NDManager m = NDManager.newBaseManager()) {
+      return NextTokenDistributions.of(m.create(logits, new Shape(1, logits.length)), temperature);
+    }
   }
 }
