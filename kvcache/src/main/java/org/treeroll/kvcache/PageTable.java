@@ -5,8 +5,10 @@ import org.treeroll.tree.TreeRollException;
 
 /**
  * The pages holding one sequence's KV, in token order: token {@code t} lives in page
- * {@code pages[t / pageSize]} at offset {@code t % pageSize}. A fork copies the list and retains
- * the shared pages instead of copying their contents.
+ * {@code pages[t / pageSize]} at offset {@code t % pageSize}. Every page in the pool keeps that
+ * alignment (offset {@code o} only ever holds a token at a position {@code = o mod pageSize}), so
+ * a prefix can be shared page by page. A fork retains the shared full pages instead of copying
+ * them; only a partially covered last page may need a copy (see {@link #prefix}).
  */
 public final class PageTable {
   private final PagePool pool;
@@ -65,6 +67,51 @@ public final class PageTable {
       throw new IllegalStateException("advance past reserved pages");
     }
     length += count;
+  }
+
+  /**
+   * A new table holding the first {@code tokens} tokens of a sequence whose page {@code k} is
+   * {@code pageAt.applyAsInt(k)}. Full pages are shared (retained). A partially covered last
+   * page is shared too when {@code ownTail} (the new table will write its free offsets: only one
+   * sequence may own a page's tail), else its covered rows are copied into a fresh page.
+   *
+   * @throws TreeRollException when a fresh page is needed and none is free
+   */
+  public static PageTable prefix(PagePool pool, java.util.function.IntUnaryOperator pageAt,
+      int tokens, boolean ownTail, PageCopier copier) {
+    PageTable t = new PageTable(pool);
+    int ps = pool.pageSize();
+    int full = tokens / ps;
+    int rest = tokens % ps;
+    if (rest > 0 && !ownTail && pool.freePages() == 0) {
+      throw new TreeRollException("KV cache is full: no free page to copy a partial page into");
+    }
+    for (int k = 0; k < full; k++) {
+      int page = pageAt.applyAsInt(k);
+      pool.retain(page);
+      t.pages.add(page);
+    }
+    if (rest > 0) {
+      int page = pageAt.applyAsInt(full);
+      if (ownTail) {
+        pool.retain(page);
+        t.pages.add(page);
+      } else {
+        int copy = pool.allocate();
+        copier.copy(page, copy, rest);
+        t.pages.add(copy);
+      }
+    }
+    t.length = tokens;
+    return t;
+  }
+
+  /** This table's first {@code tokens} tokens as a new table (see {@link #prefix}). */
+  public PageTable fork(int tokens, boolean ownTail, PageCopier copier) {
+    if (tokens > length) {
+      throw new IllegalArgumentException("fork at " + tokens + " past length " + length);
+    }
+    return prefix(pool, pages::getInt, tokens, ownTail, copier);
   }
 
   /** Returns every page to the pool; the table is empty afterwards. */

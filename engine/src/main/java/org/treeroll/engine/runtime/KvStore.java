@@ -2,7 +2,9 @@ package org.treeroll.engine.runtime;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import org.treeroll.kvcache.PageCopier;
 import org.treeroll.kvcache.PagePool;
 
 /**
@@ -10,7 +12,7 @@ import org.treeroll.kvcache.PagePool;
  * {@code [pages * pageSize, 2 * kvHeads * headDim]}, a row per token slot holding its keys then
  * its values. Keys and values share a row so one gather reads both.
  */
-public final class KvStore implements AutoCloseable {
+public final class KvStore implements PageCopier, AutoCloseable {
   private final PagePool pool;
   private final NDManager manager;
   private final NDArray[] layers;
@@ -49,6 +51,19 @@ public final class KvStore implements AutoCloseable {
   /** Bytes of KV held by pages in use. */
   public long bytesInUse() {
     return bytesPerToken * pool.pagesInUse() * pool.pageSize();
+  }
+
+  /** Copies the first {@code tokens} rows of page {@code from} into page {@code to}, every layer. */
+  @Override
+  public void copy(int from, int to, int tokens) {
+    int ps = pool.pageSize();
+    NDIndex src = new NDIndex("{}:{}", (long) from * ps, (long) from * ps + tokens);
+    NDIndex dst = new NDIndex("{}:{}", (long) to * ps, (long) to * ps + tokens);
+    try (NDManager tmp = manager.newSubManager()) {
+      for (NDArray layer : layers) {
+        layer.set(dst, layer.get(tmp, src));
+      }
+    }
   }
 
   @Override

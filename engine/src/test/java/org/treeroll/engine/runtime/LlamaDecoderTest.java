@@ -113,6 +113,48 @@ class LlamaDecoderTest {
     }
   }
 
+  /**
+   * A prefix decoded once, forked inside a page into two children (one takes over the partial
+   * page, one copies it), each decoding its own continuation in one batch: every child's logits
+   * equal those of its whole sequence decoded alone.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("configs")
+  void forkedBranchesEqualTheirPathsDecodedAlone(ModelConfig cfg) {
+    var weights = TinyModels.weights(cfg, 17);
+    SplittableRandom rng = new SplittableRandom(4);
+    int[] prefix = rng.ints(10, 0, cfg.vocabSize()).toArray(); // 10 = 2 full pages of 4 + 2
+    int[][] tails = {rng.ints(5, 0, cfg.vocabSize()).toArray(), rng.ints(3, 0, cfg.vocabSize()).toArray()};
+    try (LlamaDecoder model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
+        KvStore kv = model.newKvStore(new PagePool(32, 4))) {
+      int arraysBefore = model.liveArrays();
+      PageTable parent = new PageTable(kv.pool());
+      forward(model, kv, List.of(chunk(parent, prefix, 0, prefix.length, false)));
+      List<PageTable> children = List.of(parent.fork(10, true, kv), parent.fork(10, false, kv));
+      parent.release();
+      assertThat(children.get(0).page(2)).isNotEqualTo(children.get(1).page(2));
+      assertThat(children.get(0).page(0)).isEqualTo(children.get(1).page(0));
+      List<SequenceChunk> batch = new ArrayList<>();
+      for (int c = 0; c < 2; c++) {
+        batch.add(chunk(children.get(c), tails[c], 0, tails[c].length, true));
+      }
+      float[][] batched = forward(model, kv, batch);
+      int row = 0;
+      for (int c = 0; c < 2; c++) {
+        int[] whole = java.util.Arrays.copyOf(prefix, prefix.length + tails[c].length);
+        System.arraycopy(tails[c], 0, whole, prefix.length, tails[c].length);
+        float[][] alone = forwardWhole(model, kv, whole);
+        for (int t = 0; t < tails[c].length; t++) {
+          assertThat(maxAbsDiff(batched[row++], alone[prefix.length + t])).as("child %d token %d", c, t)
+              .isLessThan(TOLERANCE);
+        }
+      }
+      children.forEach(PageTable::release);
+      assertThat(kv.pool().pagesInUse()).isZero();
+      assertThat(model.liveArrays()).isEqualTo(arraysBefore);
+    }
+  }
+
   @org.junit.jupiter.api.Test
   void generationLeavesNoArraysOrPagesBehind() {
     ModelConfig cfg = org.treeroll.engine.model.ModelPreset.TINY_QWEN2.config();
