@@ -118,26 +118,9 @@ public final class RadixKvCache {
    * inside a node, that node is split so that the returned node ends exactly there.
    */
   public Match match(int[] tokens) {
-    Node node = root;
-    int i = 0;
-    while (i < tokens.length) {
-      Node child = node.children.get(tokens[i]);
-      if (child == null) {
-        break;
-      }
-      int common = commonPrefix(child.tokens, tokens, i);
-      if (common < child.tokens.size()) {
-        node = split(child, common);
-        i += common;
-        touch(node);
-        break;
-      }
-      node = child;
-      i += common;
-      touch(node);
-    }
-    hitTokens += i;
-    return new Match(node, i);
+    Match m = descend(root, tokens);
+    hitTokens += m.length();
+    return m;
   }
 
   /**
@@ -149,18 +132,9 @@ public final class RadixKvCache {
     if (tokens.length != slots.length) {
       throw new IllegalArgumentException(tokens.length + " tokens but " + slots.length + " slots");
     }
-    Node node = parent;
-    int i = 0;
-    while (i < tokens.length) {
-      Node child = node.children.get(tokens[i]);
-      if (child == null) {
-        break;
-      }
-      int common = commonPrefix(child.tokens, tokens, i);
-      node = common < child.tokens.size() ? split(child, common) : child;
-      i += common;
-      touch(node);
-    }
+    Match m = descend(parent, tokens);
+    Node node = m.node();
+    int i = m.length();
     if (i == tokens.length) {
       return node;
     }
@@ -240,6 +214,27 @@ public final class RadixKvCache {
 
   public Stats stats() {
     return new Stats(hitTokens, insertedTokens, evictedTokens, evictedNodes, cachedTokens, nodes);
+  }
+
+  /**
+   * Walks down from {@code from} as far as {@code tokens} match, splitting the node where the
+   * match ends inside one, and marks the path as used.
+   */
+  private Match descend(Node from, int[] tokens) {
+    Node node = from;
+    int i = 0;
+    while (i < tokens.length) {
+      Node child = node.children.get(tokens[i]);
+      if (child == null) {
+        break;
+      }
+      int common = commonPrefix(child.tokens, tokens, i);
+      // After a split the walk ends: the upper part's only child differs at the next token.
+      node = common < child.tokens.size() ? split(child, common) : child;
+      i += common;
+      touch(node);
+    }
+    return new Match(node, i);
   }
 
   private void evict(Node n) {
