@@ -7,5 +7,7 @@ public enum FinishReason {
   /** The model emitted a stop token the request named. */
   STOP_TOKEN,
   /** The response reached its token limit. */
-  MAX_TOKENS
+  MAX_TOKENS,
+  /** A tree rollout reached its last segment. */
+  DEPTH_LIMIT
 }

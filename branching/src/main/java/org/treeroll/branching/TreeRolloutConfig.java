@@ -1,0 +1,59 @@
+package org.treeroll.branching;
+
+import org.treeroll.tree.TreeRollException;
+
+/**
+ * The shape of TreePO segment-wise tree sampling.
+ *
+ * @param segmentLength tokens decoded per segment (a tree node); TreePO used 512 at 7k-token
+ *     answers; default 32
+ * @param maxDepth segments per answer at most; default 8
+ * @param initialDivergence paths the root splits into before the first segment; default 2
+ * @param leafBudget answers (leaves) per prompt, the group size N; default 16
+ * @param branchingFactor b: how many children a node may get at one boundary; default 2
+ * @param maxTokens response tokens per answer at most; default segmentLength * maxDepth
+ */
+public record TreeRolloutConfig(
+    int segmentLength, int maxDepth, int initialDivergence, int leafBudget, int branchingFactor,
+    int maxTokens) {
+
+  public TreeRolloutConfig {
+    positive("segment_length", segmentLength);
+    positive("max_depth", maxDepth);
+    positive("initial_divergence", initialDivergence);
+    positive("leaf_budget", leafBudget);
+    positive("branching_factor", branchingFactor);
+    positive("max_tokens", maxTokens);
+    if (initialDivergence > leafBudget) {
+      throw new TreeRollException("initial_divergence (" + initialDivergence
+          + ") must not exceed leaf_budget (" + leafBudget + ")");
+    }
+  }
+
+  public static TreeRolloutConfig defaults() {
+    return new TreeRolloutConfig(32, 8, 2, 16, 2, 32 * 8);
+  }
+
+  public TreeRolloutConfig withShape(int segmentLength, int maxDepth, int leafBudget) {
+    return new TreeRolloutConfig(segmentLength, maxDepth, initialDivergence, leafBudget,
+        branchingFactor, segmentLength * maxDepth);
+  }
+
+  /**
+   * Children the live nodes of one tree get at a boundary (TreePO's budget transfer): with
+   * {@code live} paths continuing, {@code finishedNow} that ended in this segment and
+   * {@code leaves} answers finished so far, {@code min(N - leaves, b * (live + finishedNow))},
+   * but at least {@code live}: every live path continues, and the budget of paths that died
+   * early goes to the survivors.
+   */
+  public int childrenAtBoundary(int live, int finishedNow, int leaves) {
+    int budget = Math.min(leafBudget - leaves, branchingFactor * (live + finishedNow));
+    return Math.max(live, budget);
+  }
+
+  private static void positive(String field, int v) {
+    if (v <= 0) {
+      throw new TreeRollException(field + " must be > 0, got " + v);
+    }
+  }
+}

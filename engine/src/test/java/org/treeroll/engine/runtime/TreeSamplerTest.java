@@ -1,0 +1,115 @@
+package org.treeroll.engine.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.treeroll.branching.EvenSplitPolicy;
+import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.engine.model.ModelPreset;
+import org.treeroll.engine.model.TinyModels;
+import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.kvcache.PagePool;
+import org.treeroll.tree.FinishReason;
+import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.SegmentNode;
+
+class TreeSamplerTest {
+  static final ModelConfig CFG = ModelPreset.TINY_QWEN2.config();
+  static LlamaDecoder model;
+  static KvStore kv;
+
+  // Segments of 5 tokens over pages of 4: forks fall inside pages, so partial pages get copied.
+  static final TreeRolloutConfig SHAPE = new TreeRolloutConfig(5, 4, 2, 8, 2, 20);
+  static final SamplingParams PARAMS = SamplingParams.defaults().withSeed(3).withTemperature(1.2);
+
+  @BeforeAll
+  static void load() {
+    model = LlamaDecoder.load(CFG, TinyModels.weights(CFG, 21), DjlRuntime.device());
+    kv = model.newKvStore(new PagePool(256, 4));
+  }
+
+  @AfterAll
+  static void close() {
+    kv.close();
+    model.close();
+  }
+
+  private List<RolloutTree> sample(SamplingParams params, TreeSampler sampler) {
+    List<int[]> prompts = List.of(new int[] {5, 6, 7, 8, 9, 10, 11}, new int[] {40, 41, 42});
+    return sampler.sample(prompts, SHAPE, new EvenSplitPolicy(), params);
+  }
+
+  @Test
+  void everyLeafsLogProbsEqualRescoringItsPathAlone() {
+    int arraysBefore = model.liveArrays();
+    TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    List<RolloutTree> trees = sample(PARAMS, sampler);
+    assertThat(kv.pool().pagesInUse()).isZero();
+    assertThat(model.liveArrays()).isEqualTo(arraysBefore);
+
+    Scorer scorer = new Scorer(model, kv, 64);
+    int leaves = 0;
+    for (RolloutTree tree : trees) {
+      for (SegmentNode leaf : tree.leaves()) {
+        int[] prompt = tree.prompt();
+        int[] response = RolloutTree.responseTokens(leaf);
+        int[] whole = Arrays.copyOf(prompt, prompt.length + response.length);
+        System.arraycopy(response, 0, whole, prompt.length, response.length);
+        float[] rescored = scorer.score(List.of(whole), PARAMS.temperature()).get(0).logProbs();
+        float[] recorded = RolloutTree.responseLogProbs(leaf);
+        for (int t = 0; t < recorded.length; t++) {
+          assertThat((double) recorded[t]).as("tree %d leaf %d token %d", tree.id(), leaf.id(), t)
+              .isCloseTo(rescored[prompt.length - 1 + t], org.assertj.core.data.Offset.offset(1e-4));
+        }
+        leaves++;
+      }
+    }
+    assertThat(leaves).isGreaterThan(4);
+  }
+
+  @Test
+  void sharedTokensAreComputedOnceAndTheBudgetIsFilled() {
+    TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    List<RolloutTree> trees = sample(PARAMS.withIgnoreEos(true), sampler);
+    long expected = 0;
+    for (RolloutTree t : trees) {
+      // Without early stops every path runs to the depth limit and the budget is met exactly:
+      // 2 paths, then 4, then 8, then 8 continuing.
+      assertThat(t.leaves()).hasSize(SHAPE.leafBudget());
+      // 20 tokens = 4 segments of 5: both limits hit at once; TreePO ranks length before depth.
+      assertThat(t.leaves()).allMatch(l -> l.finishReason() == FinishReason.MAX_TOKENS);
+      assertThat(t.leaves()).allMatch(l -> RolloutTree.responseTokens(l).length == 20);
+      // Every token of the tree is fed once, except each leaf's last (sampled, never needed).
+      expected += t.distinctTokens() - t.leaves().size();
+      assertThat(t.distinctTokens()).isLessThan(t.independentTokens());
+    }
+    assertThat(sampler.computedTokens()).isEqualTo(expected);
+  }
+
+  @Test
+  void sameSeedSameTreesDifferentSeedDifferentTrees() {
+    TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    List<String> a = shapes(sample(PARAMS, sampler));
+    List<String> b = shapes(sample(PARAMS, sampler));
+    List<String> c = shapes(sample(PARAMS.withSeed(4), sampler));
+    assertThat(b).isEqualTo(a);
+    assertThat(c).isNotEqualTo(a);
+  }
+
+  private static List<String> shapes(List<RolloutTree> trees) {
+    List<String> out = new ArrayList<>();
+    for (RolloutTree t : trees) {
+      for (SegmentNode n : t.nodes()) {
+        out.add(t.id() + "/" + n.id() + "<" + (n.parent() == null ? -1 : n.parent().id()) + ":"
+            + Arrays.toString(n.tokens()) + n.finishReason());
+      }
+    }
+    return out;
+  }
+}
