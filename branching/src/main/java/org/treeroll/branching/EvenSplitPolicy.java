@@ -16,11 +16,11 @@ public final class EvenSplitPolicy implements BranchingPolicy {
   }
 
   @Override
-  public int[] allocate(List<SegmentNode> live, int total, SplittableRandom rng) {
+  public int[] allocate(List<SegmentNode> live, int budget, SplittableRandom rng) {
     int n = live.size();
     int[] out = new int[n];
     for (int i = 0; i < n; i++) {
-      out[i] = total / n + (i < total % n ? 1 : 0);
+      out[i] = budget / n + (i < budget % n ? 1 : 0);
     }
     return out;
   }

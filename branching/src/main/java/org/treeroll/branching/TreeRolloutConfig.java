@@ -34,17 +34,20 @@ public record TreeRolloutConfig(
     return new TreeRolloutConfig(32, 8, 2, 16, 2, 32 * 8);
   }
 
-  public TreeRolloutConfig withShape(int segmentLength, int maxDepth, int leafBudget) {
-    return new TreeRolloutConfig(segmentLength, maxDepth, initialDivergence, leafBudget,
-        branchingFactor, segmentLength * maxDepth);
+  /**
+   * Independent sampling in the same engine, the baseline of every comparison: {@code n} answers
+   * that share only the prompt (prefilled once, as vLLM's n > 1 does) and never fork.
+   */
+  public static TreeRolloutConfig independent(int n, int maxTokens) {
+    return new TreeRolloutConfig(maxTokens, 1, n, n, 1, maxTokens);
   }
 
   /**
-   * Children the live nodes of one tree get at a boundary (TreePO's budget transfer): with
+   * Children the live nodes of one tree may get at a boundary (TreePO's budget transfer): with
    * {@code live} paths continuing, {@code finishedNow} that ended in this segment and
    * {@code leaves} answers finished so far, {@code min(N - leaves, b * (live + finishedNow))},
    * but at least {@code live}: every live path continues, and the budget of paths that died
-   * early goes to the survivors.
+   * early goes to the survivors. The policy decides how much of it to spend.
    */
   public int childrenAtBoundary(int live, int finishedNow, int leaves) {
     int budget = Math.min(leafBudget - leaves, branchingFactor * (live + finishedNow));

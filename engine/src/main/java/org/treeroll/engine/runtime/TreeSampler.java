@@ -148,8 +148,8 @@ public final class TreeSampler {
       if (atBoundary.isEmpty()) {
         continue;
       }
-      int total = cfg.childrenAtBoundary(atBoundary.size(), t.finishedThisSegment, t.leaves);
-      int[] children = policy.allocate(atBoundary.stream().map(b -> b.node).toList(), total, t.seeds);
+      int budget = cfg.childrenAtBoundary(atBoundary.size(), t.finishedThisSegment, t.leaves);
+      int[] children = policy.allocate(atBoundary.stream().map(b -> b.node).toList(), budget, t.seeds);
       t.finishedThisSegment = 0;
       for (int i = 0; i < atBoundary.size(); i++) {
         t.branch(atBoundary.get(i), children[i], kv);

@@ -93,6 +93,33 @@ class TreeSamplerTest {
   }
 
   @Test
+  void independentModeSharesOnlyThePrompt() {
+    TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    int[] prompt = {5, 6, 7, 8, 9, 10, 11};
+    RolloutTree t = sampler.sample(List.of(prompt), TreeRolloutConfig.independent(4, 12), new EvenSplitPolicy(),
+        PARAMS.withIgnoreEos(true)).get(0);
+    assertThat(t.leaves()).hasSize(4);
+    assertThat(t.leaves()).allMatch(l -> l.parent() == t.root() && l.tokenCount() == 12);
+    // The prompt once, then 11 fed tokens per answer (its last is only sampled).
+    assertThat(sampler.computedTokens()).isEqualTo(prompt.length + 4 * 11);
+    assertThat(t.distinctTokens()).isEqualTo(t.independentTokens());
+    assertThat(kv.pool().pagesInUse()).isZero();
+  }
+
+  @Test
+  void lateForksShareLongPrefixes() {
+    TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    // One path for three segments, then doubling: 1, 1, 1, 2 paths; then 4 leaves.
+    TreeRolloutConfig shape = new TreeRolloutConfig(5, 4, 1, 4, 2, 20);
+    RolloutTree t = sampler.sample(List.of(new int[] {1, 2, 3}), shape,
+        new org.treeroll.branching.FixedSchedulePolicy(2, 2, 3), PARAMS.withIgnoreEos(true)).get(0);
+    assertThat(t.leaves()).hasSize(4);
+    // Segments decoded: 1 + 1 + 2 + 4 = 8 of 5 tokens, against 16 for four independent answers.
+    assertThat(t.distinctTokens() - 3).isEqualTo(8 * 5);
+    assertThat(t.independentTokens() - 3).isEqualTo(16 * 5);
+  }
+
+  @Test
   void sameSeedSameTreesDifferentSeedDifferentTrees() {
     TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
     List<String> a = shapes(sample(PARAMS, sampler));
