@@ -25,7 +25,7 @@ public final class InferenceSession implements AutoCloseable {
 
   public InferenceSession(LoadedModel loaded, long kvBudgetBytes, int pageSize, int maxStepTokens) {
     var cfg = loaded.config();
-    long bytesPerPage = 8L * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim() * pageSize;
+    long bytesPerPage = KvStore.bytesPerToken(cfg) * pageSize;
     long pages = kvBudgetBytes / bytesPerPage;
     if (pages < 1) {
       throw new TreeRollException("KV budget of " + kvBudgetBytes + " bytes holds no page of "

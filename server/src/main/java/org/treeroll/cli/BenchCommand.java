@@ -1,56 +1,137 @@
 package org.treeroll.cli;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
+import org.treeroll.branching.BranchingPolicy;
+import org.treeroll.branching.EvenSplitPolicy;
+import org.treeroll.branching.FixedSchedulePolicy;
+import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.bench.DecodeBenchmark;
 import org.treeroll.engine.bench.MachineLimits;
+import org.treeroll.engine.bench.TreeBenchmark;
 import org.treeroll.engine.runtime.DjlRuntime;
+import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** Benchmarks that print numbers next to this machine's measured limits. */
+/** Benchmarks: commands that print numbers (never tests with timing assertions). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-    description = "Decode throughput at several batch sizes against measured memory bandwidth and matmul limits.")
-final class BenchCommand implements Callable<Integer> {
-  @Mixin ModelOption model = new ModelOption();
+    description = "Benchmarks that print tables.",
+    subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class})
+final class BenchCommand {
 
-  @Option(names = "--batches", split = ",", defaultValue = "1,8,32,64",
-      description = "Batch sizes (default: ${DEFAULT-VALUE})")
-  int[] batches;
+  @Command(name = "decode", mixinStandardHelpOptions = true,
+      description = "Decode throughput at several batch sizes against measured memory bandwidth and matmul limits.")
+  static final class Decode implements Callable<Integer> {
+    @Mixin ModelOption model = new ModelOption();
 
-  @Option(names = "--prompt-tokens", defaultValue = "32", description = "Prompt length (default: ${DEFAULT-VALUE})")
-  int promptTokens;
+    @Option(names = "--batches", split = ",", defaultValue = "1,8,32,64",
+        description = "Batch sizes (default: ${DEFAULT-VALUE})")
+    int[] batches;
 
-  @Option(names = "--steps", defaultValue = "12", description = "Timed decode steps per batch size; the median counts (default: ${DEFAULT-VALUE})")
-  int steps;
+    @Option(names = "--prompt-tokens", defaultValue = "32", description = "Prompt length (default: ${DEFAULT-VALUE})")
+    int promptTokens;
 
-  @Option(names = "--read-gb", defaultValue = "4", description = "Bytes streamed to measure memory bandwidth (default: ${DEFAULT-VALUE} GB)")
-  double readGb;
+    @Option(names = "--steps", defaultValue = "12", description = "Timed decode steps per batch size; the median counts (default: ${DEFAULT-VALUE})")
+    int steps;
 
-  @Override
-  public Integer call() {
-    System.out.println("measuring machine limits...");
-    MachineLimits limits = MachineLimits.measure(DjlRuntime.device(), (long) (readGb * 1e9));
-    System.out.printf("memory read: %.1f GB/s (Java %.1f, PyTorch sum %.1f); fp32 matmul 2048^3: %.1f GFLOP/s%n",
-        limits.memoryGBs(), limits.javaReadGBs(), limits.torchReadGBs(), limits.matmulGflops());
-    System.gc(); // the bandwidth buffers are garbage now; don't collect them mid-benchmark
-    try (LoadedModel lm = LoadedModel.open(model.resolve())) {
-      System.out.printf("model: %s, %,d parameters, %.2f GB of fp32 weights read per decode step%n",
-          lm.dir().getFileName(), lm.config().parameterCount(),
-          4.0 * DecodeBenchmark.matmulParams(lm.config()) / 1e9);
-      List<DecodeBenchmark.Row> rows =
-          DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1);
-      System.out.println();
-      System.out.println("| batch | context | ms/step | tokens/s | weights GB/s | % of memory BW | GFLOP/s | % of matmul |");
-      System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|");
-      for (DecodeBenchmark.Row r : rows) {
-        System.out.printf("| %d | %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.0f%% |%n",
-            r.batch(), r.context(), r.msPerStep(), r.tokensPerSecond(), r.weightGBs(),
-            100 * r.weightGBs() / limits.memoryGBs(), r.gflops(), 100 * r.gflops() / limits.matmulGflops());
+    @Option(names = "--read-gb", defaultValue = "4", description = "Bytes streamed to measure memory bandwidth (default: ${DEFAULT-VALUE} GB)")
+    double readGb;
+
+    @Override
+    public Integer call() {
+      System.out.println("measuring machine limits...");
+      MachineLimits limits = MachineLimits.measure(DjlRuntime.device(), (long) (readGb * 1e9));
+      System.out.printf("memory read: %.1f GB/s (Java %.1f, PyTorch sum %.1f); fp32 matmul 2048^3: %.1f GFLOP/s%n",
+          limits.memoryGBs(), limits.javaReadGBs(), limits.torchReadGBs(), limits.matmulGflops());
+      System.gc(); // the bandwidth buffers are garbage now; don't collect them mid-benchmark
+      try (LoadedModel lm = LoadedModel.open(model.resolve())) {
+        System.out.printf("model: %s, %,d parameters, %.2f GB of fp32 weights read per decode step%n",
+            lm.dir().getFileName(), lm.config().parameterCount(),
+            4.0 * DecodeBenchmark.matmulParams(lm.config()) / 1e9);
+        List<DecodeBenchmark.Row> rows =
+            DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1);
+        System.out.println();
+        System.out.println("| batch | context | ms/step | tokens/s | weights GB/s | % of memory BW | GFLOP/s | % of matmul |");
+        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (DecodeBenchmark.Row r : rows) {
+          System.out.printf("| %d | %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.0f%% |%n",
+              r.batch(), r.context(), r.msPerStep(), r.tokensPerSecond(), r.weightGBs(),
+              100 * r.weightGBs() / limits.memoryGBs(), r.gflops(), 100 * r.gflops() / limits.matmulGflops());
+        }
       }
+      return 0;
     }
-    return 0;
+  }
+
+  @Command(name = "tree", mixinStandardHelpOptions = true,
+      description = "Tree rollouts vs independent sampling at equal leaf counts.")
+  static final class Tree implements Callable<Integer> {
+    @Mixin ModelOption model = new ModelOption();
+
+    @Option(names = "--leaves", split = ",", defaultValue = "8,16,32", description = "Answers per prompt (default: ${DEFAULT-VALUE})")
+    int[] leaves;
+
+    @Option(names = "--prompts", defaultValue = "4", description = "Prompts per run (default: ${DEFAULT-VALUE})")
+    int prompts;
+
+    @Option(names = "--prompt-tokens", defaultValue = "32", description = "Prompt length (default: ${DEFAULT-VALUE})")
+    int promptTokens;
+
+    @Option(names = "--segment", defaultValue = "16", description = "Tokens per segment (default: ${DEFAULT-VALUE})")
+    int segment;
+
+    @Option(names = "--depth", defaultValue = "8", description = "Segments per answer (default: ${DEFAULT-VALUE})")
+    int depth;
+
+    @Option(names = "--policy", defaultValue = "fixed",
+        description = "fixed: one path, doubling over the last log2(N) segments; even: TreePO's default (2 paths from the root, b = 2) (default: ${DEFAULT-VALUE})")
+    String policy;
+
+    @Option(names = "--kv-budget-mb", defaultValue = "2048", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
+    long kvBudgetMb;
+
+    @Override
+    public Integer call() {
+      try (LoadedModel lm = LoadedModel.open(model.resolve())) {
+        System.out.printf("model: %s; %d prompts of %d tokens; answers of %d segments x %d tokens; policy %s%n",
+            lm.dir().getFileName(), prompts, promptTokens, depth, segment, policy);
+        System.out.println();
+        System.out.println("| N | tree tokens | independent tokens | token ratio | tree s | independent s | time ratio | tree peak KV MB | independent peak KV MB |");
+        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (int n : leaves) {
+          TreeBenchmark.Row r = TreeBenchmark.compare(lm.model(), kvBudgetMb << 20, prompts, promptTokens,
+              config(n), policy(n), 1);
+          System.out.printf("| %d | %,d | %,d | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f |%n", n,
+              r.tree().computedTokens(), r.independent().computedTokens(), r.tokenRatio(),
+              r.tree().seconds(), r.independent().seconds(), r.timeRatio(),
+              r.tree().peakKvBytes() / 1e6, r.independent().peakKvBytes() / 1e6);
+        }
+      }
+      return 0;
+    }
+
+    private TreeRolloutConfig config(int n) {
+      int initial = policy.equals("even") ? 2 : 1;
+      return new TreeRolloutConfig(segment, depth, Math.min(initial, n), n, 2, segment * depth);
+    }
+
+    private BranchingPolicy policy(int n) {
+      return switch (policy) {
+        case "even" -> new EvenSplitPolicy();
+        case "fixed" -> {
+          int forks = 32 - Integer.numberOfLeadingZeros(n - 1); // ceil(log2 n)
+          if (forks >= depth) {
+            throw new TreeRollException("--depth " + depth + " is too shallow to fork " + n + " ways late");
+          }
+          yield new FixedSchedulePolicy(2, IntStream.range(depth - forks, depth).toArray());
+        }
+        default -> throw new TreeRollException("--policy: unknown '" + policy + "'; valid: fixed, even");
+      };
+    }
   }
 }

@@ -18,6 +18,11 @@ public final class KvStore implements PageCopier, AutoCloseable {
   private final NDArray[] layers;
   private final long bytesPerToken;
 
+  /** KV bytes one token takes across all layers of {@code cfg} (fp32 keys and values). */
+  public static long bytesPerToken(org.treeroll.engine.model.ModelConfig cfg) {
+    return 8L * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim();
+  }
+
   KvStore(NDManager parent, PagePool pool, int numLayers, int rowWidth) {
     this.pool = pool;
     this.manager = parent.newSubManager();

@@ -1,0 +1,67 @@
+package org.treeroll.engine.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.treeroll.branching.BranchingPolicy;
+import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.engine.runtime.KvStore;
+import org.treeroll.engine.runtime.Model;
+import org.treeroll.engine.runtime.TreeSampler;
+import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.kvcache.PagePool;
+import org.treeroll.tree.RolloutTree;
+
+/**
+ * Tree rollouts against independent sampling of the same number of answers per prompt, in the
+ * same engine: tokens fed through the model, wall-clock, peak KV in use. EOS is ignored so both
+ * sides produce answers of the same length and the comparison is about sharing alone.
+ */
+public final class TreeBenchmark {
+  private TreeBenchmark() {}
+
+  /** One side of a comparison. */
+  public record Side(long computedTokens, long independentTokens, double seconds, long peakKvBytes,
+      int leaves) {}
+
+  /** Tree and independent sampling at one leaf count. */
+  public record Row(int leaves, Side tree, Side independent) {
+    public double tokenRatio() {
+      return (double) tree.computedTokens / independent.computedTokens;
+    }
+
+    public double timeRatio() {
+      return tree.seconds / independent.seconds;
+    }
+  }
+
+  public static Row compare(Model model, long kvBudgetBytes, int prompts, int promptTokens,
+      TreeRolloutConfig tree, BranchingPolicy policy, long seed) {
+    SplittableRandom rng = new SplittableRandom(seed);
+    List<int[]> ps = new ArrayList<>();
+    for (int i = 0; i < prompts; i++) {
+      ps.add(rng.ints(promptTokens, 0, model.config().vocabSize()).toArray());
+    }
+    SamplingParams params = SamplingParams.defaults().withIgnoreEos(true).withSeed(seed);
+    Side t = run(model, kvBudgetBytes, ps, tree, policy, params);
+    Side ind = run(model, kvBudgetBytes, ps,
+        TreeRolloutConfig.independent(tree.leafBudget(), tree.maxTokens()), policy, params);
+    return new Row(tree.leafBudget(), t, ind);
+  }
+
+  private static Side run(Model model, long kvBudgetBytes, List<int[]> prompts,
+      TreeRolloutConfig cfg, BranchingPolicy policy, SamplingParams params) {
+    long bytesPerPage = KvStore.bytesPerToken(model.config()) * 16;
+    PagePool pool = new PagePool((int) (kvBudgetBytes / bytesPerPage), 16);
+    try (KvStore kv = model.newKvStore(pool)) {
+      TreeSampler sampler = new TreeSampler(model, kv, new int[0], 4096);
+      long t0 = System.nanoTime();
+      List<RolloutTree> trees = sampler.sample(prompts, cfg, policy, params);
+      double sec = (System.nanoTime() - t0) / 1e9;
+      long independent = trees.stream().mapToLong(RolloutTree::independentTokens).sum();
+      int leaves = trees.stream().mapToInt(t -> t.leaves().size()).sum();
+      return new Side(sampler.computedTokens(), independent, sec,
+          (long) pool.peakPagesInUse() * bytesPerPage, leaves);
+    }
+  }
+}
