@@ -5,11 +5,19 @@ import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.runtime.Generator;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Scorer;
+import org.treeroll.engine.runtime.TreeSampler;
+import org.treeroll.branching.BranchingPolicy;
+import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.tree.RolloutTree;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.kvcache.PagePool;
 import org.treeroll.tree.TreeRollException;
 
-/** A loaded model with a KV pool of a given byte budget: generation and scoring. */
+/**
+ * The embedded API: a loaded model with a KV pool of a given byte budget. A trainer in the same
+ * JVM calls {@link #rollout} with prompts and a tree config and gets trees back; {@link #score}
+ * recomputes log-probs teacher-forced.
+ */
 public final class InferenceSession implements AutoCloseable {
   public static final int DEFAULT_PAGE_SIZE = 16;
   public static final int DEFAULT_STEP_TOKENS = 512;
@@ -18,6 +26,7 @@ public final class InferenceSession implements AutoCloseable {
   private final KvStore kv;
   private final Generator generator;
   private final Scorer scorer;
+  private final TreeSampler trees;
 
   public InferenceSession(LoadedModel loaded, long kvBudgetBytes) {
     this(loaded, kvBudgetBytes, DEFAULT_PAGE_SIZE, DEFAULT_STEP_TOKENS);
@@ -35,6 +44,7 @@ public final class InferenceSession implements AutoCloseable {
     this.kv = loaded.model().newKvStore(new PagePool((int) Math.min(pages, Integer.MAX_VALUE), pageSize));
     this.generator = new Generator(loaded.model(), kv, maxStepTokens, loaded.eosIds());
     this.scorer = new Scorer(loaded.model(), kv, maxStepTokens);
+    this.trees = new TreeSampler(loaded.model(), kv, loaded.eosIds(), maxStepTokens);
   }
 
   public LoadedModel model() {
@@ -47,6 +57,17 @@ public final class InferenceSession implements AutoCloseable {
 
   public List<Completion> generate(List<int[]> prompts, SamplingParams params) {
     return generator.generate(prompts, params);
+  }
+
+  /** One rollout tree per prompt. */
+  public List<RolloutTree> rollout(List<int[]> prompts, TreeRolloutConfig config,
+      BranchingPolicy policy, SamplingParams params) {
+    return trees.sample(prompts, config, policy, params);
+  }
+
+  /** Tokens fed through the model by {@link #rollout} since the session opened. */
+  public long rolloutComputedTokens() {
+    return trees.computedTokens();
   }
 
   public List<Scorer.TokenScores> score(List<int[]> sequences, double temperature) {

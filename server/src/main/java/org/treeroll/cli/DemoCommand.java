@@ -1,80 +1,103 @@
 package org.treeroll.cli;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import org.treeroll.branching.EvenSplitPolicy;
+import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
-import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.runtime.Scorer;
+import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.SegmentNode;
+import org.treeroll.tree.TreeDump;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * The main job as far as it exists today: batched sampling of several answers per prompt, then a
- * teacher-forced rescoring of every answer to show that the recorded log-probs are exact.
+ * The main job as far as it exists today: tree rollouts for a few prompts, a summary of the
+ * trees and of the tokens the tree saved against independent sampling, a teacher-forced
+ * rescoring of every answer (the recorded log-probs must match), and a tree dump.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Sample answers for a few prompts, rescore them, print a summary.")
+    description = "Sample rollout trees for a few prompts, check their log-probs, write a tree dump.")
 final class DemoCommand implements Callable<Integer> {
   @Mixin ModelOption model = new ModelOption();
-  @Mixin SamplingOptions sampling = new SamplingOptions();
 
-  @Option(names = {"-n", "--samples"}, defaultValue = "4", description = "Answers per prompt (default: ${DEFAULT-VALUE})")
-  int samples;
+  @Option(names = "--leaves", defaultValue = "8", description = "Answers per prompt (default: ${DEFAULT-VALUE})")
+  int leaves;
+
+  @Option(names = "--segment", defaultValue = "8", description = "Tokens per segment (default: ${DEFAULT-VALUE})")
+  int segment;
+
+  @Option(names = "--depth", defaultValue = "4", description = "Segments per answer at most (default: ${DEFAULT-VALUE})")
+  int depth;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--out", description = "Tree dump to write (default: .cache/demo/trees.jsonl)")
+  Path out;
 
   private static final List<String> PROMPTS = List.of(
       "Q: 12 + 7 * 3 = ?\nA:", "Q: 45 - 18 + 6 = ?\nA:", "Q: 9 * 8 - 30 = ?\nA:", "Q: 100 / 4 + 13 = ?\nA:");
 
   @Override
   public Integer call() {
+    Path dump = out != null ? out : Home.cache().resolve("demo/trees.jsonl");
     try (LoadedModel lm = LoadedModel.open(model.resolve());
         InferenceSession session = new InferenceSession(lm, 64L << 20)) {
       System.out.printf("model %s: %s, %,d parameters, device %s%n", lm.dir().getFileName(),
           lm.config().architecture().hfName(), lm.config().parameterCount(), lm.model().device());
-      List<int[]> prompts = new ArrayList<>();
-      for (String p : PROMPTS) {
-        int[] ids = lm.tokenizer().encode(p);
-        for (int s = 0; s < samples; s++) {
-          prompts.add(ids);
-        }
-      }
+      List<int[]> prompts = PROMPTS.stream().map(p -> lm.tokenizer().encode(p)).toList();
+      TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, 2, leaves, 2, segment * depth);
+      var params = org.treeroll.engine.sampling.SamplingParams.defaults().withSeed(seed);
       long t0 = System.nanoTime();
-      List<Completion> out = session.generate(prompts, sampling.params());
-      double genSec = (System.nanoTime() - t0) / 1e9;
-      int generated = out.stream().mapToInt(c -> c.tokens().length).sum();
-      System.out.printf("sampled %d answers (%d prompts x %d), %d tokens in %.2f s (%.0f tokens/s)%n",
-          out.size(), PROMPTS.size(), samples, generated, genSec, generated / genSec);
-      for (int i = 0; i < out.size(); i += samples) {
-        Completion c = out.get(i);
-        String text = lm.tokenizer().decode(c.tokens(), true).replace("\n", "\\n");
-        System.out.printf("  %-26s -> %s [%s]%n", PROMPTS.get(i / samples).replace("\n", "\\n"),
-            text.length() > 60 ? text.substring(0, 60) + "..." : text, c.finishReason().name().toLowerCase());
+      List<RolloutTree> trees = session.rollout(prompts, cfg, new EvenSplitPolicy(), params);
+      double sec = (System.nanoTime() - t0) / 1e9;
+
+      // Independent sampling feeds the prompt once and every answer's tokens but its last.
+      long independent = 0;
+      for (RolloutTree t : trees) {
+        independent += t.independentTokens() - t.leaves().size();
+        Map<String, Integer> reasons = new TreeMap<>();
+        for (SegmentNode l : t.leaves()) {
+          reasons.merge(l.finishReason().name().toLowerCase(), 1, Integer::sum);
+        }
+        int maxDepth = t.leaves().stream().mapToInt(SegmentNode::depth).max().orElse(0);
+        String first = lm.tokenizer().decode(RolloutTree.responseTokens(t.leaves().get(0)), true)
+            .replace("\n", "\\n");
+        System.out.printf("  %-24s %2d leaves, %2d nodes, depth %d, %s  e.g. %s%n",
+            PROMPTS.get(t.id()).replace("\n", "\\n"), t.leaves().size(), t.nodes().size() - 1, maxDepth,
+            reasons, first.length() > 28 ? first.substring(0, 28) + "..." : first);
       }
-      // Rescore prompt + answer teacher-forced: the sampled log-probs must match.
-      List<int[]> full = new ArrayList<>();
-      for (int i = 0; i < out.size(); i++) {
-        int[] p = prompts.get(i);
-        int[] r = out.get(i).tokens();
-        int[] seq = java.util.Arrays.copyOf(p, p.length + r.length);
-        System.arraycopy(r, 0, seq, p.length, r.length);
-        full.add(seq);
-      }
-      List<Scorer.TokenScores> scores = session.score(full, sampling.params().logprobTemperature());
+      System.out.printf("%d trees in %.2f s: %,d tokens computed; independent sampling of the same"
+              + " answers: %,d (tree/independent = %.2f)%n",
+          trees.size(), sec, session.rolloutComputedTokens(), independent,
+          (double) session.rolloutComputedTokens() / independent);
+
       double maxDiff = 0;
-      for (int i = 0; i < out.size(); i++) {
-        float[] sampled = out.get(i).logProbs();
-        float[] rescored = scores.get(i).logProbs();
-        int offset = prompts.get(i).length - 1;
-        for (int t = 0; t < sampled.length; t++) {
-          maxDiff = Math.max(maxDiff, Math.abs(sampled[t] - rescored[offset + t]));
+      for (RolloutTree t : trees) {
+        for (SegmentNode leaf : t.leaves()) {
+          int[] p = t.prompt();
+          int[] r = RolloutTree.responseTokens(leaf);
+          int[] whole = Arrays.copyOf(p, p.length + r.length);
+          System.arraycopy(r, 0, whole, p.length, r.length);
+          Scorer.TokenScores s = session.score(List.of(whole), params.logprobTemperature()).get(0);
+          float[] recorded = RolloutTree.responseLogProbs(leaf);
+          for (int i = 0; i < recorded.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(recorded[i] - s.logProbs()[p.length - 1 + i]));
+          }
         }
       }
-      System.out.printf("rescored every answer teacher-forced: max |sampled - rescored| log-prob = %.2e%n", maxDiff);
-      System.out.printf("KV: %d pages of %d tokens, peak %d in use (%.1f MB)%n", session.kv().pool().capacity(),
-          session.kv().pool().pageSize(), session.kv().pool().peakPagesInUse(),
-          session.kv().pool().peakPagesInUse() * session.kv().pool().pageSize() * session.kv().bytesPerToken() / 1e6);
+      System.out.printf("every answer rescored alone, teacher-forced: max |tree - rescored| log-prob = %.1e%n", maxDiff);
+      TreeDump.write(dump, new ArrayList<>(trees));
+      System.out.println("tree dump: " + dump + " (format: docs/file-formats.md)");
     }
     return 0;
   }
