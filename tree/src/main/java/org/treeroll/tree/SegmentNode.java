@@ -73,6 +73,11 @@ public final class SegmentNode {
     return Collections.unmodifiableList(children);
   }
 
+  /** Whether this is the prompt, the root of its tree. */
+  public boolean isRootNode() {
+    return parent == null;
+  }
+
   public boolean isLeaf() {
     return children.isEmpty();
   }

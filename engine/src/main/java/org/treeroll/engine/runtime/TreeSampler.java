@@ -20,14 +20,18 @@ import org.treeroll.tree.TreeRollException;
 /**
  * Segment-wise tree sampling (TreePO) inside the engine.
  *
- * <p>Every live branch of every tree advances together, one token per batched forward step. A
- * branch is a leaf node being written, its page table, its RNG and the distribution of its next
- * token. A step samples every branch's next token, ends the branches that stop, and feeds the
- * others' tokens through the model, which yields their next distributions. When the branches'
- * current segments are full, each tree's policy decides how many children every live node gets;
- * the children share their parent's pages (the first takes over its partially filled last page,
- * the others copy that one page) and its already computed next-token distribution, so the tokens
- * they share are decoded exactly once.
+ * <p>A branch is a leaf node being written, its page table, its RNG and the distribution of its
+ * next token. Every live branch of every tree advances together, one token per batched forward
+ * step: each samples its next token, the ones that stop end, and the others' tokens are fed
+ * through the model, which yields their next distributions. When a branch's segment is full its
+ * tree's policy decides how many children it gets; the children share its pages (the first
+ * takes over its partially filled last page, the others copy that one page) and its computed
+ * next-token distribution, so tokens shared by several answers are fed exactly once.
+ *
+ * <p>Memory pressure: a branch that needs a page when none is free gives up its page table and
+ * waits; so does a child whose fork finds no page to copy into. A waiting branch keeps its
+ * tokens and RNG; when pages free up its whole path is recomputed in one prefill and it goes on
+ * as if nothing happened. The prompts start as waiting branches, so prefill is the same path.
  */
 public final class TreeSampler {
   private final Model model;
@@ -35,6 +39,7 @@ public final class TreeSampler {
   private final int[] eosIds;
   private final int maxStepTokens;
   private long computedTokens;
+  private long suspensions;
 
   public TreeSampler(Model model, KvStore kv, int[] eosIds, int maxStepTokens) {
     this.model = model;
@@ -43,16 +48,26 @@ public final class TreeSampler {
     this.maxStepTokens = maxStepTokens;
   }
 
-  /** Tokens fed through the model since this sampler was made. */
+  /** Tokens fed through the model since this sampler was made (recomputation included). */
   public long computedTokens() {
     return computedTokens;
+  }
+
+  /** Times a branch gave up its pages for lack of memory. */
+  public long suspensions() {
+    return suspensions;
   }
 
   /** Samples one tree per prompt. Tree {@code i} is seeded from {@code (params.seed(), i)}. */
   public List<RolloutTree> sample(List<int[]> prompts, TreeRolloutConfig cfg,
       BranchingPolicy policy, SamplingParams params) {
+    int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
+    int pagesPerAnswer = kv.pool().pagesFor(longest + cfg.maxTokens()) + 1;
+    if (pagesPerAnswer > kv.pool().capacity()) {
+      throw new TreeRollException("KV budget of " + kv.pool().capacity() + " pages is too small: one answer of "
+          + (longest + cfg.maxTokens()) + " tokens needs " + pagesPerAnswer);
+    }
     List<TreeState> trees = new ArrayList<>();
-    List<Branch> live = new ArrayList<>();
     try {
       for (int i = 0; i < prompts.size(); i++) {
         int[] prompt = prompts.get(i);
@@ -65,17 +80,17 @@ public final class TreeSampler {
         }
         long seed = TokenSampler.rngFor(params.seed(), i).nextLong();
         TreeState t = new TreeState(new RolloutTree(i, prompt, 0, seed), new SplittableRandom(seed));
+        t.live.add(new Branch(t, t.tree.root(), null));
         trees.add(t);
-        live.add(new Branch(t, t.tree.root(), new PageTable(kv.pool()), null));
       }
-      prefill(live, params);
-      for (Branch root : live) {
-        root.tree.branch(root, cfg.initialDivergence(), kv);
-      }
-      live = collectLive(trees);
-      while (!live.isEmpty()) {
-        step(live, cfg, policy, params);
-        live = collectLive(trees);
+      while (true) {
+        List<Branch> live = collectLive(trees);
+        if (live.isEmpty()) {
+          break;
+        }
+        resume(live.stream().filter(b -> b.table == null).toList(), cfg, policy, params);
+        // Resuming may have forked branches: take the live set anew.
+        step(collectLive(trees).stream().filter(b -> b.table != null).toList(), cfg, policy, params);
       }
     } finally {
       for (TreeState t : trees) {
@@ -85,23 +100,37 @@ public final class TreeSampler {
     return trees.stream().map(t -> t.tree).toList();
   }
 
-  /** Feeds every prompt (in chunks of at most maxStepTokens tokens per step). */
-  private void prefill(List<Branch> roots, SamplingParams params) {
-    int[] done = new int[roots.size()];
-    boolean pending = true;
-    while (pending) {
+  /** Recomputes the KV of waiting branches' whole paths, as many as free pages allow. */
+  private void resume(List<Branch> waiting, TreeRolloutConfig cfg, BranchingPolicy policy,
+      SamplingParams params) {
+    List<Branch> resumed = new ArrayList<>();
+    List<int[]> paths = new ArrayList<>();
+    int free = kv.pool().freePages();
+    for (Branch b : waiting) {
+      int[] path = pathTokens(b.node);
+      int pages = kv.pool().pagesFor(path.length) + 1; // +1: room to decode on
+      if (pages > free) {
+        break; // first come, first served: later branches wait behind this one
+      }
+      free -= pages;
+      b.table = new PageTable(kv.pool());
+      resumed.add(b);
+      paths.add(path);
+    }
+    int[] done = new int[resumed.size()];
+    for (boolean pending = !resumed.isEmpty(); pending; ) {
       List<SequenceChunk> chunks = new ArrayList<>();
       List<Branch> owners = new ArrayList<>();
       int budget = maxStepTokens;
-      for (int i = 0; i < roots.size() && budget > 0; i++) {
-        Branch b = roots.get(i);
-        int[] prompt = b.node.tokens();
-        if (done[i] == prompt.length) {
+      for (int i = 0; i < resumed.size() && budget > 0; i++) {
+        int[] path = paths.get(i);
+        if (done[i] == path.length) {
           continue;
         }
-        int n = Math.min(prompt.length - done[i], budget);
+        int n = Math.min(path.length - done[i], budget);
+        Branch b = resumed.get(i);
         b.table.reserve(n);
-        chunks.add(new SequenceChunk(b.table, Arrays.copyOfRange(prompt, done[i], done[i] + n), false));
+        chunks.add(new SequenceChunk(b.table, Arrays.copyOfRange(path, done[i], done[i] + n), false));
         owners.add(b);
         done[i] += n;
         budget -= n;
@@ -111,17 +140,18 @@ public final class TreeSampler {
         owners.get(r).setNext(d, r);
       }
       pending = false;
-      for (int i = 0; i < roots.size(); i++) {
-        pending |= done[i] < roots.get(i).node.tokenCount();
+      for (int i = 0; i < resumed.size(); i++) {
+        pending |= done[i] < paths.get(i).length;
       }
     }
+    atBoundaries(resumed, cfg, policy);
   }
 
-  /** Samples a token for every live branch, feeds the survivors, forks at segment ends. */
-  private void step(List<Branch> live, TreeRolloutConfig cfg, BranchingPolicy policy,
+  /** Samples a token for every active branch, ends the stopped ones, feeds the rest. */
+  private void step(List<Branch> active, TreeRolloutConfig cfg, BranchingPolicy policy,
       SamplingParams params) {
     List<Branch> feed = new ArrayList<>();
-    for (Branch b : live) {
+    for (Branch b : active) {
       SampledToken t = TokenSampler.sample(b.next, b.nextRow, params, b.rng);
       b.node.append(t.id(), t.logProb(), t.entropy());
       FinishReason end = stopReason(b, t.id(), cfg, params);
@@ -131,28 +161,52 @@ public final class TreeSampler {
         feed.add(b);
       }
     }
-    if (!feed.isEmpty()) {
-      List<SequenceChunk> chunks = new ArrayList<>();
-      for (Branch b : feed) {
-        b.table.reserve(1);
-        chunks.add(new SequenceChunk(b.table, new int[] {b.node.token(b.node.tokenCount() - 1)}, false));
-      }
-      NextTokenDistributions d = forward(chunks, params);
-      for (int r = 0; r < feed.size(); r++) {
-        feed.get(r).setNext(d, r);
-      }
-    }
-    // Segments end together: every branch of a step started its segment at the same step.
-    for (TreeState t : distinctTrees(feed)) {
-      List<Branch> atBoundary = t.live.stream().filter(b -> b.node.tokenCount() == cfg.segmentLength()).toList();
-      if (atBoundary.isEmpty()) {
+    List<SequenceChunk> chunks = new ArrayList<>();
+    List<Branch> fed = new ArrayList<>();
+    for (Branch b : feed) {
+      boolean needsPage = b.table.length() == b.table.capacity();
+      if (needsPage && kv.pool().freePages() == 0) {
+        b.suspend(); // its sampled token is recomputed with the rest of its path on resume
+        suspensions++;
         continue;
       }
-      int budget = cfg.childrenAtBoundary(atBoundary.size(), t.finishedThisSegment, t.leaves);
-      int[] children = policy.allocate(atBoundary.stream().map(b -> b.node).toList(), budget, t.seeds);
+      b.table.reserve(1);
+      chunks.add(new SequenceChunk(b.table, new int[] {b.node.token(b.node.tokenCount() - 1)}, false));
+      fed.add(b);
+    }
+    if (!chunks.isEmpty()) {
+      NextTokenDistributions d = forward(chunks, params);
+      for (int r = 0; r < fed.size(); r++) {
+        fed.get(r).setNext(d, r);
+      }
+    }
+    atBoundaries(fed, cfg, policy);
+  }
+
+  /**
+   * Forks the branches whose segment is full (and the prompts, which fork into the initial
+   * divergence), one tree at a time.
+   */
+  private void atBoundaries(List<Branch> ready, TreeRolloutConfig cfg, BranchingPolicy policy) {
+    for (TreeState t : ready.stream().map(b -> b.tree).distinct().toList()) {
+      for (Branch root : ready.stream().filter(b -> b.tree == t && b.node.isRootNode()).toList()) {
+        t.branch(root, cfg.initialDivergence(), kv);
+      }
+      List<Branch> full = ready.stream()
+          .filter(b -> b.tree == t && !b.node.isRootNode() && b.node.tokenCount() == cfg.segmentLength())
+          .toList();
+      if (full.isEmpty()) {
+        continue;
+      }
+      // Live branches elsewhere in their segment (waiting ones) will each end as a leaf too.
+      int elsewhere = t.live.size() - full.size();
+      int budget = Math.max(full.size(), Math.min(
+          cfg.childrenAtBoundary(full.size(), t.finishedThisSegment, t.leaves),
+          cfg.leafBudget() - t.leaves - elsewhere));
+      int[] children = policy.allocate(full.stream().map(b -> b.node).toList(), budget, t.seeds);
       t.finishedThisSegment = 0;
-      for (int i = 0; i < atBoundary.size(); i++) {
-        t.branch(atBoundary.get(i), children[i], kv);
+      for (int i = 0; i < full.size(); i++) {
+        t.branch(full.get(i), children[i], kv);
       }
     }
   }
@@ -183,6 +237,10 @@ public final class TreeSampler {
     }
   }
 
+  private static int[] pathTokens(SegmentNode node) {
+    return RolloutTree.path(node).stream().flatMapToInt(n -> Arrays.stream(n.tokens())).toArray();
+  }
+
   private static List<Branch> collectLive(List<TreeState> trees) {
     List<Branch> out = new ArrayList<>();
     for (TreeState t : trees) {
@@ -191,30 +249,31 @@ public final class TreeSampler {
     return out;
   }
 
-  private static List<TreeState> distinctTrees(List<Branch> branches) {
-    return branches.stream().map(b -> b.tree).distinct().toList();
-  }
-
-  /** A leaf being written. */
+  /** A leaf being written; without a page table it waits for memory. */
   private static final class Branch {
     final TreeState tree;
     final SegmentNode node;
-    final PageTable table;
     final SplittableRandom rng;
+    PageTable table;
     NextTokenDistributions next;
     int nextRow;
 
-    Branch(TreeState tree, SegmentNode node, PageTable table, NextTokenDistributions next) {
+    Branch(TreeState tree, SegmentNode node, PageTable table) {
       this.tree = tree;
       this.node = node;
       this.table = table;
       this.rng = new SplittableRandom(node.seed());
-      this.next = next;
     }
 
     void setNext(NextTokenDistributions d, int row) {
       next = d;
       nextRow = row;
+    }
+
+    void suspend() {
+      table.release();
+      table = null;
+      next = null;
     }
   }
 
@@ -231,16 +290,25 @@ public final class TreeSampler {
       this.seeds = seeds;
     }
 
-    /** Replaces {@code parent} by {@code k} children that share its pages and next token. */
+    /**
+     * Replaces {@code parent} by {@code k} children that share its pages and next-token
+     * distribution. A child whose fork finds no free page to copy into waits for memory.
+     */
     void branch(Branch parent, int k, KvStore kv) {
       live.remove(parent);
       int len = parent.table.length();
       for (int c = 0; c < k; c++) {
         SegmentNode child = tree.addChild(parent.node, seeds.nextLong());
-        // The first child inherits the parent's table (and its page tail); the others fork it.
-        PageTable table = c == 0 ? parent.table : parent.table.fork(len, false, kv);
-        Branch b = new Branch(this, child, table, parent.next);
-        b.nextRow = parent.nextRow;
+        PageTable table = null;
+        if (c == 0) {
+          table = parent.table; // the first child inherits the table and its page tail
+        } else if (len % kv.pool().pageSize() == 0 || kv.pool().freePages() > 0) {
+          table = parent.table.fork(len, false, kv);
+        }
+        Branch b = new Branch(this, child, table);
+        if (table != null) {
+          b.setNext(parent.next, parent.nextRow);
+        }
         live.add(b);
       }
     }
@@ -255,7 +323,9 @@ public final class TreeSampler {
 
     void releaseAll() {
       for (Branch b : live) {
-        b.table.release();
+        if (b.table != null) {
+          b.table.release();
+        }
       }
       live.clear();
     }

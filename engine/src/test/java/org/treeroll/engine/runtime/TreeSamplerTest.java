@@ -57,16 +57,7 @@ class TreeSamplerTest {
     int leaves = 0;
     for (RolloutTree tree : trees) {
       for (SegmentNode leaf : tree.leaves()) {
-        int[] prompt = tree.prompt();
-        int[] response = RolloutTree.responseTokens(leaf);
-        int[] whole = Arrays.copyOf(prompt, prompt.length + response.length);
-        System.arraycopy(response, 0, whole, prompt.length, response.length);
-        float[] rescored = scorer.score(List.of(whole), PARAMS.temperature()).get(0).logProbs();
-        float[] recorded = RolloutTree.responseLogProbs(leaf);
-        for (int t = 0; t < recorded.length; t++) {
-          assertThat((double) recorded[t]).as("tree %d leaf %d token %d", tree.id(), leaf.id(), t)
-              .isCloseTo(rescored[prompt.length - 1 + t], org.assertj.core.data.Offset.offset(1e-4));
-        }
+        assertLeafMatchesRescoring(scorer, tree, leaf, PARAMS);
         leaves++;
       }
     }
@@ -117,6 +108,50 @@ class TreeSamplerTest {
     // Segments decoded: 1 + 1 + 2 + 4 = 8 of 5 tokens, against 16 for four independent answers.
     assertThat(t.distinctTokens() - 3).isEqualTo(8 * 5);
     assertThat(t.independentTokens() - 3).isEqualTo(16 * 5);
+  }
+
+  /**
+   * With a tenth of the pages the trees need, branches give up their pages and recompute them
+   * later: every tree still completes, and every leaf still matches its path rescored alone.
+   */
+  @Test
+  void aBudgetTenTimesTooSmallStillGivesCorrectTrees() {
+    SamplingParams params = PARAMS.withIgnoreEos(true);
+    TreeSampler roomy = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    List<RolloutTree> expected = sample(params, roomy);
+    int peak = kv.pool().peakPagesInUse();
+
+    int pages = Math.max(peak / 10, 8); // 8 = what one answer of 7 + 20 tokens needs, plus one
+    try (KvStore small = model.newKvStore(new PagePool(pages, 4))) {
+      TreeSampler tight = new TreeSampler(model, small, CFG.eosTokenIds(), 64);
+      List<RolloutTree> trees = sample(params, tight);
+      assertThat(tight.suspensions()).isPositive();
+      assertThat(small.pool().peakPagesInUse()).isLessThanOrEqualTo(pages);
+      assertThat(small.pool().pagesInUse()).isZero();
+      assertThat(tight.computedTokens()).isGreaterThan(roomy.computedTokens()); // recomputation
+      Scorer scorer = new Scorer(model, kv, 64);
+      for (int i = 0; i < trees.size(); i++) {
+        assertThat(trees.get(i).leaves()).hasSize(expected.get(i).leaves().size());
+        for (SegmentNode leaf : trees.get(i).leaves()) {
+          assertLeafMatchesRescoring(scorer, trees.get(i), leaf, params);
+        }
+      }
+    }
+    assertThat(peak).isGreaterThan(20);
+  }
+
+  private static void assertLeafMatchesRescoring(Scorer scorer, RolloutTree tree, SegmentNode leaf,
+      SamplingParams params) {
+    int[] prompt = tree.prompt();
+    int[] response = RolloutTree.responseTokens(leaf);
+    int[] whole = Arrays.copyOf(prompt, prompt.length + response.length);
+    System.arraycopy(response, 0, whole, prompt.length, response.length);
+    float[] rescored = scorer.score(List.of(whole), params.logprobTemperature()).get(0).logProbs();
+    float[] recorded = RolloutTree.responseLogProbs(leaf);
+    for (int t = 0; t < recorded.length; t++) {
+      assertThat((double) recorded[t]).as("tree %d leaf %d token %d", tree.id(), leaf.id(), t)
+          .isCloseTo(rescored[prompt.length - 1 + t], org.assertj.core.data.Offset.offset(1e-4));
+    }
   }
 
   @Test
