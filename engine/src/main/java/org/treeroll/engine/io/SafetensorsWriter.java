@@ -7,15 +7,13 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
-import org.treeroll.tree.TreeRollException;
+import org.treeroll.tree.AtomicFile;
 
-/** Writes safetensors files atomically: a temp file in the same directory, then a rename. */
+/** Writes safetensors files atomically (see {@link AtomicFile}), large tensors in chunks. */
 public final class SafetensorsWriter {
   private static final int CHUNK_ELEMENTS = 1 << 20;
 
@@ -42,11 +40,7 @@ public final class SafetensorsWriter {
     }
     byte[] headerBytes = header.toString().getBytes(StandardCharsets.UTF_8);
     int padded = (headerBytes.length + 7) / 8 * 8; // data starts 8-byte aligned
-    Path dir = file.toAbsolutePath().getParent();
-    Path tmp = null;
-    try {
-      Files.createDirectories(dir);
-      tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+    AtomicFile.write(file, tmp -> {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
         ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
         head.putLong(padded).put(headerBytes);
@@ -64,18 +58,7 @@ public final class SafetensorsWriter {
         }
         ch.force(true);
       }
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new TreeRollException(file + ": cannot write: " + e.getMessage(), e);
-    } finally {
-      if (tmp != null) {
-        try {
-          Files.deleteIfExists(tmp);
-        } catch (IOException ignored) {
-          // best effort: the temp file is in the target directory and named after it
-        }
-      }
-    }
+    });
   }
 
   private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
