@@ -11,7 +11,9 @@ import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.engine.sampling.SampledToken;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.sampling.TokenSampler;
+import it.unimi.dsi.fastutil.ints.IntArrayList;
 import org.treeroll.kvcache.PageTable;
+import org.treeroll.kvcache.RadixKvCache;
 import org.treeroll.tree.FinishReason;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
@@ -32,25 +34,45 @@ import org.treeroll.tree.TreeRollException;
  * waits; so does a child whose fork finds no page to copy into. A waiting branch keeps its
  * tokens and RNG; when pages free up its whole path is recomputed in one prefill and it goes on
  * as if nothing happened. The prompts start as waiting branches, so prefill is the same path.
+ *
+ * <p>With a {@link RadixKvCache}, every path computed on resume (prompts first of all) is cached:
+ * a later prompt or resumed path sharing a prefix with cached content reuses its pages, and the
+ * cache gives its least recently used entries back before any branch is suspended.
  */
 public final class TreeSampler {
   private final Model model;
   private final KvStore kv;
   private final int[] eosIds;
   private final int maxStepTokens;
+  private final RadixKvCache cache; // null: no reuse across requests
   private long computedTokens;
   private long suspensions;
+  private long hitTokens;
 
   public TreeSampler(Model model, KvStore kv, int[] eosIds, int maxStepTokens) {
+    this(model, kv, eosIds, maxStepTokens, null);
+  }
+
+  /** @param cache prefix cache over {@code kv}'s pool, or null for none */
+  public TreeSampler(Model model, KvStore kv, int[] eosIds, int maxStepTokens, RadixKvCache cache) {
+    if (cache != null && cache.pool() != kv.pool()) {
+      throw new IllegalArgumentException("the cache must index the KV store's own page pool");
+    }
     this.model = model;
     this.kv = kv;
     this.eosIds = eosIds.clone();
     this.maxStepTokens = maxStepTokens;
+    this.cache = cache;
   }
 
   /** Tokens fed through the model since this sampler was made (recomputation included). */
   public long computedTokens() {
     return computedTokens;
+  }
+
+  /** Prompt and path tokens whose KV came from the prefix cache instead of being computed. */
+  public long cacheHitTokens() {
+    return hitTokens;
   }
 
   /** Times a branch gave up its pages for lack of memory. */
@@ -79,7 +101,8 @@ public final class TreeSampler {
               + cfg.maxTokens() + " it exceeds max_position_embeddings " + model.config().maxPositionEmbeddings());
         }
         long seed = TokenSampler.rngFor(params.seed(), i).nextLong();
-        TreeState t = new TreeState(new RolloutTree(i, prompt, 0, seed), new SplittableRandom(seed));
+        long version = cache == null ? 0 : cache.weightVersion();
+        TreeState t = new TreeState(new RolloutTree(i, prompt, version, seed), new SplittableRandom(seed));
         t.live.add(new Branch(t, t.tree.root(), null));
         trees.add(t);
       }
@@ -105,19 +128,23 @@ public final class TreeSampler {
       SamplingParams params) {
     List<Branch> resumed = new ArrayList<>();
     List<int[]> paths = new ArrayList<>();
-    int free = kv.pool().freePages();
+    IntArrayList reused = new IntArrayList();
+    int promised = 0; // pages the branches resumed so far will still take
     for (Branch b : waiting) {
       int[] path = pathTokens(b.node);
-      int pages = kv.pool().pagesFor(path.length) + 1; // +1: room to decode on
-      if (pages > free) {
+      PageTable table = reuseCached(path);
+      int pages = kv.pool().pagesFor(path.length) + 1 - table.pageCount(); // +1: room to decode on
+      if (!makeRoom(promised + pages)) {
+        table.release();
         break; // first come, first served: later branches wait behind this one
       }
-      free -= pages;
-      b.table = new PageTable(kv.pool());
+      promised += pages;
+      b.table = table;
       resumed.add(b);
       paths.add(path);
+      reused.add(table.length());
     }
-    int[] done = new int[resumed.size()];
+    int[] done = reused.toIntArray();
     for (boolean pending = !resumed.isEmpty(); pending; ) {
       List<SequenceChunk> chunks = new ArrayList<>();
       List<Branch> owners = new ArrayList<>();
@@ -144,7 +171,41 @@ public final class TreeSampler {
         pending |= done[i] < paths.get(i).length;
       }
     }
+    if (cache != null) {
+      for (int i = 0; i < resumed.size(); i++) {
+        int[] path = paths.get(i);
+        PageTable table = resumed.get(i).table;
+        int[] slots = new int[path.length];
+        for (int t = 0; t < path.length; t++) {
+          slots[t] = table.slot(t);
+        }
+        cache.insert(cache.root(), path, slots);
+      }
+    }
     atBoundaries(resumed, cfg, policy);
+  }
+
+  /**
+   * A page table holding the longest cached prefix of {@code path} (never all of it: the last
+   * token must run to give the next distribution); empty without a cache.
+   */
+  private PageTable reuseCached(int[] path) {
+    if (cache == null) {
+      return new PageTable(kv.pool());
+    }
+    RadixKvCache.Match m = cache.match(path);
+    int reuse = Math.min(m.length(), path.length - 1);
+    boolean partial = reuse % kv.pool().pageSize() != 0;
+    if (reuse == 0 || (partial && !makeRoom(1))) {
+      return new PageTable(kv.pool());
+    }
+    hitTokens += reuse;
+    return PageTable.prefix(kv.pool(), k -> cache.pageAt(m.node(), k), reuse, false, kv);
+  }
+
+  /** Whether {@code pages} pages are free, after evicting cached prefixes if needed. */
+  private boolean makeRoom(int pages) {
+    return kv.pool().freePages() >= pages || (cache != null && cache.evictUntilFree(pages));
   }
 
   /** Samples a token for every active branch, ends the stopped ones, feeds the rest. */
@@ -165,7 +226,7 @@ public final class TreeSampler {
     List<Branch> fed = new ArrayList<>();
     for (Branch b : feed) {
       boolean needsPage = b.table.length() == b.table.capacity();
-      if (needsPage && kv.pool().freePages() == 0) {
+      if (needsPage && !makeRoom(1)) {
         b.suspend(); // its sampled token is recomputed with the rest of its path on resume
         suspensions++;
         continue;
@@ -190,7 +251,7 @@ public final class TreeSampler {
   private void atBoundaries(List<Branch> ready, TreeRolloutConfig cfg, BranchingPolicy policy) {
     for (TreeState t : ready.stream().map(b -> b.tree).distinct().toList()) {
       for (Branch root : ready.stream().filter(b -> b.tree == t && b.node.isRootNode()).toList()) {
-        t.branch(root, cfg.initialDivergence(), kv);
+        branch(t, root, cfg.initialDivergence());
       }
       List<Branch> full = ready.stream()
           .filter(b -> b.tree == t && !b.node.isRootNode() && b.node.tokenCount() == cfg.segmentLength())
@@ -206,8 +267,31 @@ public final class TreeSampler {
       int[] children = policy.allocate(full.stream().map(b -> b.node).toList(), budget, t.seeds);
       t.finishedThisSegment = 0;
       for (int i = 0; i < full.size(); i++) {
-        t.branch(full.get(i), children[i], kv);
+        branch(t, full.get(i), children[i]);
       }
+    }
+  }
+
+  /**
+   * Replaces {@code parent} by {@code k} children that share its pages and next-token
+   * distribution. A child whose fork finds no free page to copy into waits for memory.
+   */
+  private void branch(TreeState t, Branch parent, int k) {
+    t.live.remove(parent);
+    int len = parent.table.length();
+    for (int c = 0; c < k; c++) {
+      SegmentNode child = t.tree.addChild(parent.node, t.seeds.nextLong());
+      PageTable table = null;
+      if (c == 0) {
+        table = parent.table; // the first child inherits the table and its page tail
+      } else if (len % kv.pool().pageSize() == 0 || makeRoom(1)) {
+        table = parent.table.fork(len, false, kv);
+      }
+      Branch b = new Branch(t, child, table);
+      if (table != null) {
+        b.setNext(parent.next, parent.nextRow);
+      }
+      t.live.add(b);
     }
   }
 
@@ -288,29 +372,6 @@ public final class TreeSampler {
     TreeState(RolloutTree tree, SplittableRandom seeds) {
       this.tree = tree;
       this.seeds = seeds;
-    }
-
-    /**
-     * Replaces {@code parent} by {@code k} children that share its pages and next-token
-     * distribution. A child whose fork finds no free page to copy into waits for memory.
-     */
-    void branch(Branch parent, int k, KvStore kv) {
-      live.remove(parent);
-      int len = parent.table.length();
-      for (int c = 0; c < k; c++) {
-        SegmentNode child = tree.addChild(parent.node, seeds.nextLong());
-        PageTable table = null;
-        if (c == 0) {
-          table = parent.table; // the first child inherits the table and its page tail
-        } else if (len % kv.pool().pageSize() == 0 || kv.pool().freePages() > 0) {
-          table = parent.table.fork(len, false, kv);
-        }
-        Branch b = new Branch(this, child, table);
-        if (table != null) {
-          b.setNext(parent.next, parent.nextRow);
-        }
-        live.add(b);
-      }
     }
 
     void finish(Branch b, FinishReason reason) {

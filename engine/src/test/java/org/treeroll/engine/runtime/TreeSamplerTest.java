@@ -15,6 +15,7 @@ import org.treeroll.engine.model.ModelPreset;
 import org.treeroll.engine.model.TinyModels;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.kvcache.PagePool;
+import org.treeroll.kvcache.RadixKvCache;
 import org.treeroll.tree.FinishReason;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
@@ -151,6 +152,49 @@ class TreeSamplerTest {
     for (int t = 0; t < recorded.length; t++) {
       assertThat((double) recorded[t]).as("tree %d leaf %d token %d", tree.id(), leaf.id(), t)
           .isCloseTo(rescored[prompt.length - 1 + t], org.assertj.core.data.Offset.offset(1e-4));
+    }
+  }
+
+  @Test
+  void promptsAreReusedAcrossRequestsUntilTheWeightsChange() {
+    try (KvStore store = model.newKvStore(new PagePool(256, 4))) {
+      RadixKvCache cache = new RadixKvCache(store.pool(), 5);
+      TreeSampler plain = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+      TreeSampler cached = new TreeSampler(model, store, CFG.eosTokenIds(), 64, cache);
+      List<String> expected = shapes(sample(PARAMS, plain));
+      List<RolloutTree> first = sample(PARAMS, cached);
+      long firstTokens = cached.computedTokens();
+      assertThat(cached.cacheHitTokens()).isZero();
+      List<RolloutTree> second = sample(PARAMS, cached);
+      // Prompts of 7 and 3 tokens: all but each prompt's last token come from the cache.
+      assertThat(cached.cacheHitTokens()).isEqualTo(6 + 2);
+      assertThat(cached.computedTokens() - firstTokens).isEqualTo(firstTokens - 8);
+      assertThat(shapes(first)).isEqualTo(expected);
+      assertThat(shapes(second)).isEqualTo(expected);
+      assertThat(second.get(0).weightVersion()).isEqualTo(5);
+      assertThat(store.pool().pagesInUse()).isPositive(); // what the cache holds
+      cache.setWeightVersion(6);
+      assertThat(store.pool().pagesInUse()).isZero();
+    }
+  }
+
+  @Test
+  void underPressureTheCacheGivesWayBeforeBranchesDo() {
+    SamplingParams params = PARAMS.withIgnoreEos(true);
+    try (KvStore small = model.newKvStore(new PagePool(12, 4))) {
+      RadixKvCache cache = new RadixKvCache(small.pool(), 0);
+      TreeSampler tight = new TreeSampler(model, small, CFG.eosTokenIds(), 64, cache);
+      List<RolloutTree> trees = sample(params, tight);
+      assertThat(cache.stats().evictedNodes()).isPositive();
+      Scorer scorer = new Scorer(model, kv, 64);
+      for (RolloutTree t : trees) {
+        assertThat(t.leaves()).hasSize(SHAPE.leafBudget());
+        for (SegmentNode leaf : t.leaves()) {
+          assertLeafMatchesRescoring(scorer, t, leaf, params);
+        }
+      }
+      cache.setWeightVersion(1);
+      assertThat(small.pool().pagesInUse()).isZero();
     }
   }
 

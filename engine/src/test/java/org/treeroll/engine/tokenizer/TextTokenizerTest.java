@@ -29,6 +29,17 @@ class TextTokenizerTest {
   }
 
   @Test
+  void longTextsAreNeverTruncated(@TempDir Path dir) {
+    // DJL's default builder truncates at 512 tokens; an LLM tokenizer must not.
+    ByteLevelTokenizerJson.write(dir.resolve("tokenizer.json"), List.of());
+    String text = "0123456789".repeat(400);
+    try (TextTokenizer t = TextTokenizer.load(dir)) {
+      assertThat(t.encode(text)).hasSize(4000);
+      assertThat(t.decode(t.encode(text), false)).isEqualTo(text);
+    }
+  }
+
+  @Test
   void qwen3TokenizerRoundTripsAndKnowsItsSpecialTokens() {
     Path dir = QwenTokenizer.dir();
     try (TextTokenizer t = TextTokenizer.load(dir)) {
