@@ -11,6 +11,7 @@ import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.kvcache.PagePool;
+import org.treeroll.kvcache.RadixKvCache;
 import org.treeroll.tree.TreeRollException;
 
 /**
@@ -27,6 +28,7 @@ public final class InferenceSession implements AutoCloseable {
   private final Generator generator;
   private final Scorer scorer;
   private final TreeSampler trees;
+  private final RadixKvCache cache;
 
   public InferenceSession(LoadedModel loaded, long kvBudgetBytes) {
     this(loaded, kvBudgetBytes, DEFAULT_PAGE_SIZE, DEFAULT_STEP_TOKENS);
@@ -42,9 +44,10 @@ public final class InferenceSession implements AutoCloseable {
     }
     this.loaded = loaded;
     this.kv = loaded.model().newKvStore(new PagePool((int) Math.min(pages, Integer.MAX_VALUE), pageSize));
+    this.cache = new RadixKvCache(kv.pool(), 0);
     this.generator = new Generator(loaded.model(), kv, maxStepTokens, loaded.eosIds());
     this.scorer = new Scorer(loaded.model(), kv, maxStepTokens);
-    this.trees = new TreeSampler(loaded.model(), kv, loaded.eosIds(), maxStepTokens);
+    this.trees = new TreeSampler(loaded.model(), kv, loaded.eosIds(), maxStepTokens, cache);
   }
 
   public LoadedModel model() {
@@ -56,6 +59,7 @@ public final class InferenceSession implements AutoCloseable {
   }
 
   public List<Completion> generate(List<int[]> prompts, SamplingParams params) {
+    cache.evictUntilFree(kv.pool().capacity()); // the generator does not evict on its own
     return generator.generate(prompts, params);
   }
 
@@ -71,7 +75,21 @@ public final class InferenceSession implements AutoCloseable {
   }
 
   public List<Scorer.TokenScores> score(List<int[]> sequences, double temperature) {
+    cache.evictUntilFree(kv.pool().capacity()); // the scorer does not evict on its own
     return scorer.score(sequences, temperature);
+  }
+
+  /**
+   * Declares new weights: cached prefixes computed under the old ones are dropped, and trees
+   * sampled from now on carry {@code version}. Call it with every weight sync.
+   */
+  public void setWeightVersion(long version) {
+    cache.setWeightVersion(version);
+  }
+
+  /** The prefix cache shared by rollouts of this session. */
+  public RadixKvCache prefixCache() {
+    return cache;
   }
 
   @Override

@@ -109,6 +109,32 @@ class GenerationTest {
     }
   }
 
+  @Test
+  void rolloutsReusePromptsWithinAWeightVersion() {
+    var cfg = new org.treeroll.branching.TreeRolloutConfig(4, 3, 2, 4, 2, 12);
+    var policy = new org.treeroll.branching.EvenSplitPolicy();
+    List<int[]> prompts = prompts("The same system prompt, then a question");
+    SamplingParams p = SamplingParams.defaults().withSeed(1);
+    session.setWeightVersion(7);
+    var first = session.rollout(prompts, cfg, policy, p);
+    long hitsBefore = session.prefixCache().stats().hitTokens();
+    var second = session.rollout(prompts, cfg, policy, p);
+    assertThat(session.prefixCache().stats().hitTokens() - hitsBefore).isGreaterThanOrEqualTo(prompts.get(0).length - 1);
+    assertThat(second.get(0).weightVersion()).isEqualTo(7);
+    assertThat(RolloutTreeShape.of(second.get(0))).isEqualTo(RolloutTreeShape.of(first.get(0)));
+    session.setWeightVersion(8);
+    assertThat(session.prefixCache().stats().cachedTokens()).isZero();
+    assertThat(session.rollout(prompts, cfg, policy, p).get(0).weightVersion()).isEqualTo(8);
+  }
+
+  /** Token ids of every node, in creation order. */
+  private record RolloutTreeShape(List<List<Integer>> nodes) {
+    static RolloutTreeShape of(org.treeroll.tree.RolloutTree t) {
+      return new RolloutTreeShape(t.nodes().stream()
+          .map(n -> Arrays.stream(n.tokens()).boxed().toList()).toList());
+    }
+  }
+
   private static List<int[]> prompts(String... texts) {
     List<int[]> out = new ArrayList<>();
     for (String t : texts) {
