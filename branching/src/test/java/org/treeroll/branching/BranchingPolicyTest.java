@@ -54,7 +54,7 @@ class BranchingPolicyTest {
 
   /** {@code n} sibling nodes at {@code depth}. */
   private static List<SegmentNode> nodes(int n, int depth) {
-    RolloutTree t = new RolloutTree(0, new int[] {1}, 0, 0);
+    RolloutTree t = new RolloutTree(0, new int[] {1}, 0, 0, "even");
     SegmentNode parent = t.root();
     for (int d = 1; d < depth; d++) {
       parent = t.addChild(parent, d);

@@ -9,5 +9,9 @@ public enum FinishReason {
   /** The response reached its token limit. */
   MAX_TOKENS,
   /** A tree rollout reached its last segment. */
-  DEPTH_LIMIT
+  DEPTH_LIMIT,
+  /** The answer fell into a loop: a short token pattern repeated many times in a row. */
+  REPETITION,
+  /** The answer's outcome is settled: it already holds a complete final answer. */
+  ANSWERED
 }

@@ -7,12 +7,15 @@ import java.util.List;
 public final class RolloutTree {
   private final int id;
   private final long weightVersion;
+  private final String policy;
   private final SegmentNode root;
   private final List<SegmentNode> nodes = new ArrayList<>();
 
-  public RolloutTree(int id, int[] prompt, long weightVersion, long seed) {
+  /** @param policy name of the branching policy that grows (or grew) the tree */
+  public RolloutTree(int id, int[] prompt, long weightVersion, long seed, String policy) {
     this.id = id;
     this.weightVersion = weightVersion;
+    this.policy = policy;
     this.root = new SegmentNode(0, null, seed);
     root.appendPrompt(prompt);
     nodes.add(root);
@@ -25,6 +28,11 @@ public final class RolloutTree {
   /** Version of the weights every token of the tree was sampled under. */
   public long weightVersion() {
     return weightVersion;
+  }
+
+  /** Name of the branching policy the tree was sampled with. */
+  public String policy() {
+    return policy;
   }
 
   public SegmentNode root() {
@@ -43,7 +51,49 @@ public final class RolloutTree {
     return child;
   }
 
-  /** Every node, the root first, in creation order. */
+  /**
+   * Splits {@code node} before its token {@code at} (0 < at < its token count): the node keeps
+   * the first {@code at} tokens and gets one child holding the rest, its children and its finish
+   * reason. Returns {@code node}, now ending where a new answer can fork off. Ids stay unique but
+   * no longer follow the tree's order until {@link #renumber}.
+   */
+  public SegmentNode splitAt(SegmentNode node, int at) {
+    if (node.isRootNode() || at <= 0 || at >= node.tokenCount()) {
+      throw new IllegalArgumentException("cannot split node " + node.id() + " of " + node.tokenCount()
+          + " tokens at " + at);
+    }
+    SegmentNode tail = new SegmentNode(nodes.size(), node, node.seed());
+    node.splitInto(tail, at);
+    nodes.add(tail);
+    renumberDepths(tail);
+    return node;
+  }
+
+  private static void renumberDepths(SegmentNode from) {
+    from.renumber(from.id());
+    for (SegmentNode c : from.children()) {
+      renumberDepths(c);
+    }
+  }
+
+  /** Numbers the nodes in depth-first order (the root 0), so a parent's id precedes its children's. */
+  public void renumber() {
+    List<SegmentNode> order = new ArrayList<>();
+    List<SegmentNode> stack = new ArrayList<>(List.of(root));
+    while (!stack.isEmpty()) {
+      SegmentNode n = stack.remove(stack.size() - 1);
+      n.renumber(order.size());
+      order.add(n);
+      List<SegmentNode> kids = n.children();
+      for (int i = kids.size() - 1; i >= 0; i--) {
+        stack.add(kids.get(i));
+      }
+    }
+    nodes.clear();
+    nodes.addAll(order);
+  }
+
+  /** Every node, the root first; parents before children once {@link #renumber}ed. */
   public List<SegmentNode> nodes() {
     return List.copyOf(nodes);
   }

@@ -9,19 +9,25 @@ import java.util.List;
 /**
  * One node of a rollout tree: a segment of tokens decoded after its parent's. The root holds the
  * prompt (no log-probs); every other node holds at most one segment of response tokens, with the
- * log-prob and entropy of each. A node with no children is a leaf: a finished answer, or one
- * still growing while the tree is being sampled.
+ * log-prob and entropy of each and, when the rollout asked for them, the top-k candidates the
+ * token was drawn from. A node with no children is a leaf: a finished answer, or one still
+ * growing while the tree is being sampled. A leaf carries its answer's reward once scored.
  */
 public final class SegmentNode {
-  private final int id;
-  private final SegmentNode parent;
-  private final int depth;
+  private int id;
+  private SegmentNode parent;
+  private int depth;
   private final long seed;
   private final IntArrayList tokens = new IntArrayList();
   private final FloatArrayList logProbs = new FloatArrayList();
   private final FloatArrayList entropies = new FloatArrayList();
+  private final IntArrayList candidateIds = new IntArrayList();
+  private final FloatArrayList candidateLogProbs = new FloatArrayList();
+  private int candidatesPerToken;
   private final List<SegmentNode> children = new ArrayList<>();
   private FinishReason finishReason;
+  private double reward = Double.NaN;
+  private String rewardError;
 
   SegmentNode(int id, SegmentNode parent, long seed) {
     this.id = id;
@@ -69,6 +75,27 @@ public final class SegmentNode {
     return entropies.toFloatArray();
   }
 
+  public float entropy(int i) {
+    return entropies.getFloat(i);
+  }
+
+  /** Top-k candidates recorded per token: 0 when the rollout did not ask for them. */
+  public int candidatesPerToken() {
+    return candidatesPerToken;
+  }
+
+  /** Candidate ids of token {@code i}, most likely first ({@link #candidatesPerToken} of them). */
+  public int[] candidateIds(int i) {
+    int k = candidatesPerToken;
+    return candidateIds.subList(i * k, i * k + k).toIntArray();
+  }
+
+  /** Log-probs of the candidates of token {@code i}, in the order of {@link #candidateIds}. */
+  public float[] candidateLogProbs(int i) {
+    int k = candidatesPerToken;
+    return candidateLogProbs.subList(i * k, i * k + k).toFloatArray();
+  }
+
   public List<SegmentNode> children() {
     return Collections.unmodifiableList(children);
   }
@@ -103,9 +130,28 @@ public final class SegmentNode {
 
   /** Appends a sampled token. */
   public void append(int token, float logProb, float entropy) {
+    if (candidatesPerToken != 0) {
+      throw new IllegalStateException("node " + id + " records " + candidatesPerToken + " candidates per token");
+    }
     tokens.add(token);
     logProbs.add(logProb);
     entropies.add(entropy);
+  }
+
+  /** Appends a sampled token with the top-k candidates it was drawn from. */
+  public void append(int token, float logProb, float entropy, int[] topIds, float[] topLogProbs) {
+    if (tokens.isEmpty()) {
+      candidatesPerToken = topIds.length;
+    }
+    if (topIds.length != candidatesPerToken || topLogProbs.length != candidatesPerToken) {
+      throw new IllegalArgumentException("node " + id + " records " + candidatesPerToken
+          + " candidates per token, got " + topIds.length + " ids and " + topLogProbs.length + " log-probs");
+    }
+    tokens.add(token);
+    logProbs.add(logProb);
+    entropies.add(entropy);
+    candidateIds.addElements(candidateIds.size(), topIds);
+    candidateLogProbs.addElements(candidateLogProbs.size(), topLogProbs);
   }
 
   void appendPrompt(int[] prompt) {
@@ -116,7 +162,70 @@ public final class SegmentNode {
     this.finishReason = reason;
   }
 
+  /** The answer's reward; NaN until scored, or when scoring failed (see {@link #rewardError}). */
+  public double reward() {
+    return reward;
+  }
+
+  /** Why scoring this answer failed, or null. A failed score is never a silent zero. */
+  public String rewardError() {
+    return rewardError;
+  }
+
+  public boolean hasReward() {
+    return !Double.isNaN(reward);
+  }
+
+  public void setReward(double reward) {
+    if (Double.isNaN(reward)) {
+      throw new IllegalArgumentException("reward of node " + id + " is NaN");
+    }
+    this.reward = reward;
+    this.rewardError = null;
+  }
+
+  public void setRewardError(String error) {
+    this.reward = Double.NaN;
+    this.rewardError = error;
+  }
+
   void addChild(SegmentNode child) {
     children.add(child);
+  }
+
+  /**
+   * Moves tokens {@code [at, end)}, this node's children and its finish reason into {@code tail},
+   * which becomes this node's only child. Used when an answer forks inside a segment.
+   */
+  void splitInto(SegmentNode tail, int at) {
+    int k = candidatesPerToken;
+    tail.tokens.addAll(tokens.subList(at, tokens.size()));
+    tail.logProbs.addAll(logProbs.subList(at, logProbs.size()));
+    tail.entropies.addAll(entropies.subList(at, entropies.size()));
+    tail.candidatesPerToken = k;
+    tail.candidateIds.addAll(candidateIds.subList(at * k, candidateIds.size()));
+    tail.candidateLogProbs.addAll(candidateLogProbs.subList(at * k, candidateLogProbs.size()));
+    tokens.size(at);
+    logProbs.size(at);
+    entropies.size(at);
+    candidateIds.size(at * k);
+    candidateLogProbs.size(at * k);
+    tail.finishReason = finishReason;
+    tail.reward = reward;
+    tail.rewardError = rewardError;
+    finishReason = null;
+    reward = Double.NaN;
+    rewardError = null;
+    for (SegmentNode c : children) {
+      c.parent = tail;
+    }
+    tail.children.addAll(children);
+    children.clear();
+    children.add(tail);
+  }
+
+  void renumber(int id) {
+    this.id = id;
+    this.depth = parent == null ? 0 : parent.depth + 1;
   }
 }

@@ -63,11 +63,15 @@ public final class TreeDump {
     o.put("tree_id", t.id());
     o.put("weight_version", t.weightVersion());
     o.put("seed", t.root().seed());
+    o.put("policy", t.policy());
     putInts(o.putArray("prompt"), t.prompt());
     ArrayNode nodes = o.putArray("nodes");
     for (SegmentNode n : t.nodes()) {
       if (n.parent() == null) {
         continue;
+      }
+      if (n.parent().id() >= n.id()) {
+        throw new IllegalStateException("tree " + t.id() + " was split and not renumbered");
       }
       ObjectNode j = nodes.addObject();
       j.put("id", n.id());
@@ -88,6 +92,12 @@ public final class TreeDump {
       } else {
         j.put("finish_reason", n.finishReason().name().toLowerCase(Locale.ROOT));
       }
+      if (n.hasReward()) {
+        j.put("reward", n.reward());
+      }
+      if (n.rewardError() != null) {
+        j.put("reward_error", n.rewardError());
+      }
     }
     return o;
   }
@@ -106,7 +116,7 @@ public final class TreeDump {
       throw new TreeRollException(where + ": unsupported version " + o.path("version") + " (this reader knows " + VERSION + ")");
     }
     RolloutTree t = new RolloutTree(o.path("tree_id").asInt(), ints(o.path("prompt"), where, "prompt"),
-        o.path("weight_version").asLong(), o.path("seed").asLong());
+        o.path("weight_version").asLong(), o.path("seed").asLong(), o.path("policy").asText("unknown"));
     List<SegmentNode> byId = new ArrayList<>(List.of(t.root()));
     for (JsonNode j : o.path("nodes")) {
       int id = j.path("id").asInt(-1);
@@ -133,6 +143,15 @@ public final class TreeDump {
         } catch (IllegalArgumentException e) {
           throw new TreeRollException(where + ": node " + id + ": unknown finish_reason '" + fr.asText() + "'");
         }
+      }
+      JsonNode reward = j.path("reward");
+      if (reward.isNumber()) {
+        n.setReward(reward.asDouble());
+      } else if (!reward.isMissingNode() && !reward.isNull()) {
+        throw new TreeRollException(where + ": node " + id + ": field 'reward' must be a number");
+      }
+      if (j.hasNonNull("reward_error")) {
+        n.setRewardError(j.path("reward_error").asText());
       }
       byId.add(n);
     }

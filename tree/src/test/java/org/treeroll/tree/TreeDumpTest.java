@@ -13,7 +13,7 @@ class TreeDumpTest {
   @TempDir Path dir;
 
   static RolloutTree sample() {
-    RolloutTree t = new RolloutTree(3, new int[] {1, 2, 3}, 7, 99);
+    RolloutTree t = new RolloutTree(3, new int[] {1, 2, 3}, 7, 99, "fixed");
     SegmentNode a = t.addChild(t.root(), 11);
     a.append(4, -0.5f, 1.25f);
     a.append(5, -1.5f, 0.75f);
@@ -69,5 +69,67 @@ class TreeDumpTest {
     Files.writeString(f, "not json\n");
     assertThatThrownBy(() -> TreeDump.read(f)).isInstanceOf(TreeRollException.class)
         .hasMessageContaining("not valid JSON");
+  }
+
+  @Test
+  void rewardsAndPolicySurviveTheRoundTrip() {
+    RolloutTree t = sample();
+    t.leaves().get(0).setReward(1.0);
+    t.leaves().get(1).setRewardError("verifier timed out after 3 tries");
+    Path f = dir.resolve("rewards.jsonl");
+    TreeDump.write(f, List.of(t));
+    RolloutTree back = TreeDump.read(f).get(0);
+    assertThat(back.policy()).isEqualTo("fixed");
+    assertThat(back.leaves().get(0).reward()).isEqualTo(1.0);
+    assertThat(back.leaves().get(1).hasReward()).isFalse();
+    assertThat(back.leaves().get(1).rewardError()).contains("timed out");
+  }
+
+  @Test
+  void splitInsideASegmentKeepsPathsAndRenumbersDepthFirst() {
+    RolloutTree t = sample();
+    SegmentNode a = t.nodes().get(1); // tokens 4, 5 with children b (6) and c (7)
+    t.leaves().get(0).setReward(1.0);
+    SegmentNode head = t.splitAt(a, 1);
+    assertThat(head.tokens()).containsExactly(4);
+    assertThat(head.children()).hasSize(1);
+    SegmentNode tail = head.children().get(0);
+    assertThat(tail.tokens()).containsExactly(5);
+    assertThat(tail.depth()).isEqualTo(2);
+    assertThat(tail.children()).allSatisfy(c -> assertThat(c.depth()).isEqualTo(3));
+    SegmentNode fork = t.addChild(head, 21);
+    fork.append(9, -3f, 1f);
+    fork.finish(FinishReason.EOS);
+    // Every old answer reads the same tokens and log-probs as before the split.
+    assertThat(t.leaves().stream().map(RolloutTree::responseTokens))
+        .containsExactlyInAnyOrder(new int[] {4, 5, 6}, new int[] {4, 5, 7}, new int[] {4, 9});
+    assertThat(t.distinctTokens()).isEqualTo(3 + 2 + 1 + 1 + 1);
+    assertThatThrownBy(() -> TreeDump.write(dir.resolve("x.jsonl"), List.of(t)))
+        .hasMessageContaining("renumber");
+    t.renumber();
+    assertThat(t.nodes()).extracting(SegmentNode::id).containsExactly(0, 1, 2, 3, 4, 5);
+    assertThat(t.nodes().get(2)).isSameAs(tail);
+    Path f = dir.resolve("split.jsonl");
+    TreeDump.write(f, List.of(t));
+    RolloutTree back = TreeDump.read(f).get(0);
+    assertThat(back.leaves().stream().map(RolloutTree::responseTokens))
+        .containsExactly(new int[] {4, 5, 6}, new int[] {4, 5, 7}, new int[] {4, 9});
+    assertThat(back.leaves().get(0).reward()).isEqualTo(1.0);
+    assertThatThrownBy(() -> t.splitAt(head, 1)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void candidatesFollowTheirTokensThroughASplit() {
+    RolloutTree t = new RolloutTree(0, new int[] {1}, 0, 0, "rose");
+    SegmentNode a = t.addChild(t.root(), 1);
+    a.append(10, -0.1f, 0.5f, new int[] {10, 11}, new float[] {-0.1f, -2.4f});
+    a.append(20, -0.2f, 0.6f, new int[] {20, 21}, new float[] {-0.2f, -1.7f});
+    t.splitAt(a, 1);
+    SegmentNode tail = a.children().get(0);
+    assertThat(a.candidateIds(0)).containsExactly(10, 11);
+    assertThat(tail.candidatesPerToken()).isEqualTo(2);
+    assertThat(tail.candidateIds(0)).containsExactly(20, 21);
+    assertThat(tail.candidateLogProbs(0)).containsExactly(-0.2f, -1.7f);
+    assertThatThrownBy(() -> a.append(30, 0f, 0f)).isInstanceOf(IllegalStateException.class);
   }
 }

@@ -102,7 +102,7 @@ public final class TreeSampler {
         }
         long seed = TokenSampler.rngFor(params.seed(), i).nextLong();
         long version = cache == null ? 0 : cache.weightVersion();
-        TreeState t = new TreeState(new RolloutTree(i, prompt, version, seed), new SplittableRandom(seed));
+        TreeState t = new TreeState(new RolloutTree(i, prompt, version, seed, policy.name()), new SplittableRandom(seed));
         t.live.add(new Branch(t, t.tree.root(), null));
         trees.add(t);
       }
@@ -120,6 +120,7 @@ public final class TreeSampler {
         t.releaseAll();
       }
     }
+    trees.forEach(t -> t.tree.renumber());
     return trees.stream().map(t -> t.tree).toList();
   }
 
