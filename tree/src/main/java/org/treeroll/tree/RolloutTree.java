@@ -52,21 +52,21 @@ public final class RolloutTree {
   }
 
   /**
-   * Splits {@code node} before its token {@code at} (0 < at < its token count): the node keeps
-   * the first {@code at} tokens and gets one child holding the rest, its children and its finish
-   * reason. Returns {@code node}, now ending where a new answer can fork off. Ids stay unique but
-   * no longer follow the tree's order until {@link #renumber}.
+   * Splits {@code node} before its token {@code at} (0 < at < its token count) and returns the
+   * new node holding the first {@code at} tokens, where a new answer can fork off. {@code node}
+   * keeps the rest, its children, finish reason and reward. Ids stay unique but no longer follow
+   * the tree's order until {@link #renumber}.
    */
   public SegmentNode splitAt(SegmentNode node, int at) {
     if (node.isRootNode() || at <= 0 || at >= node.tokenCount()) {
       throw new IllegalArgumentException("cannot split node " + node.id() + " of " + node.tokenCount()
           + " tokens at " + at);
     }
-    SegmentNode tail = new SegmentNode(nodes.size(), node, node.seed());
-    node.splitInto(tail, at);
-    nodes.add(tail);
-    renumberDepths(tail);
-    return node;
+    SegmentNode head = new SegmentNode(nodes.size(), node.parent(), node.seed());
+    node.splitOff(head, at);
+    nodes.add(head);
+    renumberDepths(node);
+    return head;
   }
 
   private static void renumberDepths(SegmentNode from) {

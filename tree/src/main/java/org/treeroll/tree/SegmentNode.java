@@ -194,34 +194,26 @@ public final class SegmentNode {
   }
 
   /**
-   * Moves tokens {@code [at, end)}, this node's children and its finish reason into {@code tail},
-   * which becomes this node's only child. Used when an answer forks inside a segment.
+   * Moves tokens {@code [0, at)} into {@code head}, which takes this node's place under its
+   * parent and becomes its parent. This node keeps the rest, its children, finish reason and
+   * reward, so a leaf stays the same object (rewards in flight still find it).
    */
-  void splitInto(SegmentNode tail, int at) {
+  void splitOff(SegmentNode head, int at) {
     int k = candidatesPerToken;
-    tail.tokens.addAll(tokens.subList(at, tokens.size()));
-    tail.logProbs.addAll(logProbs.subList(at, logProbs.size()));
-    tail.entropies.addAll(entropies.subList(at, entropies.size()));
-    tail.candidatesPerToken = k;
-    tail.candidateIds.addAll(candidateIds.subList(at * k, candidateIds.size()));
-    tail.candidateLogProbs.addAll(candidateLogProbs.subList(at * k, candidateLogProbs.size()));
-    tokens.size(at);
-    logProbs.size(at);
-    entropies.size(at);
-    candidateIds.size(at * k);
-    candidateLogProbs.size(at * k);
-    tail.finishReason = finishReason;
-    tail.reward = reward;
-    tail.rewardError = rewardError;
-    finishReason = null;
-    reward = Double.NaN;
-    rewardError = null;
-    for (SegmentNode c : children) {
-      c.parent = tail;
-    }
-    tail.children.addAll(children);
-    children.clear();
-    children.add(tail);
+    head.tokens.addAll(tokens.subList(0, at));
+    head.logProbs.addAll(logProbs.subList(0, at));
+    head.entropies.addAll(entropies.subList(0, at));
+    head.candidatesPerToken = k;
+    head.candidateIds.addAll(candidateIds.subList(0, at * k));
+    head.candidateLogProbs.addAll(candidateLogProbs.subList(0, at * k));
+    tokens.removeElements(0, at);
+    logProbs.removeElements(0, at);
+    entropies.removeElements(0, at);
+    candidateIds.removeElements(0, at * k);
+    candidateLogProbs.removeElements(0, at * k);
+    parent.children.set(parent.children.indexOf(this), head);
+    parent = head;
+    head.children.add(this);
   }
 
   void renumber(int id) {

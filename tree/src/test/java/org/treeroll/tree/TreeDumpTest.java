@@ -92,8 +92,9 @@ class TreeDumpTest {
     t.leaves().get(0).setReward(1.0);
     SegmentNode head = t.splitAt(a, 1);
     assertThat(head.tokens()).containsExactly(4);
-    assertThat(head.children()).hasSize(1);
-    SegmentNode tail = head.children().get(0);
+    assertThat(head.children()).containsExactly(a);
+    assertThat(head.depth()).isEqualTo(1);
+    SegmentNode tail = a;
     assertThat(tail.tokens()).containsExactly(5);
     assertThat(tail.depth()).isEqualTo(2);
     assertThat(tail.children()).allSatisfy(c -> assertThat(c.depth()).isEqualTo(3));
@@ -124,12 +125,12 @@ class TreeDumpTest {
     SegmentNode a = t.addChild(t.root(), 1);
     a.append(10, -0.1f, 0.5f, new int[] {10, 11}, new float[] {-0.1f, -2.4f});
     a.append(20, -0.2f, 0.6f, new int[] {20, 21}, new float[] {-0.2f, -1.7f});
-    t.splitAt(a, 1);
-    SegmentNode tail = a.children().get(0);
-    assertThat(a.candidateIds(0)).containsExactly(10, 11);
+    SegmentNode head = t.splitAt(a, 1);
+    SegmentNode tail = a;
+    assertThat(head.candidateIds(0)).containsExactly(10, 11);
     assertThat(tail.candidatesPerToken()).isEqualTo(2);
     assertThat(tail.candidateIds(0)).containsExactly(20, 21);
     assertThat(tail.candidateLogProbs(0)).containsExactly(-0.2f, -1.7f);
-    assertThatThrownBy(() -> a.append(30, 0f, 0f)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> tail.append(30, 0f, 0f)).isInstanceOf(IllegalStateException.class);
   }
 }
