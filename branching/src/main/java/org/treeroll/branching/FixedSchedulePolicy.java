@@ -3,6 +3,7 @@ package org.treeroll.branching;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeRollException;
 
@@ -10,7 +11,7 @@ import org.treeroll.tree.TreeRollException;
  * Forks only at chosen depths: a node ending segment {@code d} gets {@code factor} children when
  * {@code d} is in the schedule (while the budget lasts, first nodes first), one otherwise. Late
  * forks share long prefixes: with one path doubling at the last four of eight segments, a tree
- * of 16 answers decodes 34 segments instead of 128.
+ * of 16 answers decodes 34 segments instead of 128. This is also SPO-tree's fixed shape.
  */
 public final class FixedSchedulePolicy implements BranchingPolicy {
   private final int[] forkDepths;
@@ -36,17 +37,9 @@ public final class FixedSchedulePolicy implements BranchingPolicy {
 
   @Override
   public int[] allocate(List<SegmentNode> live, int budget, SplittableRandom rng) {
-    int[] out = new int[live.size()];
-    Arrays.fill(out, 1);
-    int spare = budget - live.size();
-    for (int i = 0; i < out.length && spare > 0; i++) {
-      int depth = live.get(i).depth();
-      if (Arrays.stream(forkDepths).anyMatch(d -> d == depth)) {
-        int extra = Math.min(factor - 1, spare);
-        out[i] += extra;
-        spare -= extra;
-      }
-    }
-    return out;
+    int[] forkers = IntStream.range(0, live.size())
+        .filter(i -> Arrays.stream(forkDepths).anyMatch(d -> d == live.get(i).depth()))
+        .toArray();
+    return Allocation.extrasInOrder(live.size(), forkers, budget, factor);
   }
 }

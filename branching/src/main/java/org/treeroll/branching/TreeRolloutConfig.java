@@ -3,19 +3,24 @@ package org.treeroll.branching;
 import org.treeroll.tree.TreeRollException;
 
 /**
- * The shape of TreePO segment-wise tree sampling.
+ * The shape of a tree rollout (TreePO's segment-wise sampling) and the policy that grows it.
  *
  * @param segmentLength tokens decoded per segment (a tree node); TreePO used 512 at 7k-token
  *     answers; default 32
  * @param maxDepth segments per answer at most; default 8
  * @param initialDivergence paths the root splits into before the first segment; default 2
  * @param leafBudget answers (leaves) per prompt, the group size N; default 16
- * @param branchingFactor b: how many children a node may get at one boundary; default 2
+ * @param branchingFactor b: how many children a node may get at one boundary (and a fallback
+ *     fork); default 2
  * @param maxTokens response tokens per answer at most; default segmentLength * maxDepth
+ * @param policy the branching policy spec, see {@link BranchingPolicies}; default {@code treepo}
+ * @param repetition when an answer counts as stuck in a loop; default {@link RepetitionRule#DEFAULT}
+ * @param stopOnAnswer end an answer at the segment boundary where it holds a complete final
+ *     answer (its outcome is settled); default true
  */
 public record TreeRolloutConfig(
     int segmentLength, int maxDepth, int initialDivergence, int leafBudget, int branchingFactor,
-    int maxTokens) {
+    int maxTokens, String policy, RepetitionRule repetition, boolean stopOnAnswer) {
 
   public TreeRolloutConfig {
     positive("segment_length", segmentLength);
@@ -28,6 +33,17 @@ public record TreeRolloutConfig(
       throw new TreeRollException("initial_divergence (" + initialDivergence
           + ") must not exceed leaf_budget (" + leafBudget + ")");
     }
+    BranchingPolicies.create(policy); // refuse a bad name or parameter now, not mid-rollout
+    if (repetition == null) {
+      throw new TreeRollException("repetition must be given (RepetitionRule.OFF to disable)");
+    }
+  }
+
+  /** The shape with the default policy and pruning rules. */
+  public TreeRolloutConfig(int segmentLength, int maxDepth, int initialDivergence, int leafBudget,
+      int branchingFactor, int maxTokens) {
+    this(segmentLength, maxDepth, initialDivergence, leafBudget, branchingFactor, maxTokens, "treepo",
+        RepetitionRule.DEFAULT, true);
   }
 
   public static TreeRolloutConfig defaults() {
@@ -40,6 +56,26 @@ public record TreeRolloutConfig(
    */
   public static TreeRolloutConfig independent(int n, int maxTokens) {
     return new TreeRolloutConfig(maxTokens, 1, n, n, 1, maxTokens);
+  }
+
+  public TreeRolloutConfig withPolicy(String spec) {
+    return new TreeRolloutConfig(segmentLength, maxDepth, initialDivergence, leafBudget, branchingFactor,
+        maxTokens, spec, repetition, stopOnAnswer);
+  }
+
+  public TreeRolloutConfig withRepetition(RepetitionRule rule) {
+    return new TreeRolloutConfig(segmentLength, maxDepth, initialDivergence, leafBudget, branchingFactor,
+        maxTokens, policy, rule, stopOnAnswer);
+  }
+
+  public TreeRolloutConfig withStopOnAnswer(boolean stop) {
+    return new TreeRolloutConfig(segmentLength, maxDepth, initialDivergence, leafBudget, branchingFactor,
+        maxTokens, policy, repetition, stop);
+  }
+
+  /** A fresh instance of the configured policy. */
+  public BranchingPolicy newPolicy() {
+    return BranchingPolicies.create(policy);
   }
 
   /**

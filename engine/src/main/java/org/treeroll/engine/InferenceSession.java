@@ -4,9 +4,9 @@ import java.util.List;
 import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.runtime.Generator;
 import org.treeroll.engine.runtime.KvStore;
+import org.treeroll.engine.runtime.RolloutHooks;
 import org.treeroll.engine.runtime.Scorer;
 import org.treeroll.engine.runtime.TreeSampler;
-import org.treeroll.branching.BranchingPolicy;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.engine.sampling.SamplingParams;
@@ -63,15 +63,15 @@ public final class InferenceSession implements AutoCloseable {
     return generator.generate(prompts, params);
   }
 
-  /** One rollout tree per prompt. */
-  public List<RolloutTree> rollout(List<int[]> prompts, TreeRolloutConfig config,
-      BranchingPolicy policy, SamplingParams params) {
-    return trees.sample(prompts, config, policy, params);
+  /** One rollout tree per prompt, grown by the config's branching policy. */
+  public List<RolloutTree> rollout(List<int[]> prompts, TreeRolloutConfig config, SamplingParams params,
+      RolloutHooks hooks) {
+    return trees.sample(prompts, config, params, hooks);
   }
 
-  /** Tokens fed through the model by {@link #rollout} since the session opened. */
-  public long rolloutComputedTokens() {
-    return trees.computedTokens();
+  /** Tree-sampler counters since the session opened. */
+  public TreeSampler.Stats rolloutStats() {
+    return trees.stats();
   }
 
   public List<Scorer.TokenScores> score(List<int[]> sequences, double temperature) {

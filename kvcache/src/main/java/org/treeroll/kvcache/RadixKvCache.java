@@ -161,7 +161,33 @@ public final class RadixKvCache {
     if (pos >= n.end()) {
       throw new IllegalArgumentException("position " + pos + " is past the path's end " + node.end());
     }
-    return n.slots.getInt(pos - n.start) / pool.pageSize();
+    return slotAt(n, pos) / pool.pageSize();
+  }
+
+  /**
+   * How many of the first {@code length} tokens of the path to {@code node} a page table can map
+   * with {@link #pageAt}: a path inserted after a cached prefix that ended mid-page continues in
+   * a copy of that page, so a logical page may hold tokens of two physical pages; reuse stops at
+   * the first page that does.
+   */
+  public int pageConsistentLength(Node node, int length) {
+    int ps = pool.pageSize();
+    for (int k = 0; k * ps < length; k++) {
+      int page = pageAt(node, k);
+      int last = Math.min((k + 1) * ps, length) - 1;
+      if (slotAt(node, last) / ps != page) {
+        return k * ps;
+      }
+    }
+    return length;
+  }
+
+  private int slotAt(Node node, int pos) {
+    Node n = node;
+    while (n.start > pos) {
+      n = n.parent;
+    }
+    return n.slots.getInt(pos - n.start);
   }
 
   /** Protects the path ending at {@code node} from eviction until {@link #unlock}. */

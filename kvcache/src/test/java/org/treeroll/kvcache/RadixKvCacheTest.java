@@ -171,4 +171,17 @@ class RadixKvCacheTest {
     assertThat(cache.stats().nodes()).isZero();
     assertThat(cache.stats().evictedNodes()).isPositive();
   }
+
+  @Test
+  void reuseStopsAtALogicalPageThatSpansTwoPhysicalPages() {
+    PagePool pool = new PagePool(16, PAGE);
+    RadixKvCache cache = new RadixKvCache(pool, 1);
+    cacheSequence(cache, new int[] {1, 2, 3, 4, 5, 6});
+    // The longer sequence reuses 6 tokens and continues in a copy of page 1, so its logical page 1
+    // holds positions 4, 5 in the first physical page and 6, 7 in the copy.
+    RadixKvCache.Node end = cacheSequence(cache, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+    assertThat(cache.pageConsistentLength(end, 9)).isEqualTo(4);
+    assertThat(cache.pageConsistentLength(end, 6)).isEqualTo(6);
+    assertThat(cache.pageConsistentLength(end, 3)).isEqualTo(3);
+  }
 }

@@ -4,9 +4,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
-import org.treeroll.branching.BranchingPolicy;
-import org.treeroll.branching.EvenSplitPolicy;
-import org.treeroll.branching.FixedSchedulePolicy;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.bench.DecodeBenchmark;
@@ -88,8 +85,8 @@ final class BenchCommand {
     @Option(names = "--depth", defaultValue = "8", description = "Segments per answer (default: ${DEFAULT-VALUE})")
     int depth;
 
-    @Option(names = "--policy", defaultValue = "fixed",
-        description = "fixed: one path, doubling over the last log2(N) segments; even: TreePO's default (2 paths from the root, b = 2) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--policy", defaultValue = "late",
+        description = "late: one path, doubling over the last log2(N) segments; or any branching policy spec, e.g. treepo (2 paths from the root, b = 2) (default: ${DEFAULT-VALUE})")
     String policy;
 
     @Option(names = "--kv-budget-mb", defaultValue = "2048", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
@@ -101,14 +98,15 @@ final class BenchCommand {
         System.out.printf("model: %s; %d prompts of %d tokens; answers of %d segments x %d tokens; policy %s%n",
             lm.dir().getFileName(), prompts, promptTokens, depth, segment, policy);
         System.out.println();
-        System.out.println("| N | tree tokens | independent tokens | token ratio | tree s | independent s | time ratio | tree peak KV MB | independent peak KV MB |");
-        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        System.out.println("| N | tree tokens | independent tokens | token ratio | tree s | independent s | time ratio | tree KV hit | independent KV hit | tree peak KV MB | independent peak KV MB |");
+        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (int n : leaves) {
           TreeBenchmark.Row r = TreeBenchmark.compare(lm.model(), kvBudgetMb << 20, prompts, promptTokens,
-              config(n), policy(n), 1);
-          System.out.printf("| %d | %,d | %,d | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f |%n", n,
+              config(n), 1);
+          System.out.printf("| %d | %,d | %,d | %.2f | %.1f | %.1f | %.2f | %.0f%% | %.0f%% | %.1f | %.1f |%n", n,
               r.tree().computedTokens(), r.independent().computedTokens(), r.tokenRatio(),
               r.tree().seconds(), r.independent().seconds(), r.timeRatio(),
+              100 * r.tree().hitRate(), 100 * r.independent().hitRate(),
               r.tree().peakKvBytes() / 1e6, r.independent().peakKvBytes() / 1e6);
         }
       }
@@ -116,22 +114,15 @@ final class BenchCommand {
     }
 
     private TreeRolloutConfig config(int n) {
-      int initial = policy.equals("even") ? 2 : 1;
-      return new TreeRolloutConfig(segment, depth, Math.min(initial, n), n, 2, segment * depth);
-    }
-
-    private BranchingPolicy policy(int n) {
-      return switch (policy) {
-        case "even" -> new EvenSplitPolicy();
-        case "fixed" -> {
-          int forks = 32 - Integer.numberOfLeadingZeros(n - 1); // ceil(log2 n)
-          if (forks >= depth) {
-            throw new TreeRollException("--depth " + depth + " is too shallow to fork " + n + " ways late");
-          }
-          yield new FixedSchedulePolicy(2, IntStream.range(depth - forks, depth).toArray());
-        }
-        default -> throw new TreeRollException("--policy: unknown '" + policy + "'; valid: fixed, even");
-      };
+      if (!policy.equals("late")) {
+        return new TreeRolloutConfig(segment, depth, Math.min(2, n), n, 2, segment * depth).withPolicy(policy);
+      }
+      int forks = 32 - Integer.numberOfLeadingZeros(n - 1); // ceil(log2 n)
+      if (forks >= depth) {
+        throw new TreeRollException("--depth " + depth + " is too shallow to fork " + n + " ways late");
+      }
+      String depths = String.join("/", IntStream.range(depth - forks, depth).mapToObj(String::valueOf).toList());
+      return new TreeRolloutConfig(segment, depth, 1, n, 2, segment * depth).withPolicy("fixed:depths=" + depths);
     }
   }
 }

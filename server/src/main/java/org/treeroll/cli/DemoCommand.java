@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import org.treeroll.branching.EvenSplitPolicy;
+import org.treeroll.engine.runtime.RolloutHooks;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
@@ -58,7 +58,7 @@ final class DemoCommand implements Callable<Integer> {
       TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, 2, leaves, 2, segment * depth);
       var params = org.treeroll.engine.sampling.SamplingParams.defaults().withSeed(seed);
       long t0 = System.nanoTime();
-      List<RolloutTree> trees = session.rollout(prompts, cfg, new EvenSplitPolicy(), params);
+      List<RolloutTree> trees = session.rollout(prompts, cfg, params, RolloutHooks.NONE);
       double sec = (System.nanoTime() - t0) / 1e9;
 
       // Independent sampling feeds the prompt once and every answer's tokens but its last.
@@ -78,8 +78,8 @@ final class DemoCommand implements Callable<Integer> {
       }
       System.out.printf("%d trees in %.2f s: %,d tokens computed; independent sampling of the same"
               + " answers: %,d (tree/independent = %.2f)%n",
-          trees.size(), sec, session.rolloutComputedTokens(), independent,
-          (double) session.rolloutComputedTokens() / independent);
+          trees.size(), sec, session.rolloutStats().computedTokens(), independent,
+          (double) session.rolloutStats().computedTokens() / independent);
 
       double maxDiff = 0;
       for (RolloutTree t : trees) {

@@ -112,19 +112,19 @@ class GenerationTest {
   @Test
   void rolloutsReusePromptsWithinAWeightVersion() {
     var cfg = new org.treeroll.branching.TreeRolloutConfig(4, 3, 2, 4, 2, 12);
-    var policy = new org.treeroll.branching.EvenSplitPolicy();
+    var hooks = org.treeroll.engine.runtime.RolloutHooks.NONE;
     List<int[]> prompts = prompts("The same system prompt, then a question");
     SamplingParams p = SamplingParams.defaults().withSeed(1);
     session.setWeightVersion(7);
-    var first = session.rollout(prompts, cfg, policy, p);
+    var first = session.rollout(prompts, cfg, p, hooks);
     long hitsBefore = session.prefixCache().stats().hitTokens();
-    var second = session.rollout(prompts, cfg, policy, p);
+    var second = session.rollout(prompts, cfg, p, hooks);
     assertThat(session.prefixCache().stats().hitTokens() - hitsBefore).isGreaterThanOrEqualTo(prompts.get(0).length - 1);
     assertThat(second.get(0).weightVersion()).isEqualTo(7);
     assertThat(RolloutTreeShape.of(second.get(0))).isEqualTo(RolloutTreeShape.of(first.get(0)));
     session.setWeightVersion(8);
     assertThat(session.prefixCache().stats().cachedTokens()).isZero();
-    assertThat(session.rollout(prompts, cfg, policy, p).get(0).weightVersion()).isEqualTo(8);
+    assertThat(session.rollout(prompts, cfg, p, hooks).get(0).weightVersion()).isEqualTo(8);
   }
 
   /** Token ids of every node, in creation order. */

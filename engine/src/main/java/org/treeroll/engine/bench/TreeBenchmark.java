@@ -3,10 +3,10 @@ package org.treeroll.engine.bench;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.treeroll.branching.BranchingPolicy;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
+import org.treeroll.engine.runtime.RolloutHooks;
 import org.treeroll.engine.runtime.TreeSampler;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.kvcache.PagePool;
@@ -20,9 +20,19 @@ import org.treeroll.tree.RolloutTree;
 public final class TreeBenchmark {
   private TreeBenchmark() {}
 
-  /** One side of a comparison. */
-  public record Side(long computedTokens, long independentTokens, double seconds, long peakKvBytes,
-      int leaves) {}
+  /**
+   * One side of a comparison.
+   *
+   * @param pathTokens tokens of every answer's whole path, prompt included: what sampling each
+   *     answer alone with no sharing at all would compute
+   */
+  public record Side(long computedTokens, long independentTokens, long pathTokens, double seconds,
+      long peakKvBytes, int leaves) {
+    /** Share of path tokens whose KV was reused (shared prompt or prefix) instead of computed. */
+    public double hitRate() {
+      return 1 - (double) computedTokens / pathTokens;
+    }
+  }
 
   /** Tree and independent sampling at one leaf count. */
   public record Row(int leaves, Side tree, Side independent) {
@@ -36,31 +46,32 @@ public final class TreeBenchmark {
   }
 
   public static Row compare(Model model, long kvBudgetBytes, int prompts, int promptTokens,
-      TreeRolloutConfig tree, BranchingPolicy policy, long seed) {
+      TreeRolloutConfig tree, long seed) {
     SplittableRandom rng = new SplittableRandom(seed);
     List<int[]> ps = new ArrayList<>();
     for (int i = 0; i < prompts; i++) {
       ps.add(rng.ints(promptTokens, 0, model.config().vocabSize()).toArray());
     }
     SamplingParams params = SamplingParams.defaults().withIgnoreEos(true).withSeed(seed);
-    Side t = run(model, kvBudgetBytes, ps, tree, policy, params);
+    Side t = run(model, kvBudgetBytes, ps, tree, params);
     Side ind = run(model, kvBudgetBytes, ps,
-        TreeRolloutConfig.independent(tree.leafBudget(), tree.maxTokens()), policy, params);
+        TreeRolloutConfig.independent(tree.leafBudget(), tree.maxTokens()), params);
     return new Row(tree.leafBudget(), t, ind);
   }
 
   private static Side run(Model model, long kvBudgetBytes, List<int[]> prompts,
-      TreeRolloutConfig cfg, BranchingPolicy policy, SamplingParams params) {
+      TreeRolloutConfig cfg, SamplingParams params) {
     long bytesPerPage = KvStore.bytesPerToken(model.config()) * 16;
     PagePool pool = new PagePool((int) (kvBudgetBytes / bytesPerPage), 16);
     try (KvStore kv = model.newKvStore(pool)) {
       TreeSampler sampler = new TreeSampler(model, kv, new int[0], 4096);
       long t0 = System.nanoTime();
-      List<RolloutTree> trees = sampler.sample(prompts, cfg, policy, params);
+      List<RolloutTree> trees = sampler.sample(prompts, cfg, params, RolloutHooks.NONE);
       double sec = (System.nanoTime() - t0) / 1e9;
       long independent = trees.stream().mapToLong(RolloutTree::independentTokens).sum();
       int leaves = trees.stream().mapToInt(t -> t.leaves().size()).sum();
-      return new Side(sampler.computedTokens(), independent, sec,
+      long paths = trees.stream().flatMap(t -> t.leaves().stream()).mapToLong(l -> l.pathLength()).sum();
+      return new Side(sampler.stats().computedTokens(), independent, paths, sec,
           (long) pool.peakPagesInUse() * bytesPerPage, leaves);
     }
   }

@@ -264,6 +264,16 @@ public final class LlamaDecoder implements Model {
   }
 
   @Override
+  public float[] inputEmbedding(int token) {
+    if (token < 0 || token >= cfg.vocabSize()) {
+      throw new IllegalArgumentException("token id " + token + " outside the vocabulary of " + cfg.vocabSize());
+    }
+    try (NDArray column = embedT.get(new NDIndex(":, {}", token))) {
+      return column.toFloatArray();
+    }
+  }
+
+  @Override
   public void close() {
     manager.close();
   }

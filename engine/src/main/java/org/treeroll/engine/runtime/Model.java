@@ -27,6 +27,9 @@ public interface Model extends AutoCloseable {
    */
   NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager manager);
 
+  /** The input embedding row of {@code token} (a copy), e.g. for semantic branching scores. */
+  float[] inputEmbedding(int token);
+
   @Override
   void close();
 }

@@ -5,12 +5,15 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.treeroll.branching.BranchingContext;
 import org.treeroll.branching.BranchingPolicy;
+import org.treeroll.branching.ForkPoint;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.engine.sampling.SampledToken;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.sampling.TokenSampler;
+import it.unimi.dsi.fastutil.ints.Int2ObjectOpenHashMap;
 import it.unimi.dsi.fastutil.ints.IntArrayList;
 import org.treeroll.kvcache.PageTable;
 import org.treeroll.kvcache.RadixKvCache;
@@ -37,7 +40,14 @@ import org.treeroll.tree.TreeRollException;
  *
  * <p>With a {@link RadixKvCache}, every path computed on resume (prompts first of all) is cached:
  * a later prompt or resumed path sharing a prefix with cached content reuses its pages, and the
- * cache gives its least recently used entries back before any branch is suspended.
+ * cache gives its least recently used entries back before any branch is suspended. Finished
+ * answers are cached too, so an answer that later forks from inside one (TreePO's fallback, ROSE's
+ * rounds) reuses its pages instead of recomputing them.
+ *
+ * <p>Pruning: an answer ends early when its tail is a loop ({@link FinishReason#REPETITION}), or
+ * at a segment boundary when it already holds a complete final answer
+ * ({@link FinishReason#ANSWERED}). When a tree has no live branch but fewer answers than its
+ * budget, its policy names fork points on the paths so far and new answers start there.
  */
 public final class TreeSampler {
   private final Model model;
@@ -48,6 +58,7 @@ public final class TreeSampler {
   private long computedTokens;
   private long suspensions;
   private long hitTokens;
+  private long refills;
 
   public TreeSampler(Model model, KvStore kv, int[] eosIds, int maxStepTokens) {
     this(model, kv, eosIds, maxStepTokens, null);
@@ -65,25 +76,31 @@ public final class TreeSampler {
     this.cache = cache;
   }
 
-  /** Tokens fed through the model since this sampler was made (recomputation included). */
-  public long computedTokens() {
-    return computedTokens;
+  /**
+   * Counters since this sampler was made.
+   *
+   * @param computedTokens tokens fed through the model (recomputation included)
+   * @param cacheHitTokens prompt and path tokens whose KV came from the prefix cache instead
+   * @param suspensions times a branch gave up its pages for lack of memory
+   * @param refills fork points at which new answers started in trees that had run out of branches
+   */
+  public record Stats(long computedTokens, long cacheHitTokens, long suspensions, long refills) {}
+
+  public Stats stats() {
+    return new Stats(computedTokens, hitTokens, suspensions, refills);
   }
 
-  /** Prompt and path tokens whose KV came from the prefix cache instead of being computed. */
-  public long cacheHitTokens() {
-    return hitTokens;
-  }
-
-  /** Times a branch gave up its pages for lack of memory. */
-  public long suspensions() {
-    return suspensions;
-  }
-
-  /** Samples one tree per prompt. Tree {@code i} is seeded from {@code (params.seed(), i)}. */
-  public List<RolloutTree> sample(List<int[]> prompts, TreeRolloutConfig cfg,
-      BranchingPolicy policy, SamplingParams params) {
-    int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
+  /**
+   * Samples one tree per prompt with the config's policy. Tree {@code i} is seeded from
+   * {@code (params.seed(), i)}.
+   */
+  public List<RolloutTree> sample(List<int[]> prompts, TreeRolloutConfig cfg, SamplingParams params,
+      RolloutHooks hooks) {
+    BranchingPolicy policy = cfg.newPolicy();
+    int k = policy.candidatesPerToken();
+    SamplingParams p = k > params.logprobs() ? params.withLogprobs(k) : params;
+    Run run = new Run(cfg, policy, p, hooks);
+    int longest = prompts.stream().mapToInt(x -> x.length).max().orElse(0);
     int pagesPerAnswer = kv.pool().pagesFor(longest + cfg.maxTokens()) + 1;
     if (pagesPerAnswer > kv.pool().capacity()) {
       throw new TreeRollException("KV budget of " + kv.pool().capacity() + " pages is too small: one answer of "
@@ -102,18 +119,22 @@ public final class TreeSampler {
         }
         long seed = TokenSampler.rngFor(params.seed(), i).nextLong();
         long version = cache == null ? 0 : cache.weightVersion();
-        TreeState t = new TreeState(new RolloutTree(i, prompt, version, seed, policy.name()), new SplittableRandom(seed));
-        t.live.add(new Branch(t, t.tree.root(), null));
+        TreeState t = new TreeState(new RolloutTree(i, prompt, version, seed, policy.name()),
+            new SplittableRandom(seed), 4 * cfg.leafBudget());
+        t.live.add(new Branch(t, t.tree.root(), null, new IntArrayList()));
         trees.add(t);
       }
       while (true) {
+        for (TreeState t : trees) {
+          refill(t, run);
+        }
         List<Branch> live = collectLive(trees);
         if (live.isEmpty()) {
           break;
         }
-        resume(live.stream().filter(b -> b.table == null).toList(), cfg, policy, params);
+        resume(live.stream().filter(b -> b.table == null).toList(), run);
         // Resuming may have forked branches: take the live set anew.
-        step(collectLive(trees).stream().filter(b -> b.table != null).toList(), cfg, policy, params);
+        step(collectLive(trees).stream().filter(b -> b.table != null).toList(), run);
       }
     } finally {
       for (TreeState t : trees) {
@@ -124,15 +145,87 @@ public final class TreeSampler {
     return trees.stream().map(t -> t.tree).toList();
   }
 
+  /** One call's settings, and the context its policy sees. */
+  private final class Run implements BranchingContext {
+    final TreeRolloutConfig cfg;
+    final BranchingPolicy policy;
+    final SamplingParams params;
+    final RolloutHooks hooks;
+    final Int2ObjectOpenHashMap<float[]> embeddings = new Int2ObjectOpenHashMap<>();
+
+    Run(TreeRolloutConfig cfg, BranchingPolicy policy, SamplingParams params, RolloutHooks hooks) {
+      this.cfg = cfg;
+      this.policy = policy;
+      this.params = params;
+      this.hooks = hooks;
+    }
+
+    @Override
+    public int branchingFactor() {
+      return cfg.branchingFactor();
+    }
+
+    @Override
+    public float[] unitEmbedding(int token) {
+      return embeddings.computeIfAbsent(token, t -> {
+        float[] e = model.inputEmbedding(t);
+        double norm = 0;
+        for (float v : e) {
+          norm += v * v;
+        }
+        float inv = norm == 0 ? 0 : (float) (1 / Math.sqrt(norm));
+        for (int i = 0; i < e.length; i++) {
+          e[i] *= inv;
+        }
+        return e;
+      });
+    }
+
+    @Override
+    public String answerClass(SegmentNode leaf) {
+      return hooks.finalAnswer(RolloutTree.responseTokens(leaf), true);
+    }
+  }
+
+  /**
+   * Starts new answers in a tree with no live branch and fewer answers than its budget, where
+   * its policy says; they wait for pages like suspended branches, and resume reuses the cached
+   * prefix.
+   */
+  private void refill(TreeState t, Run run) {
+    int missing = run.cfg.leafBudget() - t.leaves;
+    if (!t.live.isEmpty() || missing <= 0 || t.tree.leaves().isEmpty() || t.refillsLeft-- <= 0) {
+      return;
+    }
+    for (ForkPoint f : run.policy.refill(t.tree, missing, run, t.seeds)) {
+      SegmentNode at = f.node();
+      if (f.offset() < at.tokenCount()) {
+        at = t.tree.splitAt(at, f.offset());
+      } else if (at.isLeaf() && !at.isRootNode()) {
+        throw new IllegalStateException(run.policy.name() + " forked after the end of answer " + at.id());
+      }
+      int n = Math.min(f.children(), run.cfg.leafBudget() - t.leaves - t.live.size());
+      IntArrayList response = new IntArrayList(responseOf(at));
+      for (int c = 0; c < n; c++) {
+        t.live.add(new Branch(t, t.tree.addChild(at, t.seeds.nextLong()), null, response.clone()));
+      }
+      refills++;
+    }
+    t.finishedThisSegment = 0;
+  }
+
+  private static int[] responseOf(SegmentNode node) {
+    return node.isRootNode() ? new int[0] : RolloutTree.responseTokens(node);
+  }
+
   /** Recomputes the KV of waiting branches' whole paths, as many as free pages allow. */
-  private void resume(List<Branch> waiting, TreeRolloutConfig cfg, BranchingPolicy policy,
-      SamplingParams params) {
+  private void resume(List<Branch> waiting, Run run) {
     List<Branch> resumed = new ArrayList<>();
     List<int[]> paths = new ArrayList<>();
     IntArrayList reused = new IntArrayList();
     int promised = 0; // pages the branches resumed so far will still take
     for (Branch b : waiting) {
-      int[] path = pathTokens(b.node);
+      int[] path = pathTokens(b);
       PageTable table = reuseCached(path);
       int pages = kv.pool().pagesFor(path.length) + 1 - table.pageCount(); // +1: room to decode on
       if (!makeRoom(promised + pages)) {
@@ -163,7 +256,7 @@ public final class TreeSampler {
         done[i] += n;
         budget -= n;
       }
-      NextTokenDistributions d = forward(chunks, params);
+      NextTokenDistributions d = forward(chunks, run.params);
       for (int r = 0; r < owners.size(); r++) {
         owners.get(r).setNext(d, r);
       }
@@ -172,18 +265,23 @@ public final class TreeSampler {
         pending |= done[i] < paths.get(i).length;
       }
     }
-    if (cache != null) {
-      for (int i = 0; i < resumed.size(); i++) {
-        int[] path = paths.get(i);
-        PageTable table = resumed.get(i).table;
-        int[] slots = new int[path.length];
-        for (int t = 0; t < path.length; t++) {
-          slots[t] = table.slot(t);
-        }
-        cache.insert(cache.root(), path, slots);
-      }
+    for (int i = 0; i < resumed.size(); i++) {
+      cachePath(paths.get(i), resumed.get(i).table);
     }
-    atBoundaries(resumed, cfg, policy);
+    atBoundaries(resumed, run);
+  }
+
+  /** Indexes the computed prefix of {@code path} in the prefix cache, when there is one. */
+  private void cachePath(int[] path, PageTable table) {
+    if (cache == null) {
+      return;
+    }
+    int n = Math.min(path.length, table.length());
+    int[] slots = new int[n];
+    for (int t = 0; t < n; t++) {
+      slots[t] = table.slot(t);
+    }
+    cache.insert(cache.root(), n == path.length ? path : Arrays.copyOf(path, n), slots);
   }
 
   /**
@@ -195,7 +293,7 @@ public final class TreeSampler {
       return new PageTable(kv.pool());
     }
     RadixKvCache.Match m = cache.match(path);
-    int reuse = Math.min(m.length(), path.length - 1);
+    int reuse = cache.pageConsistentLength(m.node(), Math.min(m.length(), path.length - 1));
     boolean partial = reuse % kv.pool().pageSize() != 0;
     if (reuse == 0 || (partial && !makeRoom(1))) {
       return new PageTable(kv.pool());
@@ -210,15 +308,19 @@ public final class TreeSampler {
   }
 
   /** Samples a token for every active branch, ends the stopped ones, feeds the rest. */
-  private void step(List<Branch> active, TreeRolloutConfig cfg, BranchingPolicy policy,
-      SamplingParams params) {
+  private void step(List<Branch> active, Run run) {
     List<Branch> feed = new ArrayList<>();
     for (Branch b : active) {
-      SampledToken t = TokenSampler.sample(b.next, b.nextRow, params, b.rng);
-      b.node.append(t.id(), t.logProb(), t.entropy());
-      FinishReason end = stopReason(b, t.id(), cfg, params);
+      SampledToken t = TokenSampler.sample(b.next, b.nextRow, run.params, b.rng);
+      if (run.params.logprobs() > 0) {
+        b.node.append(t.id(), t.logProb(), t.entropy(), t.topIds(), t.topLogProbs());
+      } else {
+        b.node.append(t.id(), t.logProb(), t.entropy());
+      }
+      b.response.add(t.id());
+      FinishReason end = stopReason(b, t.id(), run.cfg, run.params);
       if (end != null) {
-        b.tree.finish(b, end);
+        finish(b, end, run);
       } else {
         feed.add(b);
       }
@@ -237,26 +339,42 @@ public final class TreeSampler {
       fed.add(b);
     }
     if (!chunks.isEmpty()) {
-      NextTokenDistributions d = forward(chunks, params);
+      NextTokenDistributions d = forward(chunks, run.params);
       for (int r = 0; r < fed.size(); r++) {
         fed.get(r).setNext(d, r);
       }
     }
-    atBoundaries(fed, cfg, policy);
+    atBoundaries(fed, run);
+  }
+
+  /** Ends an answer: caches its path for later forks, frees its pages, tells the caller. */
+  private void finish(Branch b, FinishReason reason, Run run) {
+    cachePath(pathTokens(b), b.table);
+    b.tree.finish(b, reason);
+    run.hooks.leafFinished(b.tree.tree, b.node);
   }
 
   /**
    * Forks the branches whose segment is full (and the prompts, which fork into the initial
    * divergence), one tree at a time.
    */
-  private void atBoundaries(List<Branch> ready, TreeRolloutConfig cfg, BranchingPolicy policy) {
+  private void atBoundaries(List<Branch> ready, Run run) {
+    TreeRolloutConfig cfg = run.cfg;
     for (TreeState t : ready.stream().map(b -> b.tree).distinct().toList()) {
       for (Branch root : ready.stream().filter(b -> b.tree == t && b.node.isRootNode()).toList()) {
         branch(t, root, cfg.initialDivergence());
       }
-      List<Branch> full = ready.stream()
-          .filter(b -> b.tree == t && !b.node.isRootNode() && b.node.tokenCount() == cfg.segmentLength())
-          .toList();
+      List<Branch> full = new ArrayList<>();
+      for (Branch b : ready) {
+        if (b.tree != t || b.node.isRootNode() || b.node.tokenCount() != cfg.segmentLength()) {
+          continue;
+        }
+        if (cfg.stopOnAnswer() && run.hooks.finalAnswer(b.response.toIntArray(), false) != null) {
+          finish(b, FinishReason.ANSWERED, run); // the outcome is settled: decoding on changes nothing
+        } else {
+          full.add(b);
+        }
+      }
       if (full.isEmpty()) {
         continue;
       }
@@ -265,7 +383,7 @@ public final class TreeSampler {
       int budget = Math.max(full.size(), Math.min(
           cfg.childrenAtBoundary(full.size(), t.finishedThisSegment, t.leaves),
           cfg.leafBudget() - t.leaves - elsewhere));
-      int[] children = policy.allocate(full.stream().map(b -> b.node).toList(), budget, t.seeds);
+      int[] children = run.policy.allocate(full.stream().map(b -> b.node).toList(), budget, t.seeds);
       t.finishedThisSegment = 0;
       for (int i = 0; i < full.size(); i++) {
         branch(t, full.get(i), children[i]);
@@ -288,7 +406,7 @@ public final class TreeSampler {
       } else if (len % kv.pool().pageSize() == 0 || makeRoom(1)) {
         table = parent.table.fork(len, false, kv);
       }
-      Branch b = new Branch(t, child, table);
+      Branch b = new Branch(t, child, table, c == 0 ? parent.response : parent.response.clone());
       if (table != null) {
         b.setNext(parent.next, parent.nextRow);
       }
@@ -303,11 +421,15 @@ public final class TreeSampler {
     if (params.isStopToken(token)) {
       return FinishReason.STOP_TOKEN;
     }
-    int response = b.node.pathLength() - b.tree.tree.root().tokenCount();
+    if (cfg.repetition().endsInLoop(b.response)) {
+      return FinishReason.REPETITION;
+    }
+    int response = b.response.size();
     if (response >= cfg.maxTokens()) {
       return FinishReason.MAX_TOKENS;
     }
-    if (b.node.tokenCount() == cfg.segmentLength() && b.node.depth() >= cfg.maxDepth()) {
+    // Depth counted in segments decoded, so a path split by a mid-segment fork is not cut early.
+    if (response >= (long) cfg.segmentLength() * cfg.maxDepth()) {
       return FinishReason.DEPTH_LIMIT;
     }
     return null;
@@ -322,8 +444,11 @@ public final class TreeSampler {
     }
   }
 
-  private static int[] pathTokens(SegmentNode node) {
-    return RolloutTree.path(node).stream().flatMapToInt(n -> Arrays.stream(n.tokens())).toArray();
+  private static int[] pathTokens(Branch b) {
+    int[] prompt = b.tree.tree.root().tokens();
+    int[] path = Arrays.copyOf(prompt, prompt.length + b.response.size());
+    b.response.getElements(0, path, prompt.length, b.response.size());
+    return path;
   }
 
   private static List<Branch> collectLive(List<TreeState> trees) {
@@ -339,14 +464,16 @@ public final class TreeSampler {
     final TreeState tree;
     final SegmentNode node;
     final SplittableRandom rng;
+    final IntArrayList response; // the path's tokens after the prompt, this node's included
     PageTable table;
     NextTokenDistributions next;
     int nextRow;
 
-    Branch(TreeState tree, SegmentNode node, PageTable table) {
+    Branch(TreeState tree, SegmentNode node, PageTable table, IntArrayList response) {
       this.tree = tree;
       this.node = node;
       this.table = table;
+      this.response = response;
       this.rng = new SplittableRandom(node.seed());
     }
 
@@ -369,10 +496,12 @@ public final class TreeSampler {
     final List<Branch> live = new ArrayList<>();
     int leaves;
     int finishedThisSegment;
+    int refillsLeft; // a policy whose new answers keep dying at once must not loop forever
 
-    TreeState(RolloutTree tree, SplittableRandom seeds) {
+    TreeState(RolloutTree tree, SplittableRandom seeds, int refills) {
       this.tree = tree;
       this.seeds = seeds;
+      this.refillsLeft = refills;
     }
 
     void finish(Branch b, FinishReason reason) {

@@ -8,7 +8,6 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.treeroll.branching.EvenSplitPolicy;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.model.ModelPreset;
@@ -43,7 +42,7 @@ class TreeSamplerTest {
 
   private List<RolloutTree> sample(SamplingParams params, TreeSampler sampler) {
     List<int[]> prompts = List.of(new int[] {5, 6, 7, 8, 9, 10, 11}, new int[] {40, 41, 42});
-    return sampler.sample(prompts, SHAPE, new EvenSplitPolicy(), params);
+    return sampler.sample(prompts, SHAPE, params, RolloutHooks.NONE);
   }
 
   @Test
@@ -81,19 +80,19 @@ class TreeSamplerTest {
       expected += t.distinctTokens() - t.leaves().size();
       assertThat(t.distinctTokens()).isLessThan(t.independentTokens());
     }
-    assertThat(sampler.computedTokens()).isEqualTo(expected);
+    assertThat(sampler.stats().computedTokens()).isEqualTo(expected);
   }
 
   @Test
   void independentModeSharesOnlyThePrompt() {
     TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
     int[] prompt = {5, 6, 7, 8, 9, 10, 11};
-    RolloutTree t = sampler.sample(List.of(prompt), TreeRolloutConfig.independent(4, 12), new EvenSplitPolicy(),
-        PARAMS.withIgnoreEos(true)).get(0);
+    RolloutTree t = sampler.sample(List.of(prompt), TreeRolloutConfig.independent(4, 12),
+        PARAMS.withIgnoreEos(true), RolloutHooks.NONE).get(0);
     assertThat(t.leaves()).hasSize(4);
     assertThat(t.leaves()).allMatch(l -> l.parent() == t.root() && l.tokenCount() == 12);
     // The prompt once, then 11 fed tokens per answer (its last is only sampled).
-    assertThat(sampler.computedTokens()).isEqualTo(prompt.length + 4 * 11);
+    assertThat(sampler.stats().computedTokens()).isEqualTo(prompt.length + 4 * 11);
     assertThat(t.distinctTokens()).isEqualTo(t.independentTokens());
     assertThat(kv.pool().pagesInUse()).isZero();
   }
@@ -102,9 +101,9 @@ class TreeSamplerTest {
   void lateForksShareLongPrefixes() {
     TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
     // One path for three segments, then doubling: 1, 1, 1, 2 paths; then 4 leaves.
-    TreeRolloutConfig shape = new TreeRolloutConfig(5, 4, 1, 4, 2, 20);
-    RolloutTree t = sampler.sample(List.of(new int[] {1, 2, 3}), shape,
-        new org.treeroll.branching.FixedSchedulePolicy(2, 2, 3), PARAMS.withIgnoreEos(true)).get(0);
+    TreeRolloutConfig shape = new TreeRolloutConfig(5, 4, 1, 4, 2, 20).withPolicy("fixed:depths=2/3");
+    RolloutTree t = sampler.sample(List.of(new int[] {1, 2, 3}), shape, PARAMS.withIgnoreEos(true),
+        RolloutHooks.NONE).get(0);
     assertThat(t.leaves()).hasSize(4);
     // Segments decoded: 1 + 1 + 2 + 4 = 8 of 5 tokens, against 16 for four independent answers.
     assertThat(t.distinctTokens() - 3).isEqualTo(8 * 5);
@@ -126,10 +125,10 @@ class TreeSamplerTest {
     try (KvStore small = model.newKvStore(new PagePool(pages, 4))) {
       TreeSampler tight = new TreeSampler(model, small, CFG.eosTokenIds(), 64);
       List<RolloutTree> trees = sample(params, tight);
-      assertThat(tight.suspensions()).isPositive();
+      assertThat(tight.stats().suspensions()).isPositive();
       assertThat(small.pool().peakPagesInUse()).isLessThanOrEqualTo(pages);
       assertThat(small.pool().pagesInUse()).isZero();
-      assertThat(tight.computedTokens()).isGreaterThan(roomy.computedTokens()); // recomputation
+      assertThat(tight.stats().computedTokens()).isGreaterThan(roomy.stats().computedTokens()); // recomputation
       Scorer scorer = new Scorer(model, kv, 64);
       for (int i = 0; i < trees.size(); i++) {
         assertThat(trees.get(i).leaves()).hasSize(expected.get(i).leaves().size());
@@ -163,12 +162,12 @@ class TreeSamplerTest {
       TreeSampler cached = new TreeSampler(model, store, CFG.eosTokenIds(), 64, cache);
       List<String> expected = shapes(sample(PARAMS, plain));
       List<RolloutTree> first = sample(PARAMS, cached);
-      long firstTokens = cached.computedTokens();
-      assertThat(cached.cacheHitTokens()).isZero();
+      long firstTokens = cached.stats().computedTokens();
+      assertThat(cached.stats().cacheHitTokens()).isZero();
       List<RolloutTree> second = sample(PARAMS, cached);
       // Prompts of 7 and 3 tokens: all but each prompt's last token come from the cache.
-      assertThat(cached.cacheHitTokens()).isEqualTo(6 + 2);
-      assertThat(cached.computedTokens() - firstTokens).isEqualTo(firstTokens - 8);
+      assertThat(cached.stats().cacheHitTokens()).isEqualTo(6 + 2);
+      assertThat(cached.stats().computedTokens() - firstTokens).isEqualTo(firstTokens - 8);
       assertThat(shapes(first)).isEqualTo(expected);
       assertThat(shapes(second)).isEqualTo(expected);
       assertThat(second.get(0).weightVersion()).isEqualTo(5);

@@ -1,0 +1,24 @@
+package org.treeroll.engine.runtime;
+
+import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.SegmentNode;
+
+/**
+ * What a rollout tells its caller while it runs, and what it asks about answers. Called on the
+ * sampling thread: implementations hand slow work (a remote verifier) off and return at once.
+ */
+public interface RolloutHooks {
+  RolloutHooks NONE = new RolloutHooks() {};
+
+  /**
+   * The normalised final answer in {@code response} (token ids after the prompt), or null when
+   * it holds none yet. {@code finished}: the answer has ended, so a final line without its
+   * newline counts. Used to stop answers whose outcome is settled and to group answers by meaning.
+   */
+  default String finalAnswer(int[] response, boolean finished) {
+    return null;
+  }
+
+  /** An answer ended: {@code leaf} will not change again except by splits above it. */
+  default void leafFinished(RolloutTree tree, SegmentNode leaf) {}
+}
