@@ -8,6 +8,8 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.treeroll.branching.BranchingPolicies;
+import org.treeroll.branching.RepetitionRule;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.model.ModelPreset;
@@ -205,6 +207,99 @@ class TreeSamplerTest {
     List<String> c = shapes(sample(PARAMS.withSeed(4), sampler));
     assertThat(b).isEqualTo(a);
     assertThat(c).isNotEqualTo(a);
+  }
+
+  /** Answers "classified" by their last token, so semantic-entropy sees disagreeing answers. */
+  static final class CountingHooks implements RolloutHooks {
+    final List<SegmentNode> finished = new ArrayList<>();
+    final int settleAfter; // response length at which an answer counts as settled; 0: never
+
+    CountingHooks(int settleAfter) {
+      this.settleAfter = settleAfter;
+    }
+
+    @Override
+    public String finalAnswer(int[] response, boolean done) {
+      if (done) {
+        return response.length == 0 ? null : String.valueOf(response[response.length - 1] % 3);
+      }
+      return settleAfter > 0 && response.length >= settleAfter ? "settled" : null;
+    }
+
+    @Override
+    public void leafFinished(RolloutTree tree, SegmentNode leaf) {
+      finished.add(leaf);
+    }
+  }
+
+  @Test
+  void everyPolicyFillsTheBudgetAndKeepsParityIncludingForksInsideSegments() {
+    SamplingParams params = PARAMS.withIgnoreEos(true);
+    Scorer scorer = new Scorer(model, kv, 64);
+    for (String policy : BranchingPolicies.names()) {
+      try (KvStore store = model.newKvStore(new PagePool(256, 4))) {
+        RadixKvCache cache = new RadixKvCache(store.pool(), 0);
+        TreeSampler sampler = new TreeSampler(model, store, CFG.eosTokenIds(), 64, cache);
+        TreeRolloutConfig cfg = new TreeRolloutConfig(5, 3, 2, 6, 2, 15).withPolicy(policy)
+            .withRepetition(RepetitionRule.OFF);
+        CountingHooks hooks = new CountingHooks(0);
+        List<RolloutTree> trees = sampler.sample(List.of(new int[] {5, 6, 7, 8, 9, 10, 11}, new int[] {40, 41, 42}),
+            cfg, params, hooks);
+        for (RolloutTree t : trees) {
+          assertThat(t.policy()).isEqualTo(policy);
+          assertThat(t.leaves()).as(policy).hasSize(6);
+          for (SegmentNode leaf : t.leaves()) {
+            assertThat(RolloutTree.responseTokens(leaf)).as(policy).hasSize(15);
+            assertLeafMatchesRescoring(scorer, t, leaf, params);
+          }
+          assertThat(hooks.finished).containsAll(t.leaves());
+        }
+        if (policy.equals("rose") || policy.equals("semantic-entropy")) {
+          // Grown in rounds: new answers forked from finished ones, their prefixes from the cache.
+          assertThat(sampler.stats().refills()).as(policy).isPositive();
+          assertThat(sampler.stats().cacheHitTokens()).as(policy).isPositive();
+        }
+        if (policy.equals("rose")) {
+          SegmentNode any = trees.get(0).leaves().get(0);
+          assertThat(any.candidatesPerToken()).isEqualTo(20);
+          // Some fork started inside a segment: a node shorter than a segment with two children.
+          assertThat(trees.stream().flatMap(t -> t.nodes().stream())
+              .anyMatch(n -> !n.isRootNode() && n.tokenCount() < 5 && n.children().size() >= 2)).isTrue();
+        }
+        cache.setWeightVersion(1);
+        assertThat(store.pool().pagesInUse()).as(policy).isZero();
+      }
+    }
+  }
+
+  @Test
+  void loopsAndSettledAnswersEndEarly() {
+    TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    // Greedy decoding of a random model falls into a loop quickly.
+    SamplingParams greedy = PARAMS.withIgnoreEos(true).withTemperature(0);
+    RepetitionRule rule = new RepetitionRule(4, 3, 6);
+    TreeRolloutConfig cfg = new TreeRolloutConfig(8, 8, 2, 2, 1, 64).withRepetition(rule);
+    List<RolloutTree> trees = sampler.sample(List.of(new int[] {5, 6, 7}, new int[] {9, 1, 4, 4}), cfg, greedy,
+        RolloutHooks.NONE);
+    List<SegmentNode> loops = trees.stream().flatMap(t -> t.leaves().stream())
+        .filter(l -> l.finishReason() == FinishReason.REPETITION).toList();
+    assertThat(loops).isNotEmpty();
+    for (SegmentNode l : loops) {
+      int[] r = RolloutTree.responseTokens(l);
+      assertThat(r.length).isLessThan(64);
+      assertThat(rule.endsInLoop(it.unimi.dsi.fastutil.ints.IntArrayList.wrap(r))).isTrue();
+      // It ended at the first token that closed the loop, not later.
+      assertThat(rule.endsInLoop(it.unimi.dsi.fastutil.ints.IntArrayList.wrap(Arrays.copyOf(r, r.length - 1)))).isFalse();
+    }
+    // An answer whose outcome is settled after 7 tokens stops at the next boundary (token 10).
+    CountingHooks settle = new CountingHooks(7);
+    TreeRolloutConfig shape = new TreeRolloutConfig(5, 4, 2, 4, 2, 20).withRepetition(RepetitionRule.OFF);
+    List<RolloutTree> settled = sampler.sample(List.of(new int[] {5, 6, 7}), shape, PARAMS.withIgnoreEos(true), settle);
+    assertThat(settled.get(0).leaves()).hasSize(4).allSatisfy(l -> {
+      assertThat(l.finishReason()).isEqualTo(FinishReason.ANSWERED);
+      assertThat(RolloutTree.responseTokens(l)).hasSize(10);
+    });
+    assertThat(settle.finished).hasSize(4);
   }
 
   private static List<String> shapes(List<RolloutTree> trees) {
