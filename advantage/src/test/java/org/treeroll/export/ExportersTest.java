@@ -198,6 +198,21 @@ class ExportersTest {
   }
 
   @Test
+  void emptyBatchWritesEmptyFiles() throws Exception {
+    BatchAdvantages none = AdvantageEstimators.create("spo").estimate(List.of());
+    Path parquet = dir.resolve("empty.parquet");
+    new ParquetExporter().write(parquet, none);
+    new JsonlExporter().write(dir.resolve("empty.jsonl"), none);
+    assertThat(Files.readString(dir.resolve("empty.jsonl"))).isEmpty();
+    try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT count(*) FROM read_parquet('" + parquet + "')")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getLong(1)).isZero();
+    }
+  }
+
+  @Test
   void unknownFormatListsTheValidOnes() {
     assertThatThrownBy(() -> Exporter.forFormat("csv"))
         .isInstanceOf(TreeRollException.class).hasMessageContaining("'csv'").hasMessageContaining("jsonl, parquet");
