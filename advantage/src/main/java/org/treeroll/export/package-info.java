@@ -1,0 +1,5 @@
+/**
+ * Writing advantages out for a trainer: one row per answer (leaf path), as JSON lines or Parquet,
+ * with the column names of verl's DataProto (see docs/export.md).
+ */
+package org.treeroll.export;
