@@ -17,7 +17,7 @@ final class Batch {
   /** Makes the rule for one tree, e.g. after computing its node values. */
   @FunctionalInterface
   interface TreeRule {
-    LeafRule forTree(TreeRewards rewards);
+    LeafRule forTree(SubtreeRewards rewards);
   }
 
   private Batch() {}
@@ -34,7 +34,7 @@ final class Batch {
       if (tree == null) {
         throw new TreeRollException("advantage estimator '" + estimator + "': trees[" + i + "] is null");
       }
-      TreeRewards rewards = TreeRewards.of(tree);
+      SubtreeRewards rewards = SubtreeRewards.of(tree);
       LeafRule leafRule = rule.forTree(rewards);
       for (SegmentNode leaf : rewards.leaves()) {
         if (leaf.hasReward()) {

@@ -65,7 +65,7 @@ public final class RoseEstimator implements AdvantageEstimator {
     });
   }
 
-  private static double[] segmentValues(TreeRewards rewards, SegmentNode leaf) {
+  private static double[] segmentValues(SubtreeRewards rewards, SegmentNode leaf) {
     List<SegmentNode> path = RolloutTree.path(leaf);
     double[] seg = new double[path.size() - 1];
     int start = 0; // index in path of the branch point the current segment starts at
@@ -80,7 +80,7 @@ public final class RoseEstimator implements AdvantageEstimator {
     return seg;
   }
 
-  private SegmentNode shortestCorrect(TreeRewards rewards) {
+  private SegmentNode shortestCorrect(SubtreeRewards rewards) {
     return rewards.leaves().stream()
         .filter(l -> l.hasReward() && l.reward() >= correct)
         .min(Comparator.comparingInt(SegmentNode::pathLength)) // stable: the first on ties

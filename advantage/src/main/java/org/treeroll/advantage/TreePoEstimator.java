@@ -51,7 +51,7 @@ public final class TreePoEstimator implements AdvantageEstimator {
     return whiten ? whitened(raw) : raw;
   }
 
-  private double advantage(TreeRewards rewards, SegmentNode leaf) {
+  private double advantage(SubtreeRewards rewards, SegmentNode leaf) {
     double num = 0;
     double den = 0;
     for (SegmentNode a = leaf.parent(); a != null; a = a.parent()) {

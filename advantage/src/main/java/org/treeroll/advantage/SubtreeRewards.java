@@ -9,13 +9,13 @@ import org.treeroll.tree.TreeRollException;
  * The rewarded leaves below every node of one tree: their count and reward sum, so any subtree's
  * mean reward is one lookup. Leaves without a reward are counted nowhere.
  */
-final class TreeRewards {
+final class SubtreeRewards {
   private final RolloutTree tree;
   private final int[] count;
   private final double[] sum;
   private final List<SegmentNode> leaves;
 
-  private TreeRewards(RolloutTree tree) {
+  private SubtreeRewards(RolloutTree tree) {
     this.tree = tree;
     // Ids are unique and below the node count, also after splits (see RolloutTree.splitAt).
     int n = tree.nodes().size();
@@ -38,8 +38,8 @@ final class TreeRewards {
     }
   }
 
-  static TreeRewards of(RolloutTree tree) {
-    return new TreeRewards(tree);
+  static SubtreeRewards of(RolloutTree tree) {
+    return new SubtreeRewards(tree);
   }
 
   RolloutTree tree() {
