@@ -123,8 +123,10 @@ public final class AnswerExtractor {
       v = v.substring(0, end.start());
     }
     v = v.strip();
-    // Emphasis markers wrap the value ("**42**"); strip them pairwise from both ends.
-    while (v.length() >= 2 && "*_`".indexOf(v.charAt(0)) >= 0 && v.charAt(v.length() - 1) == v.charAt(0)) {
+    // Markdown emphasis around the value ("**42**", or "12**" once the label took the opening
+    // stars); stars and backticks are not part of answers. Underscores are, so only pairs go.
+    v = v.replaceAll("^[*`]+|[*`]+$", "").strip();
+    while (v.length() >= 2 && v.charAt(0) == '_' && v.charAt(v.length() - 1) == '_') {
       v = v.substring(1, v.length() - 1).strip();
     }
     return v;
