@@ -17,7 +17,7 @@ import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
 import java.io.IOException;
 import java.net.ConnectException;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -50,7 +50,7 @@ public final class HttpVerifier implements RewardFunction {
   private final boolean ownsVertx;
   private final WebClient client;
   private final AsyncCache<RewardRequest, Double> cache;
-  private final Set<CompletableFuture<Double>> inFlight = ConcurrentHashMap.newKeySet();
+  private final Map<CompletableFuture<Double>, RewardRequest> inFlight = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /** A verifier with its own Vert.x instance, closed with it. */
@@ -101,7 +101,6 @@ public final class HttpVerifier implements RewardFunction {
     if (closed.get()) {
       return CompletableFuture.completedFuture(Reward.failed("http verifier " + url + " is closed"));
     }
-    // Caffeine drops a future that completes exceptionally, which is how failures stay uncached.
     return cache.get(request, (r, executor) -> verify(r))
         .handle((value, failure) -> failure == null ? Reward.of(value) : Reward.failed(message(failure)));
   }
@@ -109,7 +108,7 @@ public final class HttpVerifier implements RewardFunction {
   /** Every attempt for one request; fails with the last attempt's cause. */
   private CompletableFuture<Double> verify(RewardRequest request) {
     CompletableFuture<Double> result = new CompletableFuture<>();
-    inFlight.add(result);
+    inFlight.put(result, request);
     result.whenComplete((v, e) -> inFlight.remove(result));
     Buffer body;
     try {
@@ -118,7 +117,7 @@ public final class HttpVerifier implements RewardFunction {
       result.completeExceptionally(new VerifierFailure("http verifier " + url + ": cannot write the request: " + e.getOriginalMessage()));
       return result;
     }
-    attempt(body, 1, result);
+    attempt(request, body, 1, result);
     return result;
   }
 
@@ -130,7 +129,7 @@ public final class HttpVerifier implements RewardFunction {
     return o;
   }
 
-  private void attempt(Buffer body, int n, CompletableFuture<Double> result) {
+  private void attempt(RewardRequest request, Buffer body, int n, CompletableFuture<Double> result) {
     send(body).onComplete(ar -> {
       if (ar.succeeded()) {
         result.complete(ar.result());
@@ -140,15 +139,25 @@ public final class HttpVerifier implements RewardFunction {
       if (f.retryable && n <= config.retries() && !closed.get()) {
         long delay = backoffBefore(n + 1);
         if (delay < 1) {
-          attempt(body, n + 1, result);
+          attempt(request, body, n + 1, result);
         } else {
-          vertx.setTimer(delay, id -> attempt(body, n + 1, result));
+          vertx.setTimer(delay, id -> attempt(request, body, n + 1, result));
         }
       } else {
-        result.completeExceptionally(new VerifierFailure("http verifier " + url + " failed after " + n
-            + (n == 1 ? " attempt: " : " attempts: ") + f.getMessage()));
+        fail(request, result, "http verifier " + url + " failed after " + n
+            + (n == 1 ? " attempt: " : " attempts: ") + f.getMessage());
       }
     });
+  }
+
+  /**
+   * Fails a verification without caching it. Caffeine drops failed futures by itself, but only in
+   * a callback that may run after the caller's, so a quick second request could still find the
+   * failure: the entry goes first.
+   */
+  private void fail(RewardRequest request, CompletableFuture<Double> result, String message) {
+    cache.asMap().remove(request, result);
+    result.completeExceptionally(new VerifierFailure(message));
   }
 
   /** Wait before attempt {@code n} (n >= 2): the backoff, doubled for each retry after the first. */
@@ -244,8 +253,8 @@ public final class HttpVerifier implements RewardFunction {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    for (CompletableFuture<Double> f : Set.copyOf(inFlight)) {
-      f.completeExceptionally(new VerifierFailure("http verifier " + url + " was closed while verifying"));
+    for (Map.Entry<CompletableFuture<Double>, RewardRequest> e : Map.copyOf(inFlight).entrySet()) {
+      fail(e.getValue(), e.getKey(), "http verifier " + url + " was closed while verifying");
     }
     client.close();
     cache.synchronous().invalidateAll();
