@@ -85,6 +85,15 @@ public final class AnswerExtractor {
     return Optional.of(best.answer());
   }
 
+  /**
+   * The key of the answer's meaning class: its final answer in {@link MathNormalizer#canonical}
+   * form, so answers that say the same thing differently share a class. Empty while there is no
+   * complete final answer.
+   */
+  public static Optional<String> meaningClass(String response, boolean finished) {
+    return finalAnswer(response, finished).map(MathNormalizer::canonical);
+  }
+
   private static Candidate later(Candidate a, Candidate b) {
     return a == null || b.start() >= a.start() ? b : a;
   }

@@ -73,6 +73,13 @@ class AnswerExtractorTest {
   }
 
   @Test
+  void answersThatMeanTheSameShareAClass() {
+    assertThat(AnswerExtractor.meaningClass("so \\boxed{\\frac{2}{4}}", false)).hasValue("1/2");
+    assertThat(AnswerExtractor.meaningClass("The answer is 0.5\n", false)).hasValue("1/2");
+    assertThat(AnswerExtractor.meaningClass("#### 0.5", false)).isEmpty();
+  }
+
+  @Test
   void nullIsRefused() {
     assertThatThrownBy(() -> AnswerExtractor.finalAnswer(null)).isInstanceOf(TreeRollException.class)
         .hasMessageContaining("response is null");
