@@ -130,6 +130,10 @@ public final class HttpVerifier implements RewardFunction {
   }
 
   private void attempt(RewardRequest request, Buffer body, int n, CompletableFuture<Double> result) {
+    if (result.isDone()) {
+      // Closing failed it while a retry was waiting; the client may be gone.
+      return;
+    }
     send(body).onComplete(ar -> {
       if (ar.succeeded()) {
         result.complete(ar.result());
