@@ -84,7 +84,13 @@ public final class TreeSampler {
    * @param suspensions times a branch gave up its pages for lack of memory
    * @param refills fork points at which new answers started in trees that had run out of branches
    */
-  public record Stats(long computedTokens, long cacheHitTokens, long suspensions, long refills) {}
+  public record Stats(long computedTokens, long cacheHitTokens, long suspensions, long refills) {
+    /** The counts since {@code earlier} was taken. */
+    public Stats since(Stats earlier) {
+      return new Stats(computedTokens - earlier.computedTokens, cacheHitTokens - earlier.cacheHitTokens,
+          suspensions - earlier.suspensions, refills - earlier.refills);
+    }
+  }
 
   public Stats stats() {
     return new Stats(computedTokens, hitTokens, suspensions, refills);

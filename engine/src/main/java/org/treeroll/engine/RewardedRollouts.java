@@ -1,0 +1,94 @@
+package org.treeroll.engine;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.IntConsumer;
+import org.treeroll.advantage.AdvantageEstimator;
+import org.treeroll.advantage.BatchAdvantages;
+import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.engine.runtime.RolloutHooks;
+import org.treeroll.engine.runtime.TreeSampler;
+import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.engine.tokenizer.TextTokenizer;
+import org.treeroll.reward.AnswerExtractor;
+import org.treeroll.reward.RewardFunction;
+import org.treeroll.reward.TreeRewards;
+import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.SegmentNode;
+import org.treeroll.tree.TreeRollException;
+
+/**
+ * The call a trainer makes each step: problems in, rewarded trees and advantages out. Answers
+ * are scored as they finish, while the rest of the batch keeps decoding (a remote verifier's
+ * latency hides behind the model's); the engine stops answers whose final answer is complete
+ * and groups answers by meaning through the same {@link AnswerExtractor}.
+ */
+public final class RewardedRollouts {
+  private final InferenceSession session;
+  private final RewardFunction reward;
+  private final AdvantageEstimator estimator;
+
+  public RewardedRollouts(InferenceSession session, RewardFunction reward, AdvantageEstimator estimator) {
+    this.session = session;
+    this.reward = reward;
+    this.estimator = estimator;
+  }
+
+  /**
+   * One step's rollouts.
+   *
+   * @param trees one per problem, in order, leaves carrying rewards or reward errors
+   * @param stats the sampler's counters for this call alone
+   */
+  public record Result(List<RolloutTree> trees, TreeRewards.Summary rewards, BatchAdvantages advantages,
+      TreeSampler.Stats stats, double seconds) {
+    /** Tokens independent sampling of the same answers would have fed through the model. */
+    public long independentTokens() {
+      // The prompt once per tree, then every answer's tokens but its last (sampled, never fed).
+      return trees.stream().mapToLong(t -> t.independentTokens() - t.leaves().size()).sum();
+    }
+
+    public int leaves() {
+      return trees.stream().mapToInt(t -> t.leaves().size()).sum();
+    }
+  }
+
+  /**
+   * Samples a tree per problem, scores every answer and computes advantages.
+   *
+   * @param onLeaf called with the number of answers finished so far (for progress display)
+   */
+  public Result run(List<TreeRewards.Problem> problems, TreeRolloutConfig config, SamplingParams params,
+      IntConsumer onLeaf) {
+    if (problems.isEmpty()) {
+      throw new TreeRollException("problems: the list is empty");
+    }
+    TextTokenizer tok = session.model().tokenizer();
+    List<int[]> prompts = problems.stream().map(p -> tok.encode(p.prompt())).toList();
+    TreeRewards.Batch batch = new TreeRewards(reward).batch();
+    Set<Integer> added = new HashSet<>();
+    int[] finished = {0};
+    RolloutHooks hooks = new RolloutHooks() {
+      @Override
+      public String finalAnswer(int[] response, boolean done) {
+        return AnswerExtractor.meaningClass(tok.decode(response, true), done).orElse(null);
+      }
+
+      @Override
+      public void leafFinished(RolloutTree tree, SegmentNode leaf) {
+        if (added.add(tree.id())) {
+          batch.add(tree, problems.get(tree.id()));
+        }
+        batch.submit(tree, leaf, tok.decode(RolloutTree.responseTokens(leaf), true));
+        onLeaf.accept(++finished[0]);
+      }
+    };
+    TreeSampler.Stats before = session.rolloutStats();
+    long t0 = System.nanoTime();
+    List<RolloutTree> trees = session.rollout(prompts, config, params, hooks);
+    TreeRewards.Summary summary = batch.awaitAll().join();
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    return new Result(trees, summary, estimator.estimate(trees), session.rolloutStats().since(before), seconds);
+  }
+}
