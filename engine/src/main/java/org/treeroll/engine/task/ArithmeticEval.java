@@ -11,6 +11,10 @@ import org.treeroll.engine.sampling.SamplingParams;
 public final class ArithmeticEval {
   /** Response tokens at most: the longest worked solution is well under this. */
   public static final int MAX_TOKENS = 128;
+  /** Problem seed of the documented held-out measurement (docs/model.md). */
+  public static final long DEFAULT_PROBLEM_SEED = 1000;
+  /** Sampling seed of the documented held-out measurement. */
+  public static final long DEFAULT_SAMPLING_SEED = 7;
 
   /**
    * @param correctByLevel correct answers per difficulty level (index 0 = level 1)
