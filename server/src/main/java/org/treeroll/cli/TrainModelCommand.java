@@ -27,7 +27,7 @@ final class TrainModelCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "Directory to write")
   Path out;
 
-  @Option(names = "--steps", description = "Optimizer steps (default: 1800)")
+  @Option(names = "--steps", description = "Optimizer steps (default: 1000)")
   Integer steps;
 
   @Option(names = "--batch", description = "Sequences per step (default: 32)")

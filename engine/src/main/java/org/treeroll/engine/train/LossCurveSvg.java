@@ -6,7 +6,10 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.treeroll.tree.AtomicFile;
 
-/** Renders a loss curve as a small standalone SVG: the raw per-step loss and its moving average. */
+/**
+ * Renders a loss curve as a small standalone SVG: the raw per-step loss and its moving average,
+ * on a logarithmic loss axis (one grid line per decade).
+ */
 public final class LossCurveSvg {
   private static final int W = 720;
   private static final int H = 360;
@@ -19,11 +22,16 @@ public final class LossCurveSvg {
 
   public static String render(double[] losses, String title) {
     int n = losses.length;
-    double max = 0;
+    double max = 1e-3;
+    double min = Double.MAX_VALUE;
     for (double l : losses) {
-      max = Math.max(max, l);
+      if (l > 0 && Double.isFinite(l)) {
+        max = Math.max(max, l);
+        min = Math.min(min, l);
+      }
     }
-    double yMax = niceCeil(max);
+    int hiDecade = (int) Math.ceil(Math.log10(max));
+    int loDecade = Math.min(hiDecade - 1, (int) Math.floor(Math.log10(Math.min(min, max))));
     double[] avg = movingAverage(losses, Math.max(1, n / 50));
     StringBuilder s = new StringBuilder();
     s.append(String.format(Locale.ROOT,
@@ -33,9 +41,10 @@ public final class LossCurveSvg {
     s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"24\" font-size=\"15\">%s</text>%n", LEFT, escape(title)));
     int pw = W - LEFT - RIGHT;
     int ph = H - TOP - BOTTOM;
-    for (int i = 0; i <= 5; i++) {
-      double v = yMax * i / 5;
-      double y = TOP + ph - ph * i / 5.0;
+    int decades = hiDecade - loDecade;
+    for (int i = 0; i <= decades; i++) {
+      double v = Math.pow(10, loDecade + i);
+      double y = TOP + ph - ph * (double) i / decades;
       s.append(String.format(Locale.ROOT, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>%n",
           LEFT, y, LEFT + pw, y));
       s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>%n",
@@ -50,12 +59,12 @@ public final class LossCurveSvg {
     s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">step</text>%n",
         LEFT + pw / 2, H - 10));
     s.append(String.format(Locale.ROOT,
-        "<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">loss (nats/token)</text>%n",
+        "<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">loss (nats/token, log scale)</text>%n",
         TOP + ph / 2, TOP + ph / 2));
     s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>%n",
         LEFT, TOP, pw, ph));
-    s.append(polyline(losses, yMax, pw, ph, "#9ecae1", 1));
-    s.append(polyline(avg, yMax, pw, ph, "#08519c", 2));
+    s.append(polyline(losses, loDecade, hiDecade, pw, ph, "#9ecae1", 1));
+    s.append(polyline(avg, loDecade, hiDecade, pw, ph, "#08519c", 2));
     s.append(String.format(Locale.ROOT,
         "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" fill=\"#08519c\">moving average; light: per step</text>%n",
         LEFT + pw - 6, TOP + 16));
@@ -75,13 +84,14 @@ public final class LossCurveSvg {
     AtomicFile.write(file, tmp -> Files.write(tmp, bytes));
   }
 
-  private static String polyline(double[] v, double yMax, int pw, int ph, String color, double width) {
+  private static String polyline(double[] v, int lo, int hi, int pw, int ph, String color, double width) {
     StringBuilder s = new StringBuilder(String.format(Locale.ROOT,
         "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" points=\"", color, width));
     int n = v.length;
     for (int i = 0; i < n; i++) {
       double x = LEFT + (n <= 1 ? 0 : (double) pw * i / (n - 1));
-      double y = TOP + ph - ph * Math.min(v[i], yMax) / yMax;
+      double lv = Math.log10(Math.max(v[i], Math.pow(10, lo)));
+      double y = TOP + ph - ph * Math.min(1, (lv - lo) / (hi - lo));
       s.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
     }
     return s.append("\"/>\n").toString();
@@ -100,21 +110,8 @@ public final class LossCurveSvg {
     return out;
   }
 
-  private static double niceCeil(double v) {
-    if (!(v > 0)) {
-      return 1;
-    }
-    double p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (double m : new double[] {1, 2, 2.5, 5, 10}) {
-      if (m * p >= v) {
-        return m * p;
-      }
-    }
-    return 10 * p;
-  }
-
   private static String trim(double v) {
-    return String.format(Locale.ROOT, "%.2f", v).replaceAll("\\.?0+$", "");
+    return v >= 1 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.4f", v).replaceAll("0+$", "");
   }
 
   private static String escape(String s) {

@@ -57,7 +57,7 @@ public record TrainConfig(
 
   /** The recipe of the bundled model (models/treeroll-arith). */
   public static TrainConfig defaults() {
-    return new TrainConfig(defaultModel(), 1800, 32, 2e-3, 0.1, 60, 0.01, 1.0, 1, new double[] {1, 1, 1, 1});
+    return new TrainConfig(defaultModel(), 1000, 32, 2e-3, 0.1, 60, 0.01, 1.0, 1, new double[] {1, 1, 1, 1});
   }
 
   public TrainConfig withSteps(int s) {
