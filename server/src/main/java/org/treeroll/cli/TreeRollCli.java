@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       GenerateCommand.class,
       ScoreCommand.class,
       GenModelCommand.class,
+      TrainModelCommand.class,
       BenchCommand.class,
       AnalyzeCommand.class,
       CommandLine.HelpCommand.class

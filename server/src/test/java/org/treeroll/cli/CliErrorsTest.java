@@ -77,6 +77,24 @@ class CliErrorsTest {
   }
 
   @Test
+  void trainModelRefusesBadOptions() {
+    run("train-model", "--out", tmp.resolve("t0").toString(), "--steps", "0").assertOneLineError("steps", "0");
+    run("train-model", "--out", tmp.resolve("t1").toString(), "--levels", "0,0").assertOneLineError("level weights");
+  }
+
+  @Test
+  void trainModelWritesALoadableModel() {
+    Path dir = tmp.resolve("trained");
+    Result r = run("train-model", "--out", dir.toString(), "--steps", "3", "--batch", "2", "--eval", "2");
+    assertThat(r.code).as(r.err).isZero();
+    assertThat(r.out).contains("final loss").contains("held-out accuracy at temperature 1: ");
+    for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json",
+        "training-log.csv", "training-loss.svg"}) {
+      assertThat(dir.resolve(f)).isRegularFile();
+    }
+  }
+
+  @Test
   void scoreWorksOnTheGoodModel() {
     Result r = run("score", "--model", good.toString(), "--ids", "5,6,7");
     assertThat(r.code).as(r.err).isZero();

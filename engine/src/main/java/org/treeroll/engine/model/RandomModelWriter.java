@@ -40,19 +40,11 @@ public final class RandomModelWriter {
    */
   public static void write(Path dir, ModelPreset preset, long seed, DType dtype, Path qwenTokenizerDir) {
     ModelConfig cfg = preset.config();
-    try {
-      Files.createDirectories(dir);
-      ObjectMapper json = new ObjectMapper();
-      writeJson(json, dir.resolve("config.json"), cfg.toJson());
-      SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors(cfg, seed), dtype,
-          Map.of("format", "pt", "treeroll_preset", preset.id(), "treeroll_seed", Long.toString(seed)));
-      ObjectNode gen = json.createObjectNode();
-      gen.set("eos_token_id", cfg.toJson().get("eos_token_id"));
-      if (cfg.bosTokenId() >= 0) {
-        gen.put("bos_token_id", cfg.bosTokenId());
-      }
-      writeJson(json, dir.resolve("generation_config.json"), gen);
-      if (preset.usesQwenTokenizer()) {
+    Map<String, String> meta = Map.of("format", "pt", "treeroll_preset", preset.id(),
+        "treeroll_seed", Long.toString(seed));
+    if (preset.usesQwenTokenizer()) {
+      writeDirectory(dir, cfg, tensors(cfg, seed), dtype, meta, null);
+      try {
         for (String f : List.of("tokenizer.json", "tokenizer_config.json")) {
           Path src = qwenTokenizerDir.resolve(f);
           if (!Files.isRegularFile(src)) {
@@ -60,11 +52,38 @@ public final class RandomModelWriter {
           }
           Files.copy(src, dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
         }
-      } else {
-        ByteLevelTokenizerJson.write(dir.resolve("tokenizer.json"), List.of(ModelPreset.TINY_SPECIAL_TOKENS));
+      } catch (IOException e) {
+        throw new TreeRollException(dir + ": cannot write model directory: " + e.getMessage(), e);
+      }
+    } else {
+      writeDirectory(dir, cfg, tensors(cfg, seed), dtype, meta, List.of(ModelPreset.TINY_SPECIAL_TOKENS));
+    }
+  }
+
+  /**
+   * Writes a HF model directory: config.json, model.safetensors (in {@code dtype}) and
+   * generation_config.json; when {@code byteLevelSpecialTokens} is not null, also a byte-level
+   * tokenizer.json with those special tokens (ids 256 up) and a tokenizer_config.json naming the
+   * first one as EOS and padding.
+   */
+  public static void writeDirectory(Path dir, ModelConfig cfg, List<NamedTensor> tensors, DType dtype,
+      Map<String, String> metadata, List<String> byteLevelSpecialTokens) {
+    try {
+      Files.createDirectories(dir);
+      ObjectMapper json = new ObjectMapper();
+      writeJson(json, dir.resolve("config.json"), cfg.toJson());
+      SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors, dtype, metadata);
+      ObjectNode gen = json.createObjectNode();
+      gen.set("eos_token_id", cfg.toJson().get("eos_token_id"));
+      if (cfg.bosTokenId() >= 0) {
+        gen.put("bos_token_id", cfg.bosTokenId());
+      }
+      writeJson(json, dir.resolve("generation_config.json"), gen);
+      if (byteLevelSpecialTokens != null) {
+        ByteLevelTokenizerJson.write(dir.resolve("tokenizer.json"), byteLevelSpecialTokens);
         ObjectNode tc = json.createObjectNode();
-        tc.put("eos_token", ModelPreset.TINY_SPECIAL_TOKENS[0]);
-        tc.put("pad_token", ModelPreset.TINY_SPECIAL_TOKENS[0]);
+        tc.put("eos_token", byteLevelSpecialTokens.get(0));
+        tc.put("pad_token", byteLevelSpecialTokens.get(0));
         writeJson(json, dir.resolve("tokenizer_config.json"), tc);
       }
     } catch (IOException e) {
