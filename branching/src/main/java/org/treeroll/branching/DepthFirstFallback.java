@@ -13,6 +13,8 @@ import org.treeroll.tree.SegmentNode;
  * answer (one with a final answer first, then one that ended with EOS, random among equals), cut
  * it back to a random segment boundary on its path and fork there, so the new answers join that
  * ancestor's subgroup. Cuts stay on segment boundaries: misaligned cuts hurt in TreePO's trials.
+ * All missing answers are placed at once, b per cut (the best-ranked answers first), so they
+ * decode together instead of one fallback round after another.
  */
 final class DepthFirstFallback {
   private DepthFirstFallback() {}
@@ -29,11 +31,15 @@ final class DepthFirstFallback {
       ranked.add(new Ranked(l, rank(l.finishReason()), rng.nextDouble()));
     }
     ranked.sort(Comparator.comparingInt(Ranked::rank).thenComparingDouble(Ranked::noise));
-    SegmentNode leaf = ranked.get(0).leaf();
-    List<SegmentNode> path = RolloutTree.path(leaf);
-    // Any boundary strictly before the leaf's end: the root (a fresh answer) or an ancestor's end.
-    SegmentNode cut = path.get(rng.nextInt(path.size() - 1));
-    return List.of(ForkPoint.atEnd(cut, Math.min(missing, Math.max(1, branchingFactor))));
+    int b = Math.max(1, branchingFactor);
+    List<ForkPoint> out = new ArrayList<>();
+    for (int i = 0, left = missing; left > 0; i++, left -= b) {
+      List<SegmentNode> path = RolloutTree.path(ranked.get(i % ranked.size()).leaf());
+      // Any boundary strictly before the leaf's end: the root (a fresh answer) or an ancestor's end.
+      SegmentNode cut = path.get(rng.nextInt(path.size() - 1));
+      out.add(ForkPoint.atEnd(cut, Math.min(left, b)));
+    }
+    return out;
   }
 
   private static int rank(FinishReason r) {

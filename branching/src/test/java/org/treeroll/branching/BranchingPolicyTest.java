@@ -103,13 +103,17 @@ class BranchingPolicyTest {
     c.append(4, 0f, 0f);
     c.finish(FinishReason.REPETITION);
     for (int seed = 0; seed < 20; seed++) {
-      List<ForkPoint> f = DepthFirstFallback.forks(t, 5, 2, new SplittableRandom(seed));
+      List<ForkPoint> f = DepthFirstFallback.forks(t, 2, 2, new SplittableRandom(seed));
       assertThat(f).hasSize(1);
       // The answered leaf b is picked; the cut is the root or a, never b itself or c's path.
       assertThat(f.get(0).node()).isIn(t.root(), a);
       assertThat(f.get(0).offset()).isEqualTo(f.get(0).node().tokenCount());
       assertThat(f.get(0).children()).isEqualTo(2);
     }
+    // Five missing answers: three cuts of 2, 2 and 1, the second-ranked leaf (EOS-less c) used too.
+    List<ForkPoint> all = DepthFirstFallback.forks(t, 5, 2, rng);
+    assertThat(all).extracting(ForkPoint::children).containsExactly(2, 2, 1);
+    assertThat(all.get(1).node()).isEqualTo(t.root()); // c's only boundary before its end is the root
     assertThat(DepthFirstFallback.forks(t, 1, 2, rng).get(0).children()).isEqualTo(1);
   }
 

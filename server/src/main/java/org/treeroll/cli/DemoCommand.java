@@ -4,14 +4,27 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import org.treeroll.engine.runtime.RolloutHooks;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.treeroll.advantage.AdvantageEstimators;
+import org.treeroll.advantage.PathAdvantage;
+import org.treeroll.branching.RepetitionRule;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.RewardedRollouts;
 import org.treeroll.engine.runtime.Scorer;
+import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.engine.task.ArithmeticTask;
+import org.treeroll.export.Exporter;
+import org.treeroll.reward.RewardFunction;
+import org.treeroll.reward.RewardFunctions;
+import org.treeroll.reward.TreeRewards;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeDump;
@@ -20,85 +33,150 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * The main job as far as it exists today: tree rollouts for a few prompts, a summary of the
- * trees and of the tokens the tree saved against independent sampling, a teacher-forced
- * rescoring of every answer (the recorded log-probs must match), and a tree dump.
+ * The main job: tree rollouts of the bundled arithmetic model on held-out problems, every answer
+ * verified, advantages computed, the log-probs checked against teacher-forced rescoring, and the
+ * tree dump and trainer export written.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-    description = "Sample rollout trees for a few prompts, check their log-probs, write a tree dump.")
+    description = "Tree rollouts with rewards and advantages on held-out arithmetic problems.")
 final class DemoCommand implements Callable<Integer> {
   @Mixin ModelOption model = new ModelOption();
 
-  @Option(names = "--leaves", defaultValue = "8", description = "Answers per prompt (default: ${DEFAULT-VALUE})")
+  @Option(names = "--problems", defaultValue = "8", description = "Held-out problems (default: ${DEFAULT-VALUE})")
+  int problems;
+
+  @Option(names = "--leaves", defaultValue = "16", description = "Answers per problem, N (default: ${DEFAULT-VALUE})")
   int leaves;
 
   @Option(names = "--segment", defaultValue = "8", description = "Tokens per segment (default: ${DEFAULT-VALUE})")
   int segment;
 
-  @Option(names = "--depth", defaultValue = "4", description = "Segments per answer at most (default: ${DEFAULT-VALUE})")
+  @Option(names = "--depth", defaultValue = "12", description = "Segments per answer at most (default: ${DEFAULT-VALUE})")
   int depth;
 
-  @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default: ${DEFAULT-VALUE})")
+  @Option(names = "--policy", defaultValue = "treepo", description = "Branching policy spec (default: ${DEFAULT-VALUE})")
+  String policy;
+
+  @Option(names = "--reward", defaultValue = "math", description = "Reward function spec (default: ${DEFAULT-VALUE})")
+  String reward;
+
+  @Option(names = "--estimator", defaultValue = "treepo", description = "Advantage estimator spec (default: ${DEFAULT-VALUE})")
+  String estimator;
+
+  @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature (default: ${DEFAULT-VALUE})")
+  double temperature;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Seed of the problems and of sampling (default: ${DEFAULT-VALUE})")
   long seed;
 
-  @Option(names = "--out", description = "Tree dump to write (default: .cache/demo/trees.jsonl)")
+  @Option(names = "--out", description = "Output directory (default: .cache/demo)")
   Path out;
-
-  private static final List<String> PROMPTS = List.of(
-      "Q: 12 + 7 * 3 = ?\nA:", "Q: 45 - 18 + 6 = ?\nA:", "Q: 9 * 8 - 30 = ?\nA:", "Q: 100 / 4 + 13 = ?\nA:");
 
   @Override
   public Integer call() {
-    Path dump = out != null ? out : Home.cache().resolve("demo/trees.jsonl");
+    Path dir = out != null ? out : Home.cache().resolve("demo");
+    TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, 2, leaves, 2, segment * depth).withPolicy(policy);
+    var est = AdvantageEstimators.create(estimator);
+    List<ArithmeticTask.Problem> ps = ArithmeticTask.defaultMix().problems(ArithmeticTask.Split.HELD_OUT, seed, problems);
+    List<TreeRewards.Problem> asked = ps.stream()
+        .map(p -> new TreeRewards.Problem(p.prompt(), Long.toString(p.answer()))).toList();
+    SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, 64L << 20)) {
+        InferenceSession session = new InferenceSession(lm, 256L << 20);
+        RewardFunction fn = RewardFunctions.create(reward)) {
       System.out.printf("model %s: %s, %,d parameters, device %s%n", lm.dir().getFileName(),
           lm.config().architecture().hfName(), lm.config().parameterCount(), lm.model().device());
-      List<int[]> prompts = PROMPTS.stream().map(p -> lm.tokenizer().encode(p)).toList();
-      TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, 2, leaves, 2, segment * depth);
-      var params = org.treeroll.engine.sampling.SamplingParams.defaults().withSeed(seed);
-      long t0 = System.nanoTime();
-      List<RolloutTree> trees = session.rollout(prompts, cfg, params, RolloutHooks.NONE);
-      double sec = (System.nanoTime() - t0) / 1e9;
-
-      // Independent sampling feeds the prompt once and every answer's tokens but its last.
-      long independent = 0;
-      for (RolloutTree t : trees) {
-        independent += t.independentTokens() - t.leaves().size();
-        Map<String, Integer> reasons = new TreeMap<>();
-        for (SegmentNode l : t.leaves()) {
-          reasons.merge(l.finishReason().name().toLowerCase(), 1, Integer::sum);
-        }
-        int maxDepth = t.leaves().stream().mapToInt(SegmentNode::depth).max().orElse(0);
-        String first = lm.tokenizer().decode(RolloutTree.responseTokens(t.leaves().get(0)), true)
-            .replace("\n", "\\n");
-        System.out.printf("  %-24s %2d leaves, %2d nodes, depth %d, %s  e.g. %s%n",
-            PROMPTS.get(t.id()).replace("\n", "\\n"), t.leaves().size(), t.nodes().size() - 1, maxDepth,
-            reasons, first.length() > 28 ? first.substring(0, 28) + "..." : first);
+      System.out.printf("%d held-out problems x %d answers; segments of %d tokens, depth %d; policy %s,"
+          + " reward %s, estimator %s%n", problems, leaves, segment, depth, policy, fn.name(), est.name());
+      RewardedRollouts.Result r;
+      try (ProgressBar bar = new ProgressBarBuilder().setTaskName("answers").setInitialMax((long) problems * leaves)
+          .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(200).continuousUpdate().build()) {
+        r = new RewardedRollouts(session, fn, est).run(asked, cfg, params, bar::stepTo);
       }
-      System.out.printf("%d trees in %.2f s: %,d tokens computed; independent sampling of the same"
-              + " answers: %,d (tree/independent = %.2f)%n",
-          trees.size(), sec, session.rolloutStats().computedTokens(), independent,
-          (double) session.rolloutStats().computedTokens() / independent);
-
-      double maxDiff = 0;
-      for (RolloutTree t : trees) {
-        for (SegmentNode leaf : t.leaves()) {
-          int[] p = t.prompt();
-          int[] r = RolloutTree.responseTokens(leaf);
-          int[] whole = Arrays.copyOf(p, p.length + r.length);
-          System.arraycopy(r, 0, whole, p.length, r.length);
-          Scorer.TokenScores s = session.score(List.of(whole), params.logprobTemperature()).get(0);
-          float[] recorded = RolloutTree.responseLogProbs(leaf);
-          for (int i = 0; i < recorded.length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs(recorded[i] - s.logProbs()[p.length - 1 + i]));
-          }
-        }
-      }
-      System.out.printf("every answer rescored alone, teacher-forced: max |tree - rescored| log-prob = %.1e%n", maxDiff);
-      TreeDump.write(dump, new ArrayList<>(trees));
-      System.out.println("tree dump: " + dump + " (format: docs/file-formats.md)");
+      printTrees(lm, r, ps);
+      printSummary(r);
+      printAdvantages(lm, r);
+      System.out.printf("every answer rescored alone, teacher-forced: max |tree - rescored| log-prob = %.1e%n",
+          rescoreAll(session, r.trees(), params));
+      Path dump = dir.resolve("trees.jsonl");
+      TreeDump.write(dump, r.trees());
+      Exporter.forFormat("jsonl").write(dir.resolve("train.jsonl"), r.advantages());
+      Exporter.forFormat("parquet").write(dir.resolve("train.parquet"), r.advantages());
+      System.out.println("wrote " + dump + " (docs/file-formats.md), " + dir.resolve("train.jsonl") + " and "
+          + dir.resolve("train.parquet") + " (docs/export.md)");
     }
     return 0;
+  }
+
+  private static void printTrees(LoadedModel lm, RewardedRollouts.Result r, List<ArithmeticTask.Problem> ps) {
+    for (RolloutTree t : r.trees()) {
+      List<SegmentNode> ls = t.leaves();
+      long right = ls.stream().filter(l -> l.hasReward() && l.reward() > 0).count();
+      int deepest = ls.stream().mapToInt(SegmentNode::depth).max().orElse(0);
+      String prompt = ps.get(t.id()).prompt().strip();
+      String first = lm.tokenizer().decode(RolloutTree.responseTokens(ls.get(0)), true).strip().replace("\n", " | ");
+      System.out.printf("  %-22s answer %-6d %2d/%2d right, %2d nodes, depth %d   e.g. %s%n", prompt,
+          ps.get(t.id()).answer(), right, ls.size(), t.nodes().size() - 1, deepest,
+          first.length() > 48 ? first.substring(0, 48) + "..." : first);
+    }
+  }
+
+  private static void printSummary(RewardedRollouts.Result r) {
+    Map<String, Integer> reasons = new TreeMap<>();
+    Map<Integer, Integer> depths = new TreeMap<>();
+    for (RolloutTree t : r.trees()) {
+      for (SegmentNode l : t.leaves()) {
+        reasons.merge(l.finishReason().name().toLowerCase(Locale.ROOT), 1, Integer::sum);
+        depths.merge(l.depth(), 1, Integer::sum);
+      }
+    }
+    System.out.printf("accuracy %.1f%% (mean reward over %d answers, %d reward errors); leaves by depth %s;"
+            + " ended by %s%n", 100 * r.rewards().meanReward(), r.rewards().scored(), r.rewards().errors(), depths, reasons);
+    System.out.printf("%.1f s: %,d tokens computed; independent sampling of the same answers: %,d"
+            + " (tree/independent = %.2f); %,d prefix-cache hit tokens, %d refills%n", r.seconds(),
+        r.stats().computedTokens(), r.independentTokens(),
+        (double) r.stats().computedTokens() / r.independentTokens(), r.stats().cacheHitTokens(), r.stats().refills());
+  }
+
+  private static void printAdvantages(LoadedModel lm, RewardedRollouts.Result r) {
+    System.out.println("advantages (" + r.advantages().estimator() + "), first problem:");
+    for (PathAdvantage p : r.advantages().paths()) {
+      if (p.tree().id() != 0) {
+        continue;
+      }
+      String text = lm.tokenizer().decode(RolloutTree.responseTokens(p.leaf()), true).strip().replace("\n", " | ");
+      String segs = Arrays.stream(p.segmentAdvantages()).mapToObj(a -> String.format(Locale.ROOT, "%+.2f", a))
+          .reduce((a, b) -> a + " " + b).orElse("");
+      System.out.printf("  reward %s  segments [%s]  %s%n",
+          p.leaf().hasReward() ? String.format(Locale.ROOT, "%.0f", p.leaf().reward()) : "error",
+          segs, text.length() > 40 ? text.substring(text.length() - 40) : text);
+    }
+  }
+
+  /** Max |recorded - rescored| log-prob over every token of every answer. */
+  private static double rescoreAll(InferenceSession session, List<RolloutTree> trees, SamplingParams params) {
+    List<int[]> whole = new ArrayList<>();
+    List<float[]> recorded = new ArrayList<>();
+    List<Integer> promptLengths = new ArrayList<>();
+    for (RolloutTree t : trees) {
+      for (SegmentNode leaf : t.leaves()) {
+        int[] p = t.prompt();
+        int[] resp = RolloutTree.responseTokens(leaf);
+        int[] w = Arrays.copyOf(p, p.length + resp.length);
+        System.arraycopy(resp, 0, w, p.length, resp.length);
+        whole.add(w);
+        recorded.add(RolloutTree.responseLogProbs(leaf));
+        promptLengths.add(p.length);
+      }
+    }
+    List<Scorer.TokenScores> scores = session.score(whole, params.logprobTemperature());
+    double maxDiff = 0;
+    for (int i = 0; i < whole.size(); i++) {
+      float[] rec = recorded.get(i);
+      for (int k = 0; k < rec.length; k++) {
+        maxDiff = Math.max(maxDiff, Math.abs(rec[k] - scores.get(i).logProbs()[promptLengths.get(i) - 1 + k]));
+      }
+    }
+    return maxDiff;
   }
 }

@@ -10,9 +10,12 @@ import picocli.CommandLine.Option;
 
 /** {@code --model}: a HF model directory, or the name of a preset generated on first use. */
 final class ModelOption {
-  @Option(names = {"-m", "--model"}, defaultValue = "tiny-qwen3",
-      description = "HF model directory, or a generated preset: tiny-llama, tiny-qwen2, tiny-qwen3,"
-          + " qwen2.5-0.5b, qwen3-0.6b (default: ${DEFAULT-VALUE})")
+  /** The bundled default model, trained on the arithmetic task (docs/model.md). */
+  static final String BUNDLED = "treeroll-arith";
+
+  @Option(names = {"-m", "--model"}, defaultValue = BUNDLED,
+      description = "HF model directory, the bundled " + BUNDLED + ", or a generated preset: tiny-llama,"
+          + " tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, qwen3-0.6b (default: ${DEFAULT-VALUE})")
   String model;
 
   @Option(names = "--model-seed", defaultValue = "0", description = "Seed of a generated preset's weights")
@@ -20,6 +23,9 @@ final class ModelOption {
 
   /** The model directory, generating a preset's into the cache when needed. */
   Path resolve() {
+    if (model.equals(BUNDLED)) {
+      return Home.root().resolve("models").resolve(BUNDLED);
+    }
     boolean isPreset = Arrays.stream(ModelPreset.values()).anyMatch(p -> p.id().equals(model));
     if (!isPreset) {
       return Path.of(model);
