@@ -26,15 +26,22 @@ public final class Trainer {
   }
 
   /** The trained weights and the loss of every step. */
-  public record Result(ModelConfigAndTensors weights, double[] losses, double seconds) {
-    /** Mean loss of the last {@code min(50, steps)} steps. */
+  /**
+   * @param skippedSteps steps whose update was skipped because the gradient was not finite
+   */
+  public record Result(ModelConfigAndTensors weights, double[] losses, double seconds, int skippedSteps) {
+    /** Mean finite loss of the last {@code min(50, steps)} steps. */
     public double finalLoss() {
       int n = Math.min(50, losses.length);
       double s = 0;
+      int counted = 0;
       for (int i = losses.length - n; i < losses.length; i++) {
-        s += losses[i];
+        if (Double.isFinite(losses[i])) {
+          s += losses[i];
+          counted++;
+        }
       }
-      return s / n;
+      return counted == 0 ? Double.NaN : s / counted;
     }
   }
 
@@ -86,7 +93,8 @@ public final class Trainer {
         }
       }
       double seconds = (System.nanoTime() - start) / 1e9;
-      return new Result(new ModelConfigAndTensors(c.model(), model.tensors()), losses, seconds);
+      return new Result(new ModelConfigAndTensors(c.model(), model.tensors()), losses, seconds,
+          opt.skippedSteps());
     }
   }
 
