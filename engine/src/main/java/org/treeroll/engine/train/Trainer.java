@@ -16,8 +16,9 @@ import org.treeroll.engine.task.ArithmeticTask;
 /**
  * Trains a {@link TrainableDecoder} on the arithmetic task's train split: next-token
  * cross-entropy on the solution tokens and the final EOS only (the prompt is masked), AdamW,
- * linear warmup then cosine decay. Deterministic from the config's seed (up to the CPU kernels'
- * floating-point order). Each step's arrays live in an {@link NDScope}, so memory stays flat.
+ * linear warmup then cosine decay. The data and initial weights are fixed by the config's seed;
+ * runs are not bitwise identical (CPU kernels round differently from run to run) but end alike.
+ * Each step's arrays live in an {@link NDScope}, so memory stays flat.
  */
 public final class Trainer {
   /** Reports each step as it completes. */
