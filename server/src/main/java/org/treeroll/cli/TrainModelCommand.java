@@ -107,20 +107,17 @@ final class TrainModelCommand implements Callable<Integer> {
     }
     System.out.printf(Locale.ROOT, "wrote %s in %.0f s; final loss %.4f (mean of the last 50 steps)%n",
         out, r.seconds(), r.finalLoss());
+    if (r.skippedSteps() > 0) {
+      System.out.printf("%d step(s) skipped: their gradient was not finite%n", r.skippedSteps());
+    }
     if (eval > 0) {
       try (LoadedModel model = LoadedModel.open(out)) {
         ArithmeticEval.Result e = ArithmeticEval.heldOut(model, new ArithmeticTask(c.levelWeights()),
-            ModelDefaults.EVAL_PROBLEM_SEED, eval, 1.0, ModelDefaults.EVAL_SAMPLING_SEED);
+            ArithmeticEval.DEFAULT_PROBLEM_SEED, eval, 1.0, ArithmeticEval.DEFAULT_SAMPLING_SEED);
         System.out.printf(Locale.ROOT, "held-out accuracy at temperature 1: %d/%d = %.3f%n",
             e.correct(), e.total(), e.accuracy());
       }
     }
     return 0;
-  }
-
-  /** The fixed seeds the documented accuracy is measured with. */
-  static final class ModelDefaults {
-    static final long EVAL_PROBLEM_SEED = ArithmeticEval.DEFAULT_PROBLEM_SEED;
-    static final long EVAL_SAMPLING_SEED = ArithmeticEval.DEFAULT_SAMPLING_SEED;
   }
 }

@@ -2,6 +2,7 @@ package org.treeroll.engine.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.treeroll.engine.model.WeightNames;
@@ -9,7 +10,8 @@ import org.treeroll.engine.model.WeightNames;
 /**
  * AdamW (decoupled weight decay, bias-corrected moments) with global gradient-norm clipping,
  * written with in-place NDArray ops. Call {@link #step} outside a gradient collector; it also
- * zeroes the gradients it consumed.
+ * zeroes the gradients it consumed. A step whose gradient is not finite is skipped (weights and
+ * moments untouched) and counted.
  */
 public final class AdamW implements AutoCloseable {
   private final double beta1;
@@ -20,6 +22,7 @@ public final class AdamW implements AutoCloseable {
   private final NDManager manager;
   private final Map<String, NDArray[]> moments = new LinkedHashMap<>();
   private int t;
+  private int skipped;
 
   public AdamW(Map<String, NDArray> params, NDManager parent, double beta1, double beta2, double eps,
       double weightDecay, double gradClip) {
@@ -50,6 +53,16 @@ public final class AdamW implements AutoCloseable {
       sq += g.square().sum().getFloat();
     }
     double norm = Math.sqrt(sq);
+    if (!Double.isFinite(norm)) {
+      // A non-finite gradient would turn every weight into NaN: skip the update (the moments and
+      // the step count stay as they were) and clear the gradients for the next step.
+      t--;
+      skipped++;
+      for (NDArray g : grads.values()) {
+        g.set(new NDIndex("..."), 0f);
+      }
+      return norm;
+    }
     double scale = gradClip > 0 && norm > gradClip ? gradClip / norm : 1.0;
     double c1 = 1 - Math.pow(beta1, t);
     double c2 = 1 - Math.pow(beta2, t);
@@ -68,6 +81,11 @@ public final class AdamW implements AutoCloseable {
       g.subi(g);
     }
     return norm;
+  }
+
+  /** Steps skipped because the gradient was not finite. */
+  public int skippedSteps() {
+    return skipped;
   }
 
   @Override

@@ -26,7 +26,9 @@ import org.treeroll.tree.TreeRollException;
  * the inference engine loads as is. Biases are not supported (Qwen2, attention_bias).
  *
  * <p>The forward takes a right-padded batch {@code [B, T]}: every row starts at position 0, and
- * causality keeps padding from influencing real positions.
+ * causality keeps padding from influencing real positions. Run it inside an {@code NDScope}:
+ * some temporaries (the weights' transposes) join the parameters' manager, and the scope is what
+ * closes them.
  */
 public final class TrainableDecoder implements AutoCloseable {
   private final ModelConfig cfg;

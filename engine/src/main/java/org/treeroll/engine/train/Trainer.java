@@ -16,8 +16,9 @@ import org.treeroll.engine.task.ArithmeticTask;
 /**
  * Trains a {@link TrainableDecoder} on the arithmetic task's train split: next-token
  * cross-entropy on the solution tokens and the final EOS only (the prompt is masked), AdamW,
- * linear warmup then cosine decay. Deterministic from the config's seed (up to the CPU kernels'
- * floating-point order). Each step's arrays live in an {@link NDScope}, so memory stays flat.
+ * linear warmup then cosine decay. The data and initial weights are fixed by the config's seed;
+ * runs are not bitwise identical (CPU kernels round differently from run to run) but end alike.
+ * Each step's arrays live in an {@link NDScope}, so memory stays flat.
  */
 public final class Trainer {
   /** Reports each step as it completes. */
@@ -26,15 +27,22 @@ public final class Trainer {
   }
 
   /** The trained weights and the loss of every step. */
-  public record Result(ModelConfigAndTensors weights, double[] losses, double seconds) {
-    /** Mean loss of the last {@code min(50, steps)} steps. */
+  /**
+   * @param skippedSteps steps whose update was skipped because the gradient was not finite
+   */
+  public record Result(ModelConfigAndTensors weights, double[] losses, double seconds, int skippedSteps) {
+    /** Mean finite loss of the last {@code min(50, steps)} steps. */
     public double finalLoss() {
       int n = Math.min(50, losses.length);
       double s = 0;
+      int counted = 0;
       for (int i = losses.length - n; i < losses.length; i++) {
-        s += losses[i];
+        if (Double.isFinite(losses[i])) {
+          s += losses[i];
+          counted++;
+        }
       }
-      return s / n;
+      return counted == 0 ? Double.NaN : s / counted;
     }
   }
 
@@ -86,7 +94,8 @@ public final class Trainer {
         }
       }
       double seconds = (System.nanoTime() - start) / 1e9;
-      return new Result(new ModelConfigAndTensors(c.model(), model.tensors()), losses, seconds);
+      return new Result(new ModelConfigAndTensors(c.model(), model.tensors()), losses, seconds,
+          opt.skippedSteps());
     }
   }
 
