@@ -1,6 +1,7 @@
 package org.treeroll.engine;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.runtime.Generator;
 import org.treeroll.engine.runtime.KvStore;
@@ -59,6 +60,7 @@ public final class InferenceSession implements AutoCloseable {
   }
 
   public List<Completion> generate(List<int[]> prompts, SamplingParams params) {
+    requireNoRollouts("generate");
     cache.evictUntilFree(kv.pool().capacity()); // the generator does not evict on its own
     return generator.generate(prompts, params);
   }
@@ -69,12 +71,29 @@ public final class InferenceSession implements AutoCloseable {
     return trees.sample(prompts, config, params, hooks);
   }
 
+  /**
+   * {@link #rollout} without waiting: requests from several threads decode together in the same
+   * batched steps, each joining at the next step (continuous batching).
+   */
+  public CompletableFuture<List<RolloutTree>> rolloutAsync(List<int[]> prompts, TreeRolloutConfig config,
+      SamplingParams params, RolloutHooks hooks) {
+    return trees.submit(prompts, config, params, hooks);
+  }
+
+  // Generation and scoring use the same pages as rollouts, from the caller's thread.
+  private void requireNoRollouts(String what) {
+    if (trees.busy()) {
+      throw new TreeRollException(what + " was called while rollouts are in flight; wait for them first");
+    }
+  }
+
   /** Tree-sampler counters since the session opened. */
   public TreeSampler.Stats rolloutStats() {
     return trees.stats();
   }
 
   public List<Scorer.TokenScores> score(List<int[]> sequences, double temperature) {
+    requireNoRollouts("score");
     cache.evictUntilFree(kv.pool().capacity()); // the scorer does not evict on its own
     return scorer.score(sequences, temperature);
   }

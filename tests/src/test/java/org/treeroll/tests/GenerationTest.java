@@ -127,6 +127,31 @@ class GenerationTest {
     assertThat(session.rollout(prompts, cfg, p, hooks).get(0).weightVersion()).isEqualTo(8);
   }
 
+  @Test
+  void scoringWaitsForRolloutsInFlightAndRolloutsFromTwoThreadsBothComplete() throws Exception {
+    var cfg = new org.treeroll.branching.TreeRolloutConfig(4, 3, 2, 4, 2, 12);
+    var release = new java.util.concurrent.CountDownLatch(1);
+    var held = new org.treeroll.engine.runtime.RolloutHooks() {
+      @Override
+      public void leafFinished(org.treeroll.tree.RolloutTree tree, org.treeroll.tree.SegmentNode leaf) {
+        try {
+          release.await(); // keeps the rollout in flight until the test has tried to score
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    };
+    var first = session.rolloutAsync(prompts("one"), cfg, SamplingParams.defaults().withSeed(1), held);
+    var second = session.rolloutAsync(prompts("two", "three"), cfg, SamplingParams.defaults().withSeed(2),
+        org.treeroll.engine.runtime.RolloutHooks.NONE);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> session.score(prompts("xy z"), 1.0))
+        .isInstanceOf(org.treeroll.tree.TreeRollException.class).hasMessageContaining("rollouts are in flight");
+    release.countDown();
+    assertThat(first.get().get(0).leaves()).hasSize(4);
+    assertThat(second.get()).hasSize(2);
+    assertThat(session.score(prompts("xy z"), 1.0)).hasSize(1);
+  }
+
   /** Token ids of every node, in creation order. */
   private record RolloutTreeShape(List<List<Integer>> nodes) {
     static RolloutTreeShape of(org.treeroll.tree.RolloutTree t) {

@@ -1,7 +1,11 @@
 package org.treeroll.engine.runtime;
 
 import ai.djl.ndarray.NDManager;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -55,10 +59,18 @@ public final class TreeSampler {
   private final int[] eosIds;
   private final int maxStepTokens;
   private final RadixKvCache cache; // null: no reuse across requests
-  private long computedTokens;
-  private long suspensions;
-  private long hitTokens;
-  private long refills;
+  // Written by the sampling thread only; volatile so stats() may read them from any thread.
+  private volatile long computedTokens;
+  private volatile long suspensions;
+  private volatile long hitTokens;
+  private volatile long refills;
+  private volatile long forwardSteps;
+
+  private final Object lock = new Object();
+  private final ArrayDeque<Run> pending = new ArrayDeque<>(); // guarded by lock
+  private boolean driving; // guarded by lock: a sampling thread is running
+  private int inFlight; // guarded by lock: requests submitted and not yet completed
+  private final List<Run> active = new ArrayList<>(); // the sampling thread's own
 
   public TreeSampler(Model model, KvStore kv, int[] eosIds, int maxStepTokens) {
     this(model, kv, eosIds, maxStepTokens, null);
@@ -83,83 +95,163 @@ public final class TreeSampler {
    * @param cacheHitTokens prompt and path tokens whose KV came from the prefix cache instead
    * @param suspensions times a branch gave up its pages for lack of memory
    * @param refills fork points at which new answers started in trees that had run out of branches
+   * @param forwardSteps batched forward passes run
    */
-  public record Stats(long computedTokens, long cacheHitTokens, long suspensions, long refills) {
+  public record Stats(long computedTokens, long cacheHitTokens, long suspensions, long refills,
+      long forwardSteps) {
     /** The counts since {@code earlier} was taken. */
     public Stats since(Stats earlier) {
       return new Stats(computedTokens - earlier.computedTokens, cacheHitTokens - earlier.cacheHitTokens,
-          suspensions - earlier.suspensions, refills - earlier.refills);
+          suspensions - earlier.suspensions, refills - earlier.refills, forwardSteps - earlier.forwardSteps);
     }
   }
 
   public Stats stats() {
-    return new Stats(computedTokens, hitTokens, suspensions, refills);
+    return new Stats(computedTokens, hitTokens, suspensions, refills, forwardSteps);
   }
 
   /**
-   * Samples one tree per prompt with the config's policy. Tree {@code i} is seeded from
-   * {@code (params.seed(), i)}.
+   * Samples one tree per prompt with the config's policy, blocking until every tree is done.
+   * Tree {@code i} is seeded from {@code (params.seed(), i)}.
    */
   public List<RolloutTree> sample(List<int[]> prompts, TreeRolloutConfig cfg, SamplingParams params,
       RolloutHooks hooks) {
+    try {
+      return submit(prompts, cfg, params, hooks).join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Queues a request: its trees join the batch at the next step, decoding together with every
+   * other request's (continuous batching); the future completes when its trees are done. Input
+   * errors are thrown here, at once. Hooks are called on the sampling thread.
+   */
+  public CompletableFuture<List<RolloutTree>> submit(List<int[]> prompts, TreeRolloutConfig cfg,
+      SamplingParams params, RolloutHooks hooks) {
     BranchingPolicy policy = cfg.newPolicy();
     int k = policy.candidatesPerToken();
     SamplingParams p = k > params.logprobs() ? params.withLogprobs(k) : params;
-    Run run = new Run(cfg, policy, p, hooks);
     int longest = prompts.stream().mapToInt(x -> x.length).max().orElse(0);
     int pagesPerAnswer = kv.pool().pagesFor(longest + cfg.maxTokens()) + 1;
     if (pagesPerAnswer > kv.pool().capacity()) {
       throw new TreeRollException("KV budget of " + kv.pool().capacity() + " pages is too small: one answer of "
           + (longest + cfg.maxTokens()) + " tokens needs " + pagesPerAnswer);
     }
-    List<TreeState> trees = new ArrayList<>();
-    try {
-      for (int i = 0; i < prompts.size(); i++) {
-        int[] prompt = prompts.get(i);
-        if (prompt.length == 0) {
-          throw new TreeRollException("prompt " + i + " is empty");
-        }
-        if (prompt.length + cfg.maxTokens() > model.config().maxPositionEmbeddings()) {
-          throw new TreeRollException("prompt " + i + " has " + prompt.length + " tokens; with max_tokens "
-              + cfg.maxTokens() + " it exceeds max_position_embeddings " + model.config().maxPositionEmbeddings());
-        }
-        long seed = TokenSampler.rngFor(params.seed(), i).nextLong();
-        long version = cache == null ? 0 : cache.weightVersion();
-        TreeState t = new TreeState(new RolloutTree(i, prompt, version, seed, policy.name()),
-            new SplittableRandom(seed), 4 * cfg.leafBudget());
-        t.live.add(new Branch(t, t.tree.root(), null, new IntArrayList()));
-        trees.add(t);
+    for (int i = 0; i < prompts.size(); i++) {
+      int[] prompt = prompts.get(i);
+      if (prompt.length == 0) {
+        throw new TreeRollException("prompt " + i + " is empty");
       }
-      while (true) {
-        for (TreeState t : trees) {
-          refill(t, run);
-        }
-        List<Branch> live = collectLive(trees);
-        if (live.isEmpty()) {
-          break;
-        }
-        resume(live.stream().filter(b -> b.table == null).toList(), run);
-        // Resuming may have forked branches: take the live set anew.
-        step(collectLive(trees).stream().filter(b -> b.table != null).toList(), run);
-      }
-    } finally {
-      for (TreeState t : trees) {
-        t.releaseAll();
+      if (prompt.length + cfg.maxTokens() > model.config().maxPositionEmbeddings()) {
+        throw new TreeRollException("prompt " + i + " has " + prompt.length + " tokens; with max_tokens "
+            + cfg.maxTokens() + " it exceeds max_position_embeddings " + model.config().maxPositionEmbeddings());
       }
     }
-    trees.forEach(t -> t.tree.renumber());
-    return trees.stream().map(t -> t.tree).toList();
+    Run run = new Run(List.copyOf(prompts), cfg, policy, p, hooks);
+    synchronized (lock) {
+      pending.add(run);
+      inFlight++;
+      if (!driving) {
+        driving = true;
+        Thread.ofPlatform().daemon().name("treeroll-sampler").start(this::drive);
+      }
+    }
+    return run.done;
   }
 
-  /** One call's settings, and the context its policy sees. */
+  /** Whether requests are queued or being sampled. */
+  public boolean busy() {
+    synchronized (lock) {
+      return inFlight > 0;
+    }
+  }
+
+  /**
+   * The sampling thread: admits queued requests, advances every live branch of every request by
+   * one token per step, completes requests whose trees are done, and exits when nothing is left.
+   */
+  private void drive() {
+    try {
+      while (true) {
+        synchronized (lock) {
+          while (!pending.isEmpty()) {
+            admit(pending.poll());
+          }
+          if (active.isEmpty()) {
+            driving = false;
+            return;
+          }
+        }
+        for (Run r : active) {
+          r.trees.forEach(this::refill);
+        }
+        for (Iterator<Run> it = active.iterator(); it.hasNext(); ) {
+          Run r = it.next();
+          if (r.trees.stream().allMatch(t -> t.live.isEmpty())) {
+            it.remove();
+            r.trees.forEach(t -> t.tree.renumber());
+            synchronized (lock) {
+              inFlight--;
+            }
+            r.done.complete(r.trees.stream().map(t -> t.tree).toList());
+          }
+        }
+        List<Branch> live = collectLive();
+        if (live.isEmpty()) {
+          continue;
+        }
+        resume(live.stream().filter(b -> b.table == null).toList());
+        // Resuming may have forked branches: take the live set anew.
+        step(collectLive().stream().filter(b -> b.table != null).toList());
+      }
+    } catch (Throwable e) {
+      synchronized (lock) {
+        List<Run> failed = new ArrayList<>(active);
+        failed.addAll(pending);
+        active.clear();
+        pending.clear();
+        driving = false;
+        inFlight -= failed.size();
+        for (Run r : failed) {
+          r.trees.forEach(TreeState::releaseAll);
+          r.done.completeExceptionally(e);
+        }
+      }
+    }
+  }
+
+  /** Makes a queued request's trees, each a waiting branch at its prompt. */
+  private void admit(Run run) {
+    long version = cache == null ? 0 : cache.weightVersion();
+    for (int i = 0; i < run.prompts.size(); i++) {
+      long seed = TokenSampler.rngFor(run.params.seed(), i).nextLong();
+      TreeState t = new TreeState(run, new RolloutTree(i, run.prompts.get(i), version, seed, run.policy.name()),
+          new SplittableRandom(seed), 4 * run.cfg.leafBudget());
+      t.live.add(new Branch(t, t.tree.root(), null, new IntArrayList()));
+      run.trees.add(t);
+    }
+    active.add(run);
+  }
+
+  /** One request: its settings, its trees, the context its policy sees. */
   private final class Run implements BranchingContext {
+    final List<int[]> prompts;
     final TreeRolloutConfig cfg;
     final BranchingPolicy policy;
     final SamplingParams params;
     final RolloutHooks hooks;
+    final List<TreeState> trees = new ArrayList<>();
+    final CompletableFuture<List<RolloutTree>> done = new CompletableFuture<>();
     final Int2ObjectOpenHashMap<float[]> embeddings = new Int2ObjectOpenHashMap<>();
 
-    Run(TreeRolloutConfig cfg, BranchingPolicy policy, SamplingParams params, RolloutHooks hooks) {
+    Run(List<int[]> prompts, TreeRolloutConfig cfg, BranchingPolicy policy, SamplingParams params,
+        RolloutHooks hooks) {
+      this.prompts = prompts;
       this.cfg = cfg;
       this.policy = policy;
       this.params = params;
@@ -198,7 +290,8 @@ public final class TreeSampler {
    * its policy says; they wait for pages like suspended branches, and resume reuses the cached
    * prefix.
    */
-  private void refill(TreeState t, Run run) {
+  private void refill(TreeState t) {
+    Run run = t.run;
     int missing = run.cfg.leafBudget() - t.leaves;
     if (!t.live.isEmpty() || missing <= 0 || t.tree.leaves().isEmpty() || t.refillsLeft-- <= 0) {
       return;
@@ -225,7 +318,7 @@ public final class TreeSampler {
   }
 
   /** Recomputes the KV of waiting branches' whole paths, as many as free pages allow. */
-  private void resume(List<Branch> waiting, Run run) {
+  private void resume(List<Branch> waiting) {
     List<Branch> resumed = new ArrayList<>();
     List<int[]> paths = new ArrayList<>();
     IntArrayList reused = new IntArrayList();
@@ -262,7 +355,7 @@ public final class TreeSampler {
         done[i] += n;
         budget -= n;
       }
-      NextTokenDistributions d = forward(chunks, run.params);
+      NextTokenDistributions d = forward(chunks, owners);
       for (int r = 0; r < owners.size(); r++) {
         owners.get(r).setNext(d, r);
       }
@@ -274,7 +367,7 @@ public final class TreeSampler {
     for (int i = 0; i < resumed.size(); i++) {
       cachePath(paths.get(i), resumed.get(i).table);
     }
-    atBoundaries(resumed, run);
+    atBoundaries(resumed);
   }
 
   /** Indexes the computed prefix of {@code path} in the prefix cache, when there is one. */
@@ -314,9 +407,10 @@ public final class TreeSampler {
   }
 
   /** Samples a token for every active branch, ends the stopped ones, feeds the rest. */
-  private void step(List<Branch> active, Run run) {
+  private void step(List<Branch> active) {
     List<Branch> feed = new ArrayList<>();
     for (Branch b : active) {
+      Run run = b.tree.run;
       SampledToken t = TokenSampler.sample(b.next, b.nextRow, run.params, b.rng);
       if (run.params.logprobs() > 0) {
         b.node.append(t.id(), t.logProb(), t.entropy(), t.topIds(), t.topLogProbs());
@@ -326,7 +420,7 @@ public final class TreeSampler {
       b.response.add(t.id());
       FinishReason end = stopReason(b, t.id(), run.cfg, run.params);
       if (end != null) {
-        finish(b, end, run);
+        finish(b, end);
       } else {
         feed.add(b);
       }
@@ -345,28 +439,29 @@ public final class TreeSampler {
       fed.add(b);
     }
     if (!chunks.isEmpty()) {
-      NextTokenDistributions d = forward(chunks, run.params);
+      NextTokenDistributions d = forward(chunks, fed);
       for (int r = 0; r < fed.size(); r++) {
         fed.get(r).setNext(d, r);
       }
     }
-    atBoundaries(fed, run);
+    atBoundaries(fed);
   }
 
   /** Ends an answer: caches its path for later forks, frees its pages, tells the caller. */
-  private void finish(Branch b, FinishReason reason, Run run) {
+  private void finish(Branch b, FinishReason reason) {
     cachePath(pathTokens(b), b.table);
     b.tree.finish(b, reason);
-    run.hooks.leafFinished(b.tree.tree, b.node);
+    b.tree.run.hooks.leafFinished(b.tree.tree, b.node);
   }
 
   /**
    * Forks the branches whose segment is full (and the prompts, which fork into the initial
    * divergence), one tree at a time.
    */
-  private void atBoundaries(List<Branch> ready, Run run) {
-    TreeRolloutConfig cfg = run.cfg;
+  private void atBoundaries(List<Branch> ready) {
     for (TreeState t : ready.stream().map(b -> b.tree).distinct().toList()) {
+      Run run = t.run;
+      TreeRolloutConfig cfg = run.cfg;
       for (Branch root : ready.stream().filter(b -> b.tree == t && b.node.isRootNode()).toList()) {
         branch(t, root, cfg.initialDivergence());
       }
@@ -376,7 +471,7 @@ public final class TreeSampler {
           continue;
         }
         if (cfg.stopOnAnswer() && run.hooks.finalAnswer(b.response.toIntArray(), false) != null) {
-          finish(b, FinishReason.ANSWERED, run); // the outcome is settled: decoding on changes nothing
+          finish(b, FinishReason.ANSWERED); // the outcome is settled: decoding on changes nothing
         } else {
           full.add(b);
         }
@@ -441,12 +536,20 @@ public final class TreeSampler {
     return null;
   }
 
-  private NextTokenDistributions forward(List<SequenceChunk> chunks, SamplingParams params) {
+  /** One forward step; row {@code r} of the result is {@code owners.get(r)}'s next distribution. */
+  private NextTokenDistributions forward(List<SequenceChunk> chunks, List<Branch> owners) {
+    long n = 0;
     for (SequenceChunk c : chunks) {
-      computedTokens += c.tokens().length;
+      n += c.tokens().length;
+    }
+    computedTokens += n;
+    forwardSteps++;
+    float[] temperatures = new float[owners.size()];
+    for (int r = 0; r < temperatures.length; r++) {
+      temperatures[r] = (float) owners.get(r).tree.run.params.logprobTemperature();
     }
     try (NDManager m = NDManager.newBaseManager(model.device())) {
-      return NextTokenDistributions.of(model.forward(chunks, kv, m), params.logprobTemperature());
+      return NextTokenDistributions.of(model.forward(chunks, kv, m), temperatures);
     }
   }
 
@@ -457,10 +560,12 @@ public final class TreeSampler {
     return path;
   }
 
-  private static List<Branch> collectLive(List<TreeState> trees) {
+  private List<Branch> collectLive() {
     List<Branch> out = new ArrayList<>();
-    for (TreeState t : trees) {
-      out.addAll(t.live);
+    for (Run r : active) {
+      for (TreeState t : r.trees) {
+        out.addAll(t.live);
+      }
     }
     return out;
   }
@@ -497,6 +602,7 @@ public final class TreeSampler {
 
   /** One tree's growing state. */
   private static final class TreeState {
+    final Run run;
     final RolloutTree tree;
     final SplittableRandom seeds;
     final List<Branch> live = new ArrayList<>();
@@ -504,7 +610,8 @@ public final class TreeSampler {
     int finishedThisSegment;
     int refillsLeft; // a policy whose new answers keep dying at once must not loop forever
 
-    TreeState(RolloutTree tree, SplittableRandom seeds, int refills) {
+    TreeState(Run run, RolloutTree tree, SplittableRandom seeds, int refills) {
+      this.run = run;
       this.tree = tree;
       this.seeds = seeds;
       this.refillsLeft = refills;

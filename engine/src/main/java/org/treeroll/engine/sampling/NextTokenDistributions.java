@@ -14,11 +14,36 @@ public record NextTokenDistributions(float[] probs, float[] entropies, int vocab
 
   /** Softmax of {@code logits / temperature} for logits {@code [rows, vocab]}. */
   public static NextTokenDistributions of(NDArray logits, double temperature) {
-    int vocab = (int) logits.getShape().get(1);
-    // A batched LM head leaves a transposed view; one explicit copy to row-major (reshape of a
-    // strided array copies) is cheaper than softmax reading it strided.
-    NDArray rows = logits.reshape(-1).reshape(logits.getShape());
-    NDArray logp = (temperature == 1.0 ? rows : rows.div(temperature)).logSoftmax(-1);
+    return of(rows(logits), temperature == 1.0 ? null : logits.getManager().create((float) temperature));
+  }
+
+  /**
+   * Softmax of each row of {@code logits} at its own temperature: requests with different
+   * temperatures share one forward step.
+   */
+  public static NextTokenDistributions of(NDArray logits, float[] rowTemperatures) {
+    boolean same = true;
+    for (float t : rowTemperatures) {
+      same &= t == rowTemperatures[0];
+    }
+    if (same) {
+      return of(logits, rowTemperatures.length == 0 ? 1.0 : rowTemperatures[0]);
+    }
+    NDArray t = logits.getManager().create(rowTemperatures, new ai.djl.ndarray.types.Shape(rowTemperatures.length, 1));
+    return of(rows(logits), t);
+  }
+
+  /**
+   * A batched LM head leaves a transposed view; one explicit copy to row-major (reshape of a
+   * strided array copies) is cheaper than softmax reading it strided.
+   */
+  private static NDArray rows(NDArray logits) {
+    return logits.reshape(-1).reshape(logits.getShape());
+  }
+
+  private static NextTokenDistributions of(NDArray rows, NDArray temperature) {
+    int vocab = (int) rows.getShape().get(1);
+    NDArray logp = (temperature == null ? rows : rows.div(temperature)).logSoftmax(-1);
     NDArray p = logp.exp();
     // H = -sum p log p, as one batched dot product per row: no [rows, vocab] temporary.
     long n = logp.getShape().get(0);

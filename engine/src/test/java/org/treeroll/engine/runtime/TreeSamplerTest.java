@@ -302,6 +302,53 @@ class TreeSamplerTest {
     assertThat(settle.finished).hasSize(4);
   }
 
+  @Test
+  void concurrentRequestsShareForwardStepsAndGetTheTreesTheyWouldGetAlone() throws Exception {
+    List<int[]> a = List.of(new int[] {5, 6, 7, 8, 9, 10, 11});
+    List<int[]> b = List.of(new int[] {40, 41, 42}, new int[] {7, 7});
+    SamplingParams hot = PARAMS.withTemperature(1.5);
+    SamplingParams cool = PARAMS.withTemperature(0.7).withSeed(9);
+    TreeRolloutConfig entropy = SHAPE.withPolicy("entropy");
+    TreeSampler alone = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    List<String> aAlone = shapes(alone.sample(a, SHAPE, hot, RolloutHooks.NONE));
+    long aSteps = alone.stats().forwardSteps();
+    List<String> bAlone = shapes(alone.sample(b, entropy, cool, RolloutHooks.NONE));
+    long bSteps = alone.stats().forwardSteps() - aSteps;
+
+    TreeSampler shared = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    var fa = shared.submit(a, SHAPE, hot, RolloutHooks.NONE);
+    var fb = shared.submit(b, entropy, cool, RolloutHooks.NONE);
+    List<RolloutTree> ta = fa.get();
+    List<RolloutTree> tb = fb.get();
+    assertThat(shapes(ta)).isEqualTo(aAlone);
+    assertThat(shapes(tb)).isEqualTo(bAlone);
+    // Both requests decoded in the same batched steps: fewer steps than one after the other.
+    assertThat(shared.stats().forwardSteps()).isLessThan(aSteps + bSteps);
+    Scorer scorer = new Scorer(model, kv, 64);
+    for (SegmentNode leaf : tb.get(0).leaves()) {
+      assertLeafMatchesRescoring(scorer, tb.get(0), leaf, cool);
+    }
+    assertThat(kv.pool().pagesInUse()).isZero();
+  }
+
+  @Test
+  void aFailingRequestReleasesItsPagesAndReportsTheError() {
+    TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
+    RolloutHooks broken = new RolloutHooks() {
+      @Override
+      public void leafFinished(RolloutTree tree, SegmentNode leaf) {
+        throw new IllegalStateException("trainer callback failed");
+      }
+    };
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> sampler.sample(List.of(new int[] {1, 2, 3}), SHAPE, PARAMS, broken))
+        .hasMessageContaining("trainer callback failed");
+    assertThat(kv.pool().pagesInUse()).isZero();
+    // The sampler goes on serving later requests.
+    assertThat(sampler.sample(List.of(new int[] {1, 2, 3}), SHAPE, PARAMS, RolloutHooks.NONE).get(0).leaves())
+        .hasSize(SHAPE.leafBudget());
+  }
+
   private static List<String> shapes(List<RolloutTree> trees) {
     List<String> out = new ArrayList<>();
     for (RolloutTree t : trees) {
