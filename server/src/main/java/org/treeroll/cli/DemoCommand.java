@@ -28,6 +28,7 @@ import org.treeroll.reward.TreeRewards;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeDump;
+import org.treeroll.tree.TreeSvg;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -95,15 +96,21 @@ final class DemoCommand implements Callable<Integer> {
       }
       printTrees(lm, r, ps);
       printSummary(r);
-      printAdvantages(lm, r);
+      RolloutTree shown = mostMixed(r.trees());
+      printAdvantages(lm, r, shown, ps.get(shown.id()));
       System.out.printf("every answer rescored alone, teacher-forced: max |tree - rescored| log-prob = %.1e%n",
           rescoreAll(session, r.trees(), params));
       Path dump = dir.resolve("trees.jsonl");
       TreeDump.write(dump, r.trees());
+      Path picture = dir.resolve("tree.svg");
+      ArithmeticTask.Problem p = ps.get(shown.id());
+      TreeSvg.write(picture, shown, n -> lm.tokenizer().decode(n.tokens(), true),
+          "TreeRoll demo: " + p.prompt().strip() + " (answer " + p.answer() + "), " + shown.leaves().size()
+              + " answers, policy " + shown.policy());
       Exporter.forFormat("jsonl").write(dir.resolve("train.jsonl"), r.advantages());
       Exporter.forFormat("parquet").write(dir.resolve("train.parquet"), r.advantages());
       System.out.println("wrote " + dump + " (docs/file-formats.md), " + dir.resolve("train.jsonl") + " and "
-          + dir.resolve("train.parquet") + " (docs/export.md)");
+          + dir.resolve("train.parquet") + " (docs/export.md), " + picture + " (that tree)");
     }
     return 0;
   }
@@ -138,19 +145,30 @@ final class DemoCommand implements Callable<Integer> {
         (double) r.stats().computedTokens() / r.independentTokens(), r.stats().cacheHitTokens(), r.stats().refills());
   }
 
-  private static void printAdvantages(LoadedModel lm, RewardedRollouts.Result r) {
-    System.out.println("advantages (" + r.advantages().estimator() + "), first problem:");
+  /** The tree whose answers disagree most: mean reward closest to one half. */
+  private static RolloutTree mostMixed(List<RolloutTree> trees) {
+    return trees.stream().min(java.util.Comparator.comparingDouble(t -> Math.abs(0.5
+        - t.leaves().stream().filter(SegmentNode::hasReward).mapToDouble(SegmentNode::reward).average().orElse(0))))
+        .orElseThrow();
+  }
+
+  /** Each distinct answer of one tree once, with its count, reward and segment advantages. */
+  private static void printAdvantages(LoadedModel lm, RewardedRollouts.Result r, RolloutTree tree,
+      ArithmeticTask.Problem problem) {
+    System.out.printf("advantages (%s) of the answers to %s (answer %d):%n", r.advantages().estimator(),
+        problem.prompt().strip(), problem.answer());
+    Map<String, Integer> seen = new java.util.LinkedHashMap<>();
     for (PathAdvantage p : r.advantages().paths()) {
-      if (p.tree().id() != 0) {
+      if (p.tree() != tree) {
         continue;
       }
       String text = lm.tokenizer().decode(RolloutTree.responseTokens(p.leaf()), true).strip().replace("\n", " | ");
       String segs = Arrays.stream(p.segmentAdvantages()).mapToObj(a -> String.format(Locale.ROOT, "%+.2f", a))
           .reduce((a, b) -> a + " " + b).orElse("");
-      System.out.printf("  reward %s  segments [%s]  %s%n",
-          p.leaf().hasReward() ? String.format(Locale.ROOT, "%.0f", p.leaf().reward()) : "error",
-          segs, text.length() > 40 ? text.substring(text.length() - 40) : text);
+      String reward = p.leaf().hasReward() ? String.format(Locale.ROOT, "%.0f", p.leaf().reward()) : "error";
+      seen.merge(String.format("  reward %s  segments [%s]  %s", reward, segs, text), 1, Integer::sum);
     }
+    seen.forEach((line, n) -> System.out.println(line + (n > 1 ? "   (x" + n + ")" : "")));
   }
 
   /** Max |recorded - rescored| log-prob over every token of every answer. */
