@@ -43,6 +43,10 @@ class TreeDumpTest {
     assertThat(RolloutTree.responseLogProbs(t.leaves().get(1))).containsExactly(-0.5f, -1.5f, -2f);
     assertThat(t.nodes().get(2).seed()).isEqualTo(12);
     assertThat(t.nodes().get(2).entropies()).containsExactly(0.5f);
+    if (f.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      assertThat(java.nio.file.Files.getPosixFilePermissions(f))
+          .contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+    }
     // A second write produces the same bytes: the format is deterministic.
     Path g = dir.resolve("again.jsonl");
     TreeDump.write(g, back);
