@@ -27,7 +27,7 @@ class TreeDumpTest {
   }
 
   @Test
-  void roundTripKeepsEveryField() {
+  void roundTripKeepsEveryField() throws Exception {
     Path f = dir.resolve("trees.jsonl");
     TreeDump.write(f, List.of(sample(), sample()));
     List<RolloutTree> back = TreeDump.read(f);
