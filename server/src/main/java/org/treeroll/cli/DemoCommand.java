@@ -43,7 +43,7 @@ import picocli.CommandLine.Option;
 final class DemoCommand implements Callable<Integer> {
   @Mixin ModelOption model = new ModelOption();
 
-  @Option(names = "--problems", defaultValue = "8", description = "Held-out problems (default: ${DEFAULT-VALUE})")
+  @Option(names = "--problems", defaultValue = "16", description = "Held-out problems (default: ${DEFAULT-VALUE})")
   int problems;
 
   @Option(names = "--leaves", defaultValue = "16", description = "Answers per problem, N (default: ${DEFAULT-VALUE})")
