@@ -61,9 +61,9 @@ class AnalyzeCommandTest {
 
   @Test
   void textReport() {
-    Result r = run("analyze", first.toString(), second.toString(), "--estimator", "grpo:std=false");
-    assertThat(r.code).as(r.err).isZero();
-    assertThat(r.out)
+    CliRun r = CliRun.of("analyze", first.toString(), second.toString(), "--estimator", "grpo:std=false");
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out())
         .contains("2 trees, 3 leaves (from 2 dumps)")
         .containsPattern("\\s2\\s+2\\s+2\\s+0\\.5000") // depth 2: a and b, mean (1 + 0) / 2
         .containsPattern("\\s1\\s+1\\s+0\\s+-") // depth 1: c, failed, no mean
@@ -80,9 +80,9 @@ class AnalyzeCommandTest {
 
   @Test
   void jsonReport() throws Exception {
-    Result r = run("analyze", first.toString(), "--json", "--estimator", "spo");
-    assertThat(r.code).as(r.err).isZero();
-    JsonNode o = new ObjectMapper().readTree(r.out);
+    CliRun r = CliRun.of("analyze", first.toString(), "--json", "--estimator", "spo");
+    assertThat(r.code()).as(r.err()).isZero();
+    JsonNode o = new ObjectMapper().readTree(r.out());
     assertThat(o.get("trees").asInt()).isEqualTo(1);
     assertThat(o.get("leaves").asInt()).isEqualTo(2);
     assertThat(o.at("/by_depth/0/mean_reward").asDouble()).isEqualTo(0.5);
@@ -101,60 +101,33 @@ class AnalyzeCommandTest {
 
   @Test
   void withoutEstimatorThereIsNoAdvantageSection() {
-    Result r = run("analyze", first.toString());
-    assertThat(r.code).as(r.err).isZero();
-    assertThat(r.out).doesNotContain("advantages");
+    CliRun r = CliRun.of("analyze", first.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).doesNotContain("advantages");
   }
 
   @Test
   void missingDumpIsOneLine() {
-    run("analyze", tmp.resolve("nope.jsonl").toString()).assertOneLineError("nope.jsonl", "not found");
+    CliRun.of("analyze", tmp.resolve("nope.jsonl").toString()).assertOneLineError("nope.jsonl", "not found");
   }
 
   @Test
   void brokenDumpIsOneLine() throws Exception {
     Path bad = tmp.resolve("bad.jsonl");
     Files.writeString(bad, "{\"format\": \"something else\"}\n");
-    run("analyze", bad.toString()).assertOneLineError("bad.jsonl:1", "format");
+    CliRun.of("analyze", bad.toString()).assertOneLineError("bad.jsonl:1", "format");
   }
 
   @Test
   void unknownEstimatorListsTheValidOnes() {
-    run("analyze", first.toString(), "--estimator", "ppo").assertOneLineError("ppo", "grpo, rose, spo, treepo");
-    run("analyze", first.toString(), "--estimator", "rose:lambda=-2").assertOneLineError("lambda", ">= 0");
+    CliRun.of("analyze", first.toString(), "--estimator", "ppo").assertOneLineError("ppo", "grpo, rose, spo, treepo");
+    CliRun.of("analyze", first.toString(), "--estimator", "rose:lambda=-2").assertOneLineError("lambda", ">= 0");
   }
 
   @Test
   void noDumpIsAUsageError() {
-    Result r = run("analyze");
-    assertThat(r.code).isEqualTo(2);
-    assertThat(r.err.strip()).startsWith("treeroll: error: ").contains("DUMP");
-  }
-
-  private record Result(int code, String out, String err) {
-    void assertOneLineError(String... fragments) {
-      assertThat(code).as("exit code; stderr: %s", err).isEqualTo(TreeRollCli.EXIT_USER_ERROR);
-      String line = err.strip();
-      assertThat(line).as("a single line").doesNotContain("\n").startsWith("treeroll: error: ");
-      assertThat(line).doesNotContain("Exception").doesNotContain("\tat ");
-      for (String f : fragments) {
-        assertThat(line).contains(f);
-      }
-    }
-  }
-
-  private static Result run(String... args) {
-    CommandLine cli = TreeRollCli.commandLine();
-    StringWriter err = new StringWriter();
-    cli.setErr(new PrintWriter(err));
-    PrintStream oldOut = System.out;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-    try {
-      int code = cli.execute(args);
-      return new Result(code, captured.toString(StandardCharsets.UTF_8), err.toString());
-    } finally {
-      System.setOut(oldOut);
-    }
+    CliRun r = CliRun.of("analyze");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err().strip()).startsWith("treeroll: error: ").contains("DUMP");
   }
 }

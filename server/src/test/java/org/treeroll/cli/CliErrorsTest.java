@@ -28,7 +28,7 @@ class CliErrorsTest {
 
   @Test
   void missingModelDirectory() {
-    Result r = run("score", "--model", tmp.resolve("nope").toString(), "--ids", "1,2,3");
+    CliRun r = CliRun.of("score", "--model", tmp.resolve("nope").toString(), "--ids", "1,2,3");
     r.assertOneLineError("nope", "model directory not found");
   }
 
@@ -37,7 +37,7 @@ class CliErrorsTest {
     Path dir = copyOfGood("arch");
     Path cfg = dir.resolve("config.json");
     Files.writeString(cfg, Files.readString(cfg).replace("LlamaForCausalLM", "GPT2LMHeadModel"));
-    run("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("config.json", "GPT2LMHeadModel");
+    CliRun.of("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("config.json", "GPT2LMHeadModel");
   }
 
   @Test
@@ -47,7 +47,7 @@ class CliErrorsTest {
     try (RandomAccessFile f = new RandomAccessFile(st.toFile(), "rw")) {
       f.setLength(f.length() - 100);
     }
-    run("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("model.safetensors", "lm_head.weight");
+    CliRun.of("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("model.safetensors", "lm_head.weight");
   }
 
   @Test
@@ -56,38 +56,38 @@ class CliErrorsTest {
     Path cfg = dir.resolve("config.json");
     // The weights were written for intermediate_size 160; the config now claims 128.
     Files.writeString(cfg, Files.readString(cfg).replace("\"intermediate_size\" : 160", "\"intermediate_size\" : 128"));
-    run("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("mlp.gate_proj.weight", "shape");
+    CliRun.of("score", "--model", dir.toString(), "--ids", "1,2").assertOneLineError("mlp.gate_proj.weight", "shape");
   }
 
   @Test
   void tokenIdOutsideTheVocabulary() {
-    run("score", "--model", good.toString(), "--ids", "1,99999").assertOneLineError("--ids", "99999");
+    CliRun.of("score", "--model", good.toString(), "--ids", "1,99999").assertOneLineError("--ids", "99999");
   }
 
   @Test
   void badSamplingValue() {
-    run("generate", "--model", good.toString(), "--prompt-ids", "1,2", "--top-p", "1.5")
+    CliRun.of("generate", "--model", good.toString(), "--prompt-ids", "1,2", "--top-p", "1.5")
         .assertOneLineError("top_p", "1.5");
   }
 
   @Test
   void unknownPreset() {
-    run("gen-model", "--preset", "gpt-5", "--out", tmp.resolve("x").toString())
+    CliRun.of("gen-model", "--preset", "gpt-5", "--out", tmp.resolve("x").toString())
         .assertOneLineError("gpt-5", "tiny-llama");
   }
 
   @Test
   void trainModelRefusesBadOptions() {
-    run("train-model", "--out", tmp.resolve("t0").toString(), "--steps", "0").assertOneLineError("steps", "0");
-    run("train-model", "--out", tmp.resolve("t1").toString(), "--levels", "0,0").assertOneLineError("level weights");
+    CliRun.of("train-model", "--out", tmp.resolve("t0").toString(), "--steps", "0").assertOneLineError("steps", "0");
+    CliRun.of("train-model", "--out", tmp.resolve("t1").toString(), "--levels", "0,0").assertOneLineError("level weights");
   }
 
   @Test
   void trainModelWritesALoadableModel() {
     Path dir = tmp.resolve("trained");
-    Result r = run("train-model", "--out", dir.toString(), "--steps", "3", "--batch", "2", "--eval", "2");
-    assertThat(r.code).as(r.err).isZero();
-    assertThat(r.out).contains("final loss").contains("held-out accuracy at temperature 1: ");
+    CliRun r = CliRun.of("train-model", "--out", dir.toString(), "--steps", "3", "--batch", "2", "--eval", "2");
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).contains("final loss").contains("held-out accuracy at temperature 1: ");
     for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "generation_config.json",
         "training-log.csv", "training-loss.svg"}) {
       assertThat(dir.resolve(f)).isRegularFile();
@@ -96,9 +96,9 @@ class CliErrorsTest {
 
   @Test
   void scoreWorksOnTheGoodModel() {
-    Result r = run("score", "--model", good.toString(), "--ids", "5,6,7");
-    assertThat(r.code).as(r.err).isZero();
-    assertThat(r.out).contains("\"logprob\"").contains("sum_logprob");
+    CliRun r = CliRun.of("score", "--model", good.toString(), "--ids", "5,6,7");
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).contains("\"logprob\"").contains("sum_logprob");
   }
 
   private static Path copyOfGood(String name) throws Exception {
@@ -110,34 +110,5 @@ class CliErrorsTest {
       }
     }
     return dir;
-  }
-
-  private record Result(int code, String out, String err) {
-    void assertOneLineError(String... fragments) {
-      assertThat(code).as("exit code; stderr: %s", err).isEqualTo(TreeRollCli.EXIT_USER_ERROR);
-      String line = err.strip();
-      assertThat(line).as("a single line").doesNotContain("\n").startsWith("treeroll: error: ");
-      assertThat(line).doesNotContain("Exception").doesNotContain("\tat ");
-      for (String f : fragments) {
-        assertThat(line).contains(f);
-      }
-    }
-  }
-
-  private static Result run(String... args) {
-    CommandLine cli = TreeRollCli.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cli.setOut(new PrintWriter(out));
-    cli.setErr(new PrintWriter(err));
-    java.io.PrintStream oldOut = System.out;
-    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
-    System.setOut(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
-    try {
-      int code = cli.execute(args);
-      return new Result(code, captured.toString(java.nio.charset.StandardCharsets.UTF_8) + out, err.toString());
-    } finally {
-      System.setOut(oldOut);
-    }
   }
 }
