@@ -37,8 +37,10 @@ public final class TreeSvg {
     List<SegmentNode> leaves = new ArrayList<>();
     place(tree.root(), pos, leaves);
     int depth = tree.nodes().stream().mapToInt(SegmentNode::depth).max().orElse(0);
-    int width = Math.max(leaves.size() * COL, 240) + 2 * MARGIN;
+    int width = Math.max(leaves.size() * COL, 680) + 2 * MARGIN; // room for the caption
     int height = (depth + 1) * ROW + 2 * MARGIN + 20;
+    double shift = (width - 2 * MARGIN - leaves.size() * COL) / 2.0;
+    pos.values().forEach(p -> p[0] += shift / COL);
     StringBuilder svg = new StringBuilder();
     svg.append(String.format(Locale.ROOT,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\""
