@@ -18,8 +18,11 @@ import org.treeroll.kvcache.PagePool;
  * weight per sequence plus attention (large batches are compute-bound).
  */
 public final class DecodeBenchmark {
-  /** Untimed decode steps first: the JIT and PyTorch's allocator settle during these. */
-  private static final int WARMUP_STEPS = 4;
+  /**
+   * Untimed decode steps first: PyTorch's allocator and the JIT settle during these (the Vector
+   * API kernels of small steps reach full speed only once C2 has compiled them).
+   */
+  private static final int WARMUP_STEPS = 10;
 
   private DecodeBenchmark() {}
 

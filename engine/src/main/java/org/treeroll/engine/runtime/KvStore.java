@@ -15,7 +15,8 @@ import org.treeroll.kvcache.PagePool;
 public final class KvStore implements PageCopier, AutoCloseable {
   private final PagePool pool;
   private final NDManager manager;
-  private final NDArray[] layers;
+  private final SharedArray[] layers;
+  private final int rowWidth;
   private final long bytesPerToken;
 
   /** KV bytes one token takes across all layers of {@code cfg} (fp32 keys and values). */
@@ -26,11 +27,12 @@ public final class KvStore implements PageCopier, AutoCloseable {
   KvStore(NDManager parent, PagePool pool, int numLayers, int rowWidth) {
     this.pool = pool;
     this.manager = parent.newSubManager();
-    this.layers = new NDArray[numLayers];
+    this.layers = new SharedArray[numLayers];
+    this.rowWidth = rowWidth;
     long slots = (long) pool.capacity() * pool.pageSize();
     for (int l = 0; l < numLayers; l++) {
       // Zeros, not garbage: masked slots are multiplied by an exact 0 and must not be NaN.
-      layers[l] = manager.zeros(new Shape(slots, rowWidth));
+      layers[l] = SharedArray.zeros(manager, new Shape(slots, rowWidth));
     }
     this.bytesPerToken = 4L * rowWidth * numLayers;
   }
@@ -40,7 +42,27 @@ public final class KvStore implements PageCopier, AutoCloseable {
   }
 
   NDArray layer(int l) {
-    return layers[l];
+    return layers[l].array();
+  }
+
+  /** Layer {@code l}'s KV bytes, row-major {@code [slots, rowWidth]}; null unless {@link #shared}. */
+  java.nio.ByteBuffer layerData(int l) {
+    return layers[l].data();
+  }
+
+  /** Whether Java sees every layer's KV (see {@link SharedArray}). */
+  boolean shared() {
+    for (SharedArray a : layers) {
+      if (a.data() == null) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Floats per token slot: keys then values of every KV head. */
+  int rowWidth() {
+    return rowWidth;
   }
 
   /** KV bytes one token takes across all layers. */
@@ -65,8 +87,8 @@ public final class KvStore implements PageCopier, AutoCloseable {
     NDIndex src = new NDIndex("{}:{}", (long) from * ps, (long) from * ps + tokens);
     NDIndex dst = new NDIndex("{}:{}", (long) to * ps, (long) to * ps + tokens);
     try (NDManager tmp = manager.newSubManager()) {
-      for (NDArray layer : layers) {
-        layer.set(dst, layer.get(tmp, src));
+      for (SharedArray layer : layers) {
+        layer.array().set(dst, layer.array().get(tmp, src));
       }
     }
   }

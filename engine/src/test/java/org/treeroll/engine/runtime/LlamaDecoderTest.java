@@ -6,7 +6,11 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.model.ReferenceDecoder;
@@ -21,17 +25,50 @@ import org.treeroll.kvcache.PageTable;
 class LlamaDecoderTest {
   private static final double TOLERANCE = 1e-4;
 
-  static List<ModelConfig> configs() {
-    return TinyModels.allArchitectures();
+  /** Which implementation runs the forward steps (see {@link SmallStepForward}). */
+  enum Path {
+    PYTORCH(0),
+    VECTOR(Integer.MAX_VALUE),
+    /** The default routing: multi-token steps on PyTorch, single tokens on the Vector API. */
+    MIXED(LlamaDecoder.VECTOR_MAX_TOKENS);
+
+    final int vectorMaxTokens;
+
+    Path(int vectorMaxTokens) {
+      this.vectorMaxTokens = vectorMaxTokens;
+    }
   }
 
-  @ParameterizedTest(name = "{0}")
+  static Stream<Arguments> configs() {
+    return TinyModels.allArchitectures().stream()
+        .flatMap(cfg -> Stream.of(Path.values()).map(p -> Arguments.of(cfg, p)));
+  }
+
+  static LlamaDecoder load(ModelConfig cfg, org.treeroll.engine.io.WeightSource weights, Path path) {
+    LlamaDecoder model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
+    if (path != Path.PYTORCH && !model.hasSmallStepPath()) {
+      model.close();
+      assumeTrue(false, "the Vector API path needs JDK 22+");
+    }
+    model.setVectorMaxTokens(path.vectorMaxTokens);
+    return model;
+  }
+
+  @org.junit.jupiter.api.Test
+  void smallStepsRunOnTheVectorApiWhereTheJdkHasIt() {
+    ModelConfig cfg = org.treeroll.engine.model.ModelPreset.TINY_QWEN3.config();
+    try (LlamaDecoder model = LlamaDecoder.load(cfg, TinyModels.weights(cfg, 3), DjlRuntime.device())) {
+      assertThat(model.hasSmallStepPath()).isEqualTo(Runtime.version().feature() >= 22);
+    }
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
   @MethodSource("configs")
-  void logitsMatchReferenceForward(ModelConfig cfg) {
+  void logitsMatchReferenceForward(ModelConfig cfg, Path path) {
     var weights = TinyModels.weights(cfg, 7);
     int[] tokens = new SplittableRandom(1).ints(37, 0, cfg.vocabSize()).toArray();
     float[][] expected = new ReferenceDecoder(cfg, weights).logits(tokens);
-    try (Model model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
+    try (Model model = load(cfg, weights, path);
         KvStore kv = model.newKvStore(new PagePool(8, 8))) {
       float[][] actual = forwardWhole(model, kv, tokens);
       assertThat(maxAbsDiff(actual, expected)).isLessThan(TOLERANCE);
@@ -40,12 +77,12 @@ class LlamaDecoderTest {
     }
   }
 
-  @ParameterizedTest(name = "{0}")
+  @ParameterizedTest(name = "{0} {1}")
   @MethodSource("configs")
-  void incrementalDecodeEqualsFullRecompute(ModelConfig cfg) {
+  void incrementalDecodeEqualsFullRecompute(ModelConfig cfg, Path path) {
     var weights = TinyModels.weights(cfg, 11);
     int[] tokens = new SplittableRandom(2).ints(29, 0, cfg.vocabSize()).toArray();
-    try (Model model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
+    try (Model model = load(cfg, weights, path);
         KvStore kv = model.newKvStore(new PagePool(16, 4))) {
       float[][] full = forwardWhole(model, kv, tokens);
       // Prefill 9 tokens (crossing page boundaries of 4), then one token per step.
@@ -63,9 +100,9 @@ class LlamaDecoderTest {
     }
   }
 
-  @ParameterizedTest(name = "{0}")
+  @ParameterizedTest(name = "{0} {1}")
   @MethodSource("configs")
-  void raggedBatchEqualsEachSequenceAlone(ModelConfig cfg) {
+  void raggedBatchEqualsEachSequenceAlone(ModelConfig cfg, Path path) {
     var weights = TinyModels.weights(cfg, 13);
     SplittableRandom rng = new SplittableRandom(3);
     int[][] seqs = {
@@ -74,7 +111,7 @@ class LlamaDecoderTest {
       rng.ints(23, 0, cfg.vocabSize()).toArray(),
       rng.ints(2, 0, cfg.vocabSize()).toArray()
     };
-    try (Model model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
+    try (Model model = load(cfg, weights, path);
         KvStore kv = model.newKvStore(new PagePool(64, 4))) {
       List<float[][]> alone = new ArrayList<>();
       for (int[] s : seqs) {
@@ -118,14 +155,14 @@ class LlamaDecoderTest {
    * page, one copies it), each decoding its own continuation in one batch: every child's logits
    * equal those of its whole sequence decoded alone.
    */
-  @ParameterizedTest(name = "{0}")
+  @ParameterizedTest(name = "{0} {1}")
   @MethodSource("configs")
-  void forkedBranchesEqualTheirPathsDecodedAlone(ModelConfig cfg) {
+  void forkedBranchesEqualTheirPathsDecodedAlone(ModelConfig cfg, Path path) {
     var weights = TinyModels.weights(cfg, 17);
     SplittableRandom rng = new SplittableRandom(4);
     int[] prefix = rng.ints(10, 0, cfg.vocabSize()).toArray(); // 10 = 2 full pages of 4 + 2
     int[][] tails = {rng.ints(5, 0, cfg.vocabSize()).toArray(), rng.ints(3, 0, cfg.vocabSize()).toArray()};
-    try (LlamaDecoder model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
+    try (LlamaDecoder model = load(cfg, weights, path);
         KvStore kv = model.newKvStore(new PagePool(32, 4))) {
       int arraysBefore = model.liveArrays();
       PageTable parent = new PageTable(kv.pool());

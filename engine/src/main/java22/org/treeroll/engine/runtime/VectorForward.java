@@ -1,0 +1,263 @@
+package org.treeroll.engine.runtime;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.kvcache.PageTable;
+
+/**
+ * {@link SmallStepForward} on the Vector API: the decoder's math in the same order as
+ * {@link LlamaDecoder}'s PyTorch step (RMSNorm with its weight folded into the next projection,
+ * fused q/k/v with optional bias, per-head q/k RMSNorm, "rotate half" RoPE, causal grouped-query
+ * attention over the sequence's page slots, output projection, SwiGLU, residuals; final norm and
+ * LM head on the rows asked for). It reads the same weights and writes the same paged KV, so
+ * steps of either path can follow each other on one sequence.
+ */
+final class VectorForward implements SmallStepForward {
+  /** A weight matrix as {@link VectorKernels#matmul} reads it. */
+  private record Matrix(MemorySegment data, boolean inMajor, int in, int out) {
+    Matrix(LlamaDecoder.Projection p) {
+      this(MemorySegment.ofBuffer(p.data()), p.wide(), p.in(), p.out());
+    }
+
+    /** {@code y[r] = x[r] W} for {@code rows} rows of {@code x}. */
+    void apply(float[] x, int rows, float[] y) {
+      VectorKernels.matmul(data, inMajor, in, out, x, rows, y);
+    }
+  }
+
+  private record Layer(Matrix qkv, float[] bqkv, float[] qkNorm, Matrix o, float[] bo,
+      Matrix gateUp, Matrix down) {}
+
+  private final ModelConfig cfg;
+  private final MemorySegment embedT; // [hidden, vocab]
+  private final Layer[] layers;
+  private final float[] finalNorm;
+  private final Matrix lmHead;
+  private final double[] invFreq;
+
+  VectorForward(ModelConfig cfg, SharedArray embedT, LlamaDecoder.Layer[] layers,
+      SharedArray finalNorm, LlamaDecoder.Projection lmHead, double[] invFreq) {
+    this.cfg = cfg;
+    this.embedT = MemorySegment.ofBuffer(embedT.data());
+    this.layers = new Layer[layers.length];
+    for (int l = 0; l < layers.length; l++) {
+      LlamaDecoder.Layer w = layers[l];
+      this.layers[l] = new Layer(new Matrix(w.qkv()), floats(w.bqkv()), floats(w.qkNorm()),
+          new Matrix(w.o()), floats(w.bo()), new Matrix(w.gateUp()), new Matrix(w.down()));
+    }
+    this.finalNorm = floats(finalNorm);
+    this.lmHead = new Matrix(lmHead);
+    this.invFreq = invFreq;
+  }
+
+  private static float[] floats(SharedArray a) {
+    return a == null ? null : MemorySegment.ofBuffer(a.data()).toArray(ValueLayout.JAVA_FLOAT);
+  }
+
+  @Override
+  public float[] forward(List<SequenceChunk> chunks, KvStore kv) {
+    int d = cfg.hiddenSize();
+    int vocab = cfg.vocabSize();
+    int n = 0;
+    int rows = 0;
+    for (SequenceChunk c : chunks) {
+      n += c.tokens().length;
+      rows += c.logitRows();
+      if (c.table().capacity() < c.table().length() + c.tokens().length) {
+        throw new IllegalStateException("page table not reserved for "
+            + (c.table().length() + c.tokens().length) + " tokens");
+      }
+    }
+    // Each packed token: its sequence's table, its position, its slot.
+    PageTable[] tableOf = new PageTable[n];
+    int[] pos = new int[n];
+    int[] logitRows = new int[rows];
+    float[] x = new float[n * d];
+    int t = 0;
+    int r = 0;
+    for (SequenceChunk c : chunks) {
+      int start = c.table().length();
+      for (int i = 0; i < c.tokens().length; i++, t++) {
+        tableOf[t] = c.table();
+        pos[t] = start + i;
+        int token = c.tokens()[i];
+        for (int k = 0; k < d; k++) {
+          x[t * d + k] = embedT.getAtIndex(ValueLayout.JAVA_FLOAT, (long) k * vocab + token);
+        }
+        if (c.allLogits() || i == c.tokens().length - 1) {
+          logitRows[r++] = t;
+        }
+      }
+    }
+    for (int l = 0; l < layers.length; l++) {
+      runLayer(layers[l], MemorySegment.ofBuffer(kv.layerData(l)), kv.rowWidth(), x, n, tableOf, pos);
+    }
+    float[] last = new float[rows * d];
+    for (int i = 0; i < rows; i++) {
+      System.arraycopy(x, logitRows[i] * d, last, i * d, d);
+    }
+    normalizeRows(last, rows, d);
+    for (int i = 0; i < rows; i++) {
+      for (int k = 0; k < d; k++) {
+        last[i * d + k] *= finalNorm[k];
+      }
+    }
+    float[] logits = new float[rows * vocab];
+    lmHead.apply(last, rows, logits);
+    for (SequenceChunk c : chunks) {
+      c.table().advance(c.tokens().length);
+    }
+    return logits;
+  }
+
+  private void runLayer(Layer w, MemorySegment cache, int rowWidth, float[] x, int n,
+      PageTable[] tableOf, int[] pos) {
+    int d = cfg.hiddenSize();
+    int hd = cfg.headDim();
+    int heads = cfg.numHeads();
+    int kvHeads = cfg.numKvHeads();
+    int qkRows = heads + kvHeads;
+    int kvw = kvHeads * hd;
+    int qkvWidth = w.qkv().out();
+
+    float[] h = x.clone();
+    normalizeRows(h, n, d);
+    float[] qkv = new float[n * qkvWidth];
+    w.qkv().apply(h, n, qkv);
+    for (int t = 0; t < n; t++) {
+      int base = t * qkvWidth;
+      if (w.bqkv() != null) {
+        for (int k = 0; k < qkvWidth; k++) {
+          qkv[base + k] += w.bqkv()[k];
+        }
+      }
+      if (w.qkNorm() != null) {
+        for (int head = 0; head < qkRows; head++) {
+          int at = base + head * hd;
+          float inv = invRms(qkv, at, hd);
+          for (int k = 0; k < hd; k++) {
+            qkv[at + k] *= inv * w.qkNorm()[head * hd + k];
+          }
+        }
+      }
+      rope(qkv, base, qkRows, pos[t]);
+      // Keys then values into the token's slot row.
+      long row = 4L * tableOf[t].slot(pos[t]) * rowWidth;
+      MemorySegment.copy(qkv, base + heads * hd, cache, ValueLayout.JAVA_FLOAT, row, kvw);
+      MemorySegment.copy(qkv, base + qkRows * hd, cache, ValueLayout.JAVA_FLOAT,
+          row + 4L * kvw, kvw);
+    }
+
+    float[] attn = new float[n * heads * hd];
+    attend(qkv, qkvWidth, cache, rowWidth, n, tableOf, pos, attn);
+    float[] o = new float[n * d];
+    w.o().apply(attn, n, o);
+    for (int t = 0; t < n; t++) {
+      for (int k = 0; k < d; k++) {
+        x[t * d + k] += o[t * d + k] + (w.bo() == null ? 0f : w.bo()[k]);
+      }
+    }
+
+    h = x.clone();
+    normalizeRows(h, n, d);
+    int ff = cfg.intermediateSize();
+    float[] gateUp = new float[n * 2 * ff];
+    w.gateUp().apply(h, n, gateUp);
+    float[] act = new float[n * ff];
+    VectorKernels.siluMul(gateUp, ff, n, act);
+    float[] down = new float[n * d];
+    w.down().apply(act, n, down);
+    for (int k = 0; k < n * d; k++) {
+      x[k] += down[k];
+    }
+  }
+
+  /**
+   * Causal attention of every packed token's query heads over its sequence's keys at positions
+   * {@code 0..pos}, whose KV (this step's included) is already in the cache.
+   */
+  private void attend(float[] qkv, int qkvWidth, MemorySegment cache, int rowWidth, int n,
+      PageTable[] tableOf, int[] pos, float[] attn) {
+    int hd = cfg.headDim();
+    int heads = cfg.numHeads();
+    int group = cfg.groupSize();
+    int kvw = cfg.numKvHeads() * hd;
+    float scale = (float) (1 / Math.sqrt(hd));
+    // Work per (token, head) grows with the context: split it over cores once it is worth it.
+    int maxPos = 0;
+    for (int p : pos) {
+      maxPos = Math.max(maxPos, p);
+    }
+    int longest = maxPos + 1;
+    int units = n * heads;
+    VectorKernels.Range body = (from, to) -> {
+      float[] scores = new float[longest];
+      for (int u = from; u < to; u++) {
+        int t = u / heads;
+        int head = u % heads;
+        int kvHead = head / group;
+        int len = pos[t] + 1;
+        int q = t * qkvWidth + head * hd;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int l = 0; l < len; l++) {
+          long row = 4L * tableOf[t].slot(l) * rowWidth;
+          scores[l] = VectorKernels.dot(cache, row + 4L * kvHead * hd, qkv, q, hd) * scale;
+          max = Math.max(max, scores[l]);
+        }
+        double sum = 0;
+        for (int l = 0; l < len; l++) {
+          scores[l] = (float) Math.exp(scores[l] - max);
+          sum += scores[l];
+        }
+        int out = (t * heads + head) * hd;
+        for (int l = 0; l < len; l++) {
+          long row = 4L * tableOf[t].slot(l) * rowWidth;
+          VectorKernels.axpy((float) (scores[l] / sum), cache, row + 4L * (kvw + kvHead * hd), attn, out, hd);
+        }
+      }
+    };
+    if ((long) units * longest < 1 << 14) {
+      body.run(0, units);
+    } else {
+      VectorKernels.parallel(units, 1, body);
+    }
+  }
+
+  /** Rotary embedding ("rotate half") of the first {@code qkRows} heads of a token's qkv row. */
+  private void rope(float[] qkv, int base, int qkRows, int position) {
+    int hd = cfg.headDim();
+    int half = hd / 2;
+    for (int j = 0; j < half; j++) {
+      double angle = position * invFreq[j];
+      float cs = (float) Math.cos(angle);
+      float sn = (float) Math.sin(angle);
+      for (int head = 0; head < qkRows; head++) {
+        int at = base + head * hd + j;
+        float a = qkv[at];
+        float b = qkv[at + half];
+        qkv[at] = a * cs - b * sn;
+        qkv[at + half] = b * cs + a * sn;
+      }
+    }
+  }
+
+  /** RMSNorm without weight, in place, on each of {@code rows} rows of width {@code d}. */
+  private void normalizeRows(float[] x, int rows, int d) {
+    for (int t = 0; t < rows; t++) {
+      float inv = invRms(x, t * d, d);
+      for (int k = 0; k < d; k++) {
+        x[t * d + k] *= inv;
+      }
+    }
+  }
+
+  private float invRms(float[] x, int at, int len) {
+    double ss = 0;
+    for (int k = 0; k < len; k++) {
+      ss += (double) x[at + k] * x[at + k];
+    }
+    return (float) (1 / Math.sqrt(ss / len + cfg.rmsNormEps()));
+  }
+}
