@@ -20,9 +20,10 @@ import org.treeroll.kvcache.PagePool;
 public final class DecodeBenchmark {
   /**
    * Untimed decode steps first: PyTorch's allocator and the JIT settle during these (the Vector
-   * API kernels of small steps reach full speed only once C2 has compiled them).
+   * API kernels of small steps reach full speed only once C2 has compiled them, and on 2 busy
+   * cores that takes a few seconds).
    */
-  private static final int WARMUP_STEPS = 10;
+  private static final int WARMUP_STEPS = 24;
 
   private DecodeBenchmark() {}
 

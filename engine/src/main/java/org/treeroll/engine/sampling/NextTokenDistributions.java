@@ -48,7 +48,18 @@ public record NextTokenDistributions(float[] probs, float[] entropies, int vocab
     // H = -sum p log p, as one batched dot product per row: no [rows, vocab] temporary.
     long n = logp.getShape().get(0);
     NDArray entropy = p.reshape(n, 1, vocab).matMul(logp.reshape(n, vocab, 1)).reshape(n).neg();
-    return new NextTokenDistributions(p.toFloatArray(), entropy.toFloatArray(), vocab);
+    return new NextTokenDistributions(floats(p), entropy.toFloatArray(), vocab);
+  }
+
+  /**
+   * The values of {@code a}, copied once from a view of its memory. DJL's {@code toFloatArray}
+   * first copies into a new direct buffer: for 64 rows of a 152k vocabulary that is a 39 MB
+   * native allocation per step, released only when the GC gets to it.
+   */
+  private static float[] floats(NDArray a) {
+    float[] out = new float[Math.toIntExact(a.size())];
+    a.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().get(out);
+    return out;
   }
 
   public int rows() {
