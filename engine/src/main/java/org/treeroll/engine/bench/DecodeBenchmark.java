@@ -4,6 +4,7 @@ import it.unimi.dsi.fastutil.longs.LongArrayList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.runtime.Generator;
 import org.treeroll.engine.runtime.KvStore;
@@ -29,12 +30,28 @@ public final class DecodeBenchmark {
 
   /**
    * One batch size's result, from the median timed step (a 2-core machine's neighbours and the
-   * JVM's own threads make single steps noisy). {@code context} is the mean KV length.
+   * JVM's own threads make single steps noisy). {@code context} is the mean KV length;
+   * {@code limits} the machine's, measured between the warm-up and the timed steps.
    */
   public record Row(int batch, int context, double msPerStep, double tokensPerSecond,
-      double weightGBs, double gflops) {}
+      double weightGBs, double gflops, MachineLimits limits) {
 
-  public static List<Row> run(Model model, int[] batches, int promptTokens, int steps, long seed) {
+    /** Weights read per second as a share of the memory read ceiling. */
+    public double memoryShare() {
+      return weightGBs / limits.memoryGBs();
+    }
+
+    /** FLOP/s as a share of the matmul ceiling. */
+    public double matmulShare() {
+      return gflops / limits.matmulGflops();
+    }
+  }
+
+  /**
+   * @param limits measures the machine; called once per batch size, right before its timed steps
+   */
+  public static List<Row> run(Model model, int[] batches, int promptTokens, int steps, long seed,
+      Supplier<MachineLimits> limits) {
     ModelConfig cfg = model.config();
     List<Row> rows = new ArrayList<>();
     for (int batch : batches) {
@@ -43,9 +60,13 @@ public final class DecodeBenchmark {
       try (KvStore kv = model.newKvStore(pool)) {
         Generator gen = new Generator(model, kv, batch * promptTokens, new int[0]);
         LongArrayList decodeNanos = new LongArrayList();
+        MachineLimits[] measured = new MachineLimits[1];
         gen.setStepObserver((decoding, prefill, nanos) -> {
           if (prefill == 0) {
             decodeNanos.add(nanos);
+            if (decodeNanos.size() == WARMUP_STEPS) {
+              measured[0] = limits.get();
+            }
           }
         });
         SplittableRandom rng = new SplittableRandom(seed);
@@ -66,7 +87,7 @@ public final class DecodeBenchmark {
             + 4.0 * cfg.numLayers() * cfg.numHeads() * cfg.headDim() * context;
         double sec = msPerStep / 1e3;
         rows.add(new Row(batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
-            flopsPerToken * batch / sec / 1e9));
+            flopsPerToken * batch / sec / 1e9, measured[0]));
       }
     }
     return rows;

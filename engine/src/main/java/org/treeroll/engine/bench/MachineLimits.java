@@ -5,113 +5,130 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * This machine's ceilings, measured in the run that reports against them: streaming memory read
- * bandwidth (a multi-GB buffer read by every core, in Java and through PyTorch; the better of the
- * two counts) and fp32 matmul throughput through DJL.
+ * This machine's ceilings at one moment: streaming memory read bandwidth (a multi-GB buffer read
+ * by every core, in Java and through PyTorch; the better of the two counts) and fp32 matmul
+ * throughput through DJL, each the median of five passes.
  */
 public record MachineLimits(double javaReadGBs, double torchReadGBs, double matmulGflops) {
 
-  /** The memory read ceiling: the best streaming read measured. */
+  /** The memory read ceiling: the better streaming read. */
   public double memoryGBs() {
     return Math.max(javaReadGBs, torchReadGBs);
   }
 
-  public static MachineLimits measure(Device device, long readBytes) {
-    return new MachineLimits(javaRead(readBytes), torchRead(device, readBytes), matmul(device, 2048));
-  }
+  /**
+   * Measures {@link MachineLimits} again and again with buffers allocated once, so a benchmark
+   * can compare each of its runs with the machine as it was just before: on a shared machine
+   * both drift by tens of percent within minutes.
+   */
+  public static final class Probe implements AutoCloseable {
+    private static final int PASSES = 5;
+    private static final int MATMUL_N = 2048;
+    private final int threads = Runtime.getRuntime().availableProcessors();
+    private final ExecutorService pool = Executors.newFixedThreadPool(threads);
+    private final long[][] parts;
+    private final NDManager manager;
+    private final NDArray stream;
+    private final NDArray a;
+    private final NDArray b;
 
-  /** Sums a long[] of {@code bytes} with one thread per core; best of five passes. */
-  static double javaRead(long bytes) {
-    int threads = Runtime.getRuntime().availableProcessors();
-    int perThread = (int) Math.min(Integer.MAX_VALUE - 8, bytes / 8 / threads);
-    long[][] parts = new long[threads][];
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
-    try {
-      List<Future<?>> fill = new ArrayList<>();
+    public Probe(Device device, long readBytes) {
+      int perThread = (int) Math.min(Integer.MAX_VALUE - 8, readBytes / 8 / threads);
+      parts = new long[threads][];
       for (int t = 0; t < threads; t++) {
-        int id = t;
-        fill.add(pool.submit(() -> {
-          parts[id] = new long[perThread];
-          java.util.Arrays.fill(parts[id], id + 1);
-        }));
+        parts[t] = new long[perThread];
+        Arrays.fill(parts[t], t + 1);
       }
-      for (Future<?> f : fill) {
-        f.get();
-      }
-      double best = 0;
+      manager = NDManager.newBaseManager(device);
+      stream = manager.ones(new Shape(readBytes / 4));
+      a = manager.randomUniform(-1, 1, new Shape(MATMUL_N, MATMUL_N));
+      b = manager.randomUniform(-1, 1, new Shape(MATMUL_N, MATMUL_N));
+    }
+
+    public MachineLimits measure() {
+      return new MachineLimits(javaRead(), torchRead(), matmul());
+    }
+
+    /** Sums the long[] buffers with one thread per core. */
+    private double javaRead() {
+      double[] passes = new double[PASSES];
       long sink = 0;
-      for (int pass = 0; pass < 5; pass++) {
-        List<Future<Long>> sums = new ArrayList<>();
-        long t0 = System.nanoTime();
-        for (int t = 0; t < threads; t++) {
-          long[] a = parts[t];
-          sums.add(pool.submit(() -> sum(a)));
+      try {
+        for (int pass = 0; pass < PASSES; pass++) {
+          List<Future<Long>> sums = new ArrayList<>();
+          long t0 = System.nanoTime();
+          for (long[] part : parts) {
+            sums.add(pool.submit(() -> sum(part)));
+          }
+          for (Future<Long> f : sums) {
+            sink += f.get();
+          }
+          passes[pass] = 8.0 * parts[0].length * threads / ((System.nanoTime() - t0) / 1e9) / 1e9;
         }
-        for (Future<Long> f : sums) {
-          sink += f.get();
-        }
-        double sec = (System.nanoTime() - t0) / 1e9;
-        best = Math.max(best, 8.0 * perThread * threads / sec / 1e9);
+      } catch (Exception e) {
+        throw new IllegalStateException("memory bandwidth measurement failed", e);
       }
       if (sink == 42) {
         System.out.print(""); // keeps the sums alive
       }
-      return best;
-    } catch (Exception e) {
-      throw new IllegalStateException("memory bandwidth measurement failed", e);
-    } finally {
-      pool.shutdownNow();
+      return median(passes);
     }
-  }
 
-  private static long sum(long[] a) {
-    long s = 0;
-    for (long v : a) {
-      s += v;
-    }
-    return s;
-  }
-
-  /** torch.sum over an fp32 array of {@code bytes}; best of five. */
-  static double torchRead(Device device, long bytes) {
-    try (NDManager m = NDManager.newBaseManager(device)) {
-      NDArray a = m.ones(new Shape(bytes / 4));
-      double best = 0;
-      for (int pass = 0; pass < 5; pass++) {
+    /** torch.sum over the fp32 buffer. */
+    private double torchRead() {
+      double[] passes = new double[PASSES];
+      for (int pass = 0; pass < PASSES; pass++) {
         long t0 = System.nanoTime();
-        try (NDManager s = m.newSubManager()) {
-          NDArray r = a.sum();
+        try (NDManager s = manager.newSubManager()) {
+          NDArray r = stream.sum();
           r.attach(s);
           r.getFloat();
         }
-        best = Math.max(best, bytes / ((System.nanoTime() - t0) / 1e9) / 1e9);
+        passes[pass] = 4.0 * stream.size() / ((System.nanoTime() - t0) / 1e9) / 1e9;
       }
-      return best;
+      return median(passes);
     }
-  }
 
-  /** fp32 n x n x n matmul; best of five, GFLOP/s. */
-  static double matmul(Device device, int n) {
-    try (NDManager m = NDManager.newBaseManager(device)) {
-      NDArray a = m.randomUniform(-1, 1, new Shape(n, n));
-      NDArray b = m.randomUniform(-1, 1, new Shape(n, n));
-      double best = 0;
-      for (int pass = 0; pass < 5; pass++) {
+    /** fp32 n x n x n matmul, GFLOP/s. */
+    private double matmul() {
+      double[] passes = new double[PASSES];
+      for (int pass = 0; pass < PASSES; pass++) {
         long t0 = System.nanoTime();
-        try (NDManager s = m.newSubManager()) {
+        try (NDManager s = manager.newSubManager()) {
           NDArray c = a.matMul(b);
           c.attach(s);
           c.getFloat(0, 0);
         }
-        best = Math.max(best, 2.0 * n * n * n / ((System.nanoTime() - t0) / 1e9) / 1e9);
+        passes[pass] = 2.0 * MATMUL_N * MATMUL_N * MATMUL_N / ((System.nanoTime() - t0) / 1e9) / 1e9;
       }
-      return best;
+      return median(passes);
+    }
+
+    private static long sum(long[] a) {
+      long s = 0;
+      for (long v : a) {
+        s += v;
+      }
+      return s;
+    }
+
+    private static double median(double[] x) {
+      double[] s = x.clone();
+      Arrays.sort(s);
+      return s[s.length / 2];
+    }
+
+    @Override
+    public void close() {
+      pool.shutdownNow();
+      manager.close();
     }
   }
 }

@@ -242,17 +242,27 @@ final class VectorKernels {
       }
       return;
     }
+    RuntimeException failure = null;
     try {
       for (int p = 1; p < parts; p++) {
         int id = p;
         HELPERS[p - 1].offer(() -> part.accept(id));
       }
-      part.accept(0);
+      try {
+        part.accept(0);
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+      // Every helper must be idle before the lock is released, whatever failed.
       for (int p = 1; p < parts; p++) {
-        HELPERS[p - 1].await();
+        RuntimeException e = HELPERS[p - 1].await();
+        failure = failure == null ? e : failure;
       }
     } finally {
       TEAM_LOCK.unlock();
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 
@@ -279,14 +289,13 @@ final class VectorKernels {
       }
     }
 
-    void await() {
+    /** Waits for the offered share; returns what it threw, if anything. */
+    RuntimeException await() {
       while (task != null) {
         Thread.onSpinWait();
       }
       Throwable f = failure;
-      if (f != null) {
-        throw f instanceof RuntimeException re ? re : new IllegalStateException(f);
-      }
+      return f == null ? null : f instanceof RuntimeException re ? re : new IllegalStateException(f);
     }
 
     @Override
