@@ -191,6 +191,10 @@ public final class LlamaDecoder implements Model {
     int tokens = 0;
     for (SequenceChunk c : chunks) {
       tokens += c.tokens().length;
+      int needed = c.table().length() + c.tokens().length;
+      if (c.table().capacity() < needed) {
+        throw new IllegalStateException("page table not reserved for " + needed + " tokens");
+      }
     }
     if (smallStep != null && kv.shared() && tokens <= vectorMaxTokens) {
       int rows = 0;
@@ -350,10 +354,6 @@ public final class LlamaDecoder implements Model {
         maxNew = Math.max(maxNew, t);
         maxLen = Math.max(maxLen, c.table().length() + t);
         allLogits &= c.allLogits();
-        int needed = c.table().length() + t;
-        if (c.table().capacity() < needed) {
-          throw new IllegalStateException("page table not reserved for " + needed + " tokens");
-        }
       }
       s.totalTokens = n;
       s.maxNew = maxNew;

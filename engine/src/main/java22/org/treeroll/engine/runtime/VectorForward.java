@@ -65,12 +65,8 @@ final class VectorForward implements SmallStepForward {
     for (SequenceChunk c : chunks) {
       n += c.tokens().length;
       rows += c.logitRows();
-      if (c.table().capacity() < c.table().length() + c.tokens().length) {
-        throw new IllegalStateException("page table not reserved for "
-            + (c.table().length() + c.tokens().length) + " tokens");
-      }
     }
-    // Each packed token: its sequence's table, its position, its slot.
+    // Each packed token: its sequence's table and its position.
     PageTable[] tableOf = new PageTable[n];
     int[] pos = new int[n];
     int[] logitRows = new int[rows];
