@@ -7,6 +7,7 @@ import it.unimi.dsi.fastutil.ints.IntArrayList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.engine.sampling.SampledToken;
 import org.treeroll.engine.sampling.SamplingParams;
@@ -119,12 +120,21 @@ public final class Generator {
       NDArray logits = model.forward(chunks, kv, m);
       dist = NextTokenDistributions.of(logits, params.logprobTemperature());
     }
+    // Each sequence draws with its own RNG from read-only distributions: on every core.
+    SampledToken[] drawn = new SampledToken[chunkSeqs.size()];
+    NextTokenDistributions d = dist;
+    IntStream.range(0, drawn.length).parallel().forEach(i -> {
+      Seq s = chunkSeqs.get(i);
+      if (s.prefilled == s.prompt.length) { // mid-prompt sequences have nothing to sample yet
+        drawn[i] = TokenSampler.sample(d, i, params, s.rng);
+      }
+    });
     for (int i = 0; i < chunkSeqs.size(); i++) {
       Seq s = chunkSeqs.get(i);
-      if (s.prefilled < s.prompt.length) {
-        continue; // mid-prompt: nothing to sample yet
+      SampledToken t = drawn[i];
+      if (t == null) {
+        continue;
       }
-      SampledToken t = TokenSampler.sample(dist, i, params, s.rng);
       s.tokens.add(t.id());
       s.logProbs.add(t.logProb());
       s.entropies.add(t.entropy());

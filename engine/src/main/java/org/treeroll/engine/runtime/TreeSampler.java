@@ -8,6 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.stream.IntStream;
 import java.util.SplittableRandom;
 import org.treeroll.branching.BranchingContext;
 import org.treeroll.branching.BranchingPolicy;
@@ -409,9 +410,17 @@ public final class TreeSampler {
   /** Samples a token for every active branch, ends the stopped ones, feeds the rest. */
   private void step(List<Branch> active) {
     List<Branch> feed = new ArrayList<>();
-    for (Branch b : active) {
+    // Draws are independent (each branch has its own RNG; distributions are read-only), so they
+    // run on every core: at 64 rows of a 152k vocabulary they take ~10 ms on one.
+    SampledToken[] drawn = new SampledToken[active.size()];
+    IntStream.range(0, drawn.length).parallel().forEach(i -> {
+      Branch b = active.get(i);
+      drawn[i] = TokenSampler.sample(b.next, b.nextRow, b.tree.run.params, b.rng);
+    });
+    for (int i = 0; i < drawn.length; i++) {
+      Branch b = active.get(i);
       Run run = b.tree.run;
-      SampledToken t = TokenSampler.sample(b.next, b.nextRow, run.params, b.rng);
+      SampledToken t = drawn[i];
       if (run.params.logprobs() > 0) {
         b.node.append(t.id(), t.logProb(), t.entropy(), t.topIds(), t.topLogProbs());
       } else {
