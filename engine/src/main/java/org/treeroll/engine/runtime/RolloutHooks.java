@@ -5,7 +5,8 @@ import org.treeroll.tree.SegmentNode;
 
 /**
  * What a rollout tells its caller while it runs, and what it asks about answers. Called on the
- * sampling thread: implementations hand slow work (a remote verifier) off and return at once.
+ * sampling thread: implementations hand slow work (a remote verifier) off and return at once. A
+ * hook that throws fails its own request, with what it threw; requests batched with it go on.
  */
 public interface RolloutHooks {
   RolloutHooks NONE = new RolloutHooks() {};

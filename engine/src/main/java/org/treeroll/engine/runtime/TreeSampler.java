@@ -193,7 +193,14 @@ public final class TreeSampler {
         }
         for (Iterator<Run> it = active.iterator(); it.hasNext(); ) {
           Run r = it.next();
-          if (r.trees.stream().allMatch(t -> t.live.isEmpty())) {
+          if (r.failure != null) {
+            it.remove();
+            r.trees.forEach(TreeState::releaseAll);
+            synchronized (lock) {
+              inFlight--;
+            }
+            r.done.completeExceptionally(r.failure);
+          } else if (r.trees.stream().allMatch(t -> t.live.isEmpty())) {
             it.remove();
             r.trees.forEach(t -> t.tree.renumber());
             synchronized (lock) {
@@ -249,6 +256,8 @@ public final class TreeSampler {
     final List<TreeState> trees = new ArrayList<>();
     final CompletableFuture<List<RolloutTree>> done = new CompletableFuture<>();
     final Int2ObjectOpenHashMap<float[]> embeddings = new Int2ObjectOpenHashMap<>();
+    /** What a hook of this request threw: the request fails alone, before the next step. */
+    Throwable failure;
 
     Run(List<int[]> prompts, TreeRolloutConfig cfg, BranchingPolicy policy, SamplingParams params,
         RolloutHooks hooks) {
@@ -282,7 +291,30 @@ public final class TreeSampler {
 
     @Override
     public String answerClass(SegmentNode leaf) {
-      return hooks.finalAnswer(RolloutTree.responseTokens(leaf), true);
+      return finalAnswer(RolloutTree.responseTokens(leaf), true);
+    }
+
+    /** {@link RolloutHooks#finalAnswer}, or null once a hook of this request has thrown. */
+    String finalAnswer(int[] response, boolean finished) {
+      if (failure == null) {
+        try {
+          return hooks.finalAnswer(response, finished);
+        } catch (RuntimeException e) {
+          failure = e;
+        }
+      }
+      return null;
+    }
+
+    /** {@link RolloutHooks#leafFinished}, unless a hook of this request has thrown. */
+    void leafFinished(RolloutTree tree, SegmentNode leaf) {
+      if (failure == null) {
+        try {
+          hooks.leafFinished(tree, leaf);
+        } catch (RuntimeException e) {
+          failure = e;
+        }
+      }
     }
   }
 
@@ -460,7 +492,7 @@ public final class TreeSampler {
   private void finish(Branch b, FinishReason reason) {
     cachePath(pathTokens(b), b.table);
     b.tree.finish(b, reason);
-    b.tree.run.hooks.leafFinished(b.tree.tree, b.node);
+    b.tree.run.leafFinished(b.tree.tree, b.node);
   }
 
   /**
@@ -479,7 +511,7 @@ public final class TreeSampler {
         if (b.tree != t || b.node.isRootNode() || b.node.tokenCount() != cfg.segmentLength()) {
           continue;
         }
-        if (cfg.stopOnAnswer() && run.hooks.finalAnswer(b.response.toIntArray(), false) != null) {
+        if (cfg.stopOnAnswer() && run.finalAnswer(b.response.toIntArray(), false) != null) {
           finish(b, FinishReason.ANSWERED); // the outcome is settled: decoding on changes nothing
         } else {
           full.add(b);

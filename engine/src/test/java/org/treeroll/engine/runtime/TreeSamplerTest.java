@@ -331,8 +331,12 @@ class TreeSamplerTest {
     assertThat(kv.pool().pagesInUse()).isZero();
   }
 
+  /**
+   * A request whose hook throws fails alone: the request batched with it completes, every page
+   * comes back, and the sampler goes on serving.
+   */
   @Test
-  void aFailingRequestReleasesItsPagesAndReportsTheError() {
+  void aFailingHookFailsOnlyItsRequest() throws Exception {
     TreeSampler sampler = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
     RolloutHooks broken = new RolloutHooks() {
       @Override
@@ -340,11 +344,12 @@ class TreeSamplerTest {
         throw new IllegalStateException("trainer callback failed");
       }
     };
-    org.assertj.core.api.Assertions.assertThatThrownBy(
-            () -> sampler.sample(List.of(new int[] {1, 2, 3}), SHAPE, PARAMS, broken))
-        .hasMessageContaining("trainer callback failed");
+    var failing = sampler.submit(List.of(new int[] {1, 2, 3}), SHAPE, PARAMS, broken);
+    var healthy = sampler.submit(List.of(new int[] {4, 5, 6}), SHAPE, PARAMS, RolloutHooks.NONE);
+    org.assertj.core.api.Assertions.assertThatThrownBy(failing::join)
+        .hasRootCauseMessage("trainer callback failed");
+    assertThat(healthy.get().get(0).leaves()).hasSize(SHAPE.leafBudget());
     assertThat(kv.pool().pagesInUse()).isZero();
-    // The sampler goes on serving later requests.
     assertThat(sampler.sample(List.of(new int[] {1, 2, 3}), SHAPE, PARAMS, RolloutHooks.NONE).get(0).leaves())
         .hasSize(SHAPE.leafBudget());
   }
