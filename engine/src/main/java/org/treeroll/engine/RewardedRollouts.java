@@ -69,10 +69,16 @@ public final class RewardedRollouts {
     TreeRewards.Batch batch = new TreeRewards(reward).batch();
     Set<Integer> added = new HashSet<>();
     int[] finished = {0};
+    TreeSampler.Stats[] own = new TreeSampler.Stats[1];
     RolloutHooks hooks = new RolloutHooks() {
       @Override
       public String finalAnswer(int[] response, boolean done) {
         return AnswerExtractor.meaningClass(tok.decode(response, true), done).orElse(null);
+      }
+
+      @Override
+      public void rolloutFinished(TreeSampler.Stats stats) {
+        own[0] = stats;
       }
 
       @Override
@@ -84,11 +90,10 @@ public final class RewardedRollouts {
         onLeaf.accept(++finished[0]);
       }
     };
-    TreeSampler.Stats before = session.rolloutStats();
     long t0 = System.nanoTime();
     List<RolloutTree> trees = session.rollout(prompts, config, params, hooks);
     TreeRewards.Summary summary = batch.awaitAll().join();
     double seconds = (System.nanoTime() - t0) / 1e9;
-    return new Result(trees, summary, estimator.estimate(trees), session.rolloutStats().since(before), seconds);
+    return new Result(trees, summary, estimator.estimate(trees), own[0], seconds);
   }
 }

@@ -22,4 +22,10 @@ public interface RolloutHooks {
 
   /** An answer ended: {@code leaf} will not change again except by splits above it. */
   default void leafFinished(RolloutTree tree, SegmentNode leaf) {}
+
+  /**
+   * Every tree of the request is done; {@code stats} counts this request's own work, whatever
+   * else shared its forward steps. Called just before the request completes.
+   */
+  default void rolloutFinished(TreeSampler.Stats stats) {}
 }

@@ -60,12 +60,7 @@ public final class TreeSampler {
   private final int[] eosIds;
   private final int maxStepTokens;
   private final RadixKvCache cache; // null: no reuse across requests
-  // Written by the sampling thread only; volatile so stats() may read them from any thread.
-  private volatile long computedTokens;
-  private volatile long suspensions;
-  private volatile long hitTokens;
-  private volatile long refills;
-  private volatile long forwardSteps;
+  private final Counters total = new Counters(); // over the sampler's life
 
   private final Object lock = new Object();
   private final ArrayDeque<Run> pending = new ArrayDeque<>(); // guarded by lock
@@ -90,25 +85,34 @@ public final class TreeSampler {
   }
 
   /**
-   * Counters since this sampler was made.
+   * What a sampler did, over its life ({@link #stats()}) or for one request
+   * ({@link RolloutHooks#rolloutFinished}).
    *
    * @param computedTokens tokens fed through the model (recomputation included)
    * @param cacheHitTokens prompt and path tokens whose KV came from the prefix cache instead
    * @param suspensions times a branch gave up its pages for lack of memory
    * @param refills fork points at which new answers started in trees that had run out of branches
-   * @param forwardSteps batched forward passes run
+   * @param forwardSteps batched forward passes run (for a request: those it had rows in)
    */
   public record Stats(long computedTokens, long cacheHitTokens, long suspensions, long refills,
-      long forwardSteps) {
-    /** The counts since {@code earlier} was taken. */
-    public Stats since(Stats earlier) {
-      return new Stats(computedTokens - earlier.computedTokens, cacheHitTokens - earlier.cacheHitTokens,
-          suspensions - earlier.suspensions, refills - earlier.refills, forwardSteps - earlier.forwardSteps);
-    }
+      long forwardSteps) {}
+
+  /** Counters since this sampler was made. */
+  public Stats stats() {
+    return total.snapshot();
   }
 
-  public Stats stats() {
-    return new Stats(computedTokens, hitTokens, suspensions, refills, forwardSteps);
+  /** Work counters, written by the sampling thread only; volatile so any thread may read them. */
+  private static final class Counters {
+    volatile long computedTokens;
+    volatile long hitTokens;
+    volatile long suspensions;
+    volatile long refills;
+    volatile long forwardSteps;
+
+    Stats snapshot() {
+      return new Stats(computedTokens, hitTokens, suspensions, refills, forwardSteps);
+    }
   }
 
   /**
@@ -206,7 +210,12 @@ public final class TreeSampler {
             synchronized (lock) {
               inFlight--;
             }
-            r.done.complete(r.trees.stream().map(t -> t.tree).toList());
+            try {
+              r.hooks.rolloutFinished(r.counters.snapshot());
+              r.done.complete(r.trees.stream().map(t -> t.tree).toList());
+            } catch (RuntimeException e) {
+              r.done.completeExceptionally(e);
+            }
           }
         }
         List<Branch> live = collectLive();
@@ -258,6 +267,7 @@ public final class TreeSampler {
     final Int2ObjectOpenHashMap<float[]> embeddings = new Int2ObjectOpenHashMap<>();
     /** What a hook of this request threw: the request fails alone, before the next step. */
     Throwable failure;
+    final Counters counters = new Counters();
 
     Run(List<int[]> prompts, TreeRolloutConfig cfg, BranchingPolicy policy, SamplingParams params,
         RolloutHooks hooks) {
@@ -341,7 +351,8 @@ public final class TreeSampler {
       for (int c = 0; c < n; c++) {
         t.live.add(new Branch(t, t.tree.addChild(at, t.seeds.nextLong()), null, response.clone()));
       }
-      refills++;
+      total.refills++;
+      run.counters.refills++;
     }
     t.finishedThisSegment = 0;
   }
@@ -358,7 +369,7 @@ public final class TreeSampler {
     int promised = 0; // pages the branches resumed so far will still take
     for (Branch b : waiting) {
       int[] path = pathTokens(b);
-      PageTable table = reuseCached(path);
+      PageTable table = reuseCached(path, b.tree.run);
       int pages = kv.pool().pagesFor(path.length) + 1 - table.pageCount(); // +1: room to decode on
       if (!makeRoom(promised + pages)) {
         table.release();
@@ -420,7 +431,7 @@ public final class TreeSampler {
    * A page table holding the longest cached prefix of {@code path} (never all of it: the last
    * token must run to give the next distribution); empty without a cache.
    */
-  private PageTable reuseCached(int[] path) {
+  private PageTable reuseCached(int[] path, Run run) {
     if (cache == null) {
       return new PageTable(kv.pool());
     }
@@ -430,7 +441,8 @@ public final class TreeSampler {
     if (reuse == 0 || (partial && !makeRoom(1))) {
       return new PageTable(kv.pool());
     }
-    hitTokens += reuse;
+    total.hitTokens += reuse;
+    run.counters.hitTokens += reuse;
     return PageTable.prefix(kv.pool(), k -> cache.pageAt(m.node(), k), reuse, false, kv);
   }
 
@@ -472,7 +484,8 @@ public final class TreeSampler {
       boolean needsPage = b.table.length() == b.table.capacity();
       if (needsPage && !makeRoom(1)) {
         b.suspend(); // its sampled token is recomputed with the rest of its path on resume
-        suspensions++;
+        total.suspensions++;
+        b.tree.run.counters.suspensions++;
         continue;
       }
       b.table.reserve(1);
@@ -580,11 +593,18 @@ public final class TreeSampler {
   /** One forward step; row {@code r} of the result is {@code owners.get(r)}'s next distribution. */
   private NextTokenDistributions forward(List<SequenceChunk> chunks, List<Branch> owners) {
     long n = 0;
-    for (SequenceChunk c : chunks) {
-      n += c.tokens().length;
+    java.util.Set<Run> runs = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (int r = 0; r < chunks.size(); r++) {
+      int tokens = chunks.get(r).tokens().length;
+      n += tokens;
+      Run run = owners.get(r).tree.run;
+      run.counters.computedTokens += tokens;
+      if (runs.add(run)) {
+        run.counters.forwardSteps++;
+      }
     }
-    computedTokens += n;
-    forwardSteps++;
+    total.computedTokens += n;
+    total.forwardSteps++;
     float[] temperatures = new float[owners.size()];
     for (int r = 0; r < temperatures.length; r++) {
       temperatures[r] = (float) owners.get(r).tree.run.params.logprobTemperature();

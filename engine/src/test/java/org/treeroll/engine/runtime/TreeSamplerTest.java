@@ -310,20 +310,31 @@ class TreeSamplerTest {
     SamplingParams cool = PARAMS.withTemperature(0.7).withSeed(9);
     TreeRolloutConfig entropy = SHAPE.withPolicy("entropy");
     TreeSampler alone = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
-    List<String> aAlone = shapes(alone.sample(a, SHAPE, hot, RolloutHooks.NONE));
+    StatsHook aAloneStats = new StatsHook();
+    StatsHook bAloneStats = new StatsHook();
+    List<String> aAlone = shapes(alone.sample(a, SHAPE, hot, aAloneStats));
     long aSteps = alone.stats().forwardSteps();
-    List<String> bAlone = shapes(alone.sample(b, entropy, cool, RolloutHooks.NONE));
+    List<String> bAlone = shapes(alone.sample(b, entropy, cool, bAloneStats));
     long bSteps = alone.stats().forwardSteps() - aSteps;
+    assertThat(aAloneStats.stats.forwardSteps()).isEqualTo(aSteps);
+    assertThat(bAloneStats.stats.forwardSteps()).isEqualTo(bSteps);
 
     TreeSampler shared = new TreeSampler(model, kv, CFG.eosTokenIds(), 64);
-    var fa = shared.submit(a, SHAPE, hot, RolloutHooks.NONE);
-    var fb = shared.submit(b, entropy, cool, RolloutHooks.NONE);
+    StatsHook aStats = new StatsHook();
+    StatsHook bStats = new StatsHook();
+    var fa = shared.submit(a, SHAPE, hot, aStats);
+    var fb = shared.submit(b, entropy, cool, bStats);
     List<RolloutTree> ta = fa.get();
     List<RolloutTree> tb = fb.get();
     assertThat(shapes(ta)).isEqualTo(aAlone);
     assertThat(shapes(tb)).isEqualTo(bAlone);
     // Both requests decoded in the same batched steps: fewer steps than one after the other.
     assertThat(shared.stats().forwardSteps()).isLessThan(aSteps + bSteps);
+    // Each request's own counters are what it cost alone; together they make the sampler's.
+    assertThat(aStats.stats.computedTokens()).isEqualTo(aAloneStats.stats.computedTokens());
+    assertThat(bStats.stats.computedTokens()).isEqualTo(bAloneStats.stats.computedTokens());
+    assertThat(aStats.stats.computedTokens() + bStats.stats.computedTokens())
+        .isEqualTo(shared.stats().computedTokens());
     Scorer scorer = new Scorer(model, kv, 64);
     for (SegmentNode leaf : tb.get(0).leaves()) {
       assertLeafMatchesRescoring(scorer, tb.get(0), leaf, cool);
@@ -352,6 +363,16 @@ class TreeSamplerTest {
     assertThat(kv.pool().pagesInUse()).isZero();
     assertThat(sampler.sample(List.of(new int[] {1, 2, 3}), SHAPE, PARAMS, RolloutHooks.NONE).get(0).leaves())
         .hasSize(SHAPE.leafBudget());
+  }
+
+  /** Keeps the per-request counters a rollout reports when it completes. */
+  private static final class StatsHook implements RolloutHooks {
+    TreeSampler.Stats stats;
+
+    @Override
+    public void rolloutFinished(TreeSampler.Stats s) {
+      stats = s;
+    }
   }
 
   private static List<String> shapes(List<RolloutTree> trees) {
