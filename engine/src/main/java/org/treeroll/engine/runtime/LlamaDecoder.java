@@ -65,8 +65,9 @@ public final class LlamaDecoder implements Model {
    * fastest on it. Measured here (2 cores, AVX-512): for one row, {@code x @ W[in, out]} streams a
    * wide matrix at ~20 GB/s against ~13 GB/s for {@code W[out, in] @ x}, and the reverse holds for
    * a tall one; for batches of 16 rows and more, the tall-skinny product {@code (W^T x^T)^T}
-   * runs ~40% faster than {@code x W} on a wide matrix (64 rows, K = 896), while below 12 rows it
-   * is 3-4x slower. The transposed result is a strided view; elementwise ops keep
+   * makes the whole 64-row step ~4% faster than {@code x W} on the wide matrices (A/B in one
+   * process; single-op probes said 40%, or the opposite, depending on the input's layout), while
+   * below 12 rows it is 3-4x slower. The transposed result is a strided view; elementwise ops keep
    * its layout, so the next projection reads it contiguously.
    *
    * @param data the weight's bytes for {@link SmallStepForward}, null if PyTorch owns them

@@ -7,7 +7,10 @@ import java.util.Iterator;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.IntStream;
 import java.util.SplittableRandom;
 import org.treeroll.branching.BranchingContext;
@@ -593,7 +596,7 @@ public final class TreeSampler {
   /** One forward step; row {@code r} of the result is {@code owners.get(r)}'s next distribution. */
   private NextTokenDistributions forward(List<SequenceChunk> chunks, List<Branch> owners) {
     long n = 0;
-    java.util.Set<Run> runs = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    Set<Run> runs = Collections.newSetFromMap(new IdentityHashMap<>());
     for (int r = 0; r < chunks.size(); r++) {
       int tokens = chunks.get(r).tokens().length;
       n += tokens;
