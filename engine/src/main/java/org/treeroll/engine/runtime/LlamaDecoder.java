@@ -30,11 +30,12 @@ import org.treeroll.kvcache.PagePool;
  */
 public final class LlamaDecoder implements Model {
   /**
-   * Steps of at most this many tokens run on {@link SmallStepForward}, larger ones on PyTorch.
-   * Measured on Qwen2.5-0.5B's shape (ms per decode step, PyTorch vs Vector API): 2 tokens 163 vs
-   * 76, 4: 204 vs 103, 8: 289 vs 206, 16: 268 vs 426.
+   * Steps of at most this many tokens run on {@link SmallStepForward}, larger ones on PyTorch:
+   * exactly the row counts below the tall-skinny product, where MKL is weakest. Measured on
+   * Qwen2.5-0.5B's shape, ms per decode step, PyTorch vs Vector API in one process: 2 tokens 163
+   * vs 76, 4: 270 vs 128, 8: 335 vs 223, 12: 316 vs 231, 14: 324 vs 270, 16: 266 vs 322.
    */
-  static final int VECTOR_MAX_TOKENS = 8;
+  static final int VECTOR_MAX_TOKENS = (int) Projection.TALL_SKINNY_ROWS - 1;
 
   private final ModelConfig cfg;
   private final NDManager manager;
