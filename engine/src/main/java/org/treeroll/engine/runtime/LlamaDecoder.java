@@ -17,7 +17,9 @@ import org.treeroll.kvcache.PageTable;
 import org.treeroll.kvcache.PagePool;
 
 /**
- * The Llama-family decoder (Llama, Qwen2, Qwen3) on DJL's PyTorch engine, in fp32.
+ * The Llama-family decoder (Llama, Qwen2, Qwen3) on DJL's PyTorch engine, in fp32. On CPU, where
+ * the JDK has the Vector API, every step runs in {@link JavaForward} instead, over the same weight
+ * and KV memory; PyTorch runs them on GPU and on JDK 21.
  *
  * <p>Layout choices, measured on CPU (see {@link Projection}): every projection matrix is stored
  * with its longer side contiguous; q, k and v are fused into one matrix and gate and up into
@@ -29,14 +31,6 @@ import org.treeroll.kvcache.PagePool;
  * page slots in its table, padded to the longest sequence and masked.
  */
 public final class LlamaDecoder implements Model {
-  /**
-   * Steps of at most this many tokens run on {@link SmallStepForward}, larger ones on PyTorch:
-   * exactly the row counts below the tall-skinny product, where MKL is weakest. Measured on
-   * Qwen2.5-0.5B's shape, ms per decode step, PyTorch vs Vector API in one process: 2 tokens 163
-   * vs 76, 4: 270 vs 128, 8: 335 vs 223, 12: 316 vs 231, 14: 324 vs 270, 16: 266 vs 322.
-   */
-  static final int VECTOR_MAX_TOKENS = (int) Projection.TALL_SKINNY_ROWS - 1;
-
   private final ModelConfig cfg;
   private final NDManager manager;
   private final SharedArray embedT; // [hidden, vocab]
@@ -45,8 +39,8 @@ public final class LlamaDecoder implements Model {
   private final Layer[] layers;
   private final double[] invFreq;
   private final int qkRows; // query plus key heads: they share q/k-norm and RoPE
-  private final SmallStepForward smallStep; // null where it cannot run
-  private int vectorMaxTokens = VECTOR_MAX_TOKENS;
+  private final JavaForward javaForward; // null where it cannot run
+  private int javaMaxTokens = Integer.MAX_VALUE; // tests lower it to force PyTorch
 
   /**
    * One block's weights. The input and post-attention RMSNorm weights are folded into the rows of
@@ -71,7 +65,7 @@ public final class LlamaDecoder implements Model {
    * below 12 rows it is 3-4x slower. The transposed result is a strided view; elementwise ops keep
    * its layout, so the next projection reads it contiguously.
    *
-   * @param data the weight's bytes for {@link SmallStepForward}, null if PyTorch owns them
+   * @param data the weight's bytes for {@link JavaForward}, null if PyTorch owns them
    */
   record Projection(NDArray weight, NDArray weightT, java.nio.ByteBuffer data, int in, int out, boolean wide) {
     /** Rows at which the tall-skinny product overtakes {@code x @ W}. */
@@ -118,7 +112,7 @@ public final class LlamaDecoder implements Model {
     for (Layer l : layers) {
       shared &= l.qkv.data() != null && l.o.data() != null && l.gateUp.data() != null && l.down.data() != null;
     }
-    this.smallStep = shared ? SmallStepForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq) : null;
+    this.javaForward = shared ? JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq) : null;
   }
 
   /** Loads every weight of {@code cfg} from {@code weights} onto {@code device}. */
@@ -198,12 +192,12 @@ public final class LlamaDecoder implements Model {
         throw new IllegalStateException("page table not reserved for " + needed + " tokens");
       }
     }
-    if (smallStep != null && kv.shared() && tokens <= vectorMaxTokens) {
+    if (javaForward != null && kv.shared() && tokens <= javaMaxTokens) {
       int rows = 0;
       for (SequenceChunk c : chunks) {
         rows += c.logitRows();
       }
-      float[] logits = smallStep.forward(chunks, kv);
+      float[] logits = javaForward.forward(chunks, kv);
       return out.create(logits, new Shape(rows, cfg.vocabSize()));
     }
     try (NDManager step = out.newSubManager()) {
@@ -313,14 +307,14 @@ public final class LlamaDecoder implements Model {
     manager.close();
   }
 
-  /** Routes steps of up to {@code tokens} tokens to {@link SmallStepForward} (tests force a path). */
-  void setVectorMaxTokens(int tokens) {
-    vectorMaxTokens = tokens;
+  /** Routes steps of up to {@code tokens} tokens to {@link JavaForward}, larger ones to PyTorch. */
+  void setJavaMaxTokens(int tokens) {
+    javaMaxTokens = tokens;
   }
 
-  /** Whether small steps run outside PyTorch (see {@link SmallStepForward}). */
-  boolean hasSmallStepPath() {
-    return smallStep != null;
+  /** Whether steps can run outside PyTorch (see {@link JavaForward}). */
+  boolean hasJavaPath() {
+    return javaForward != null;
   }
 
   /** Index tensors and tables for one forward step, built on the Java side. */

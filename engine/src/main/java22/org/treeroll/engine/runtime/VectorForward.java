@@ -3,18 +3,19 @@ package org.treeroll.engine.runtime;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PageTable;
 
 /**
- * {@link SmallStepForward} on the Vector API: the decoder's math in the same order as
+ * {@link JavaForward} on the Vector API: the decoder's math in the same order as
  * {@link LlamaDecoder}'s PyTorch step (RMSNorm with its weight folded into the next projection,
  * fused q/k/v with optional bias, per-head q/k RMSNorm, "rotate half" RoPE, causal grouped-query
  * attention over the sequence's page slots, output projection, SwiGLU, residuals; final norm and
  * LM head on the rows asked for). It reads the same weights and writes the same paged KV, so
  * steps of either path can follow each other on one sequence.
  */
-final class VectorForward implements SmallStepForward {
+final class VectorForward implements JavaForward {
   /** A weight matrix as {@link VectorKernels#matmul} reads it. */
   private record Matrix(MemorySegment data, boolean inMajor, int in, int out) {
     Matrix(LlamaDecoder.Projection p) {
@@ -29,6 +30,9 @@ final class VectorForward implements SmallStepForward {
 
   private record Layer(Matrix qkv, float[] bqkv, float[] qkNorm, Matrix o, float[] bo,
       Matrix gateUp, Matrix down) {}
+
+  /** The kernels are compiled once per JVM: the first model starts their warm-up. */
+  private static final AtomicBoolean WARMED_UP = new AtomicBoolean();
 
   private final ModelConfig cfg;
   private final MemorySegment embedT; // [hidden, vocab]
@@ -50,6 +54,9 @@ final class VectorForward implements SmallStepForward {
     this.finalNorm = floats(finalNorm);
     this.lmHead = new Matrix(lmHead);
     this.invFreq = invFreq;
+    if (WARMED_UP.compareAndSet(false, true)) {
+      Thread.ofPlatform().daemon().name("treeroll-kernel-warmup").start(VectorKernels::warmUp);
+    }
   }
 
   private static float[] floats(SharedArray a) {

@@ -2,30 +2,43 @@ package org.treeroll.engine.runtime;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Matrix-vector kernels on the JDK's Vector API, for forward steps of a few tokens. Such a step
- * is bound by reading the weights once, and these kernels stream them at 35-49 GB/s here where
- * PyTorch's CPU gemv reaches 20-33 GB/s (measured on this project's Qwen2.5-0.5B shapes, 2 cores,
- * weights not in cache; see docs/benchmarks.md).
+ * Matrix products on the JDK's Vector API, for {@link VectorForward}. Two regimes:
  *
- * <p>Two forms, one per weight layout of {@link LlamaDecoder.Projection}: rows of {@code W[out, in]} dotted
- * with the input (each thread owns a range of outputs), and rows of {@code W[in, out]} scaled and
- * summed (each thread owns a range of inputs and a private partial result, summed at the end).
- * Both read every weight exactly once per call, whatever the number of input rows.
+ * <ul>
+ *   <li>Up to three rows, a step is bound by reading the weights once: rows of {@code W[out, in]}
+ *       are dotted with the input (each thread owns a range of outputs), rows of
+ *       {@code W[in, out]} are scaled and summed (each thread owns a range of inputs and a private
+ *       partial result). They stream weights at 35-49 GB/s here, PyTorch's gemv at 20-33.
+ *   <li>From four rows on, register tiles reuse each loaded weight for several rows and each
+ *       loaded input for several outputs: 150-240 GFLOP/s at 64 rows on two cores here, where
+ *       MKL through PyTorch reaches 85-150 at the same shapes (probe in docs/benchmarks.md).
+ * </ul>
+ *
+ * <p>Vectors never pass through a method call: C2 must then box them, and a tile kernel that
+ * handed its accumulators to a store helper ran 4-6x slower.
  */
 final class VectorKernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
   private static final int L = S.length();
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int THREADS = Runtime.getRuntime().availableProcessors();
+  /** Rows from which the tiled kernels beat the streaming ones (probed: 4 on both layouts). */
+  private static final int TILE_MIN_ROWS = 4;
+  /** Register tile of the in-major product: rows of x per tile (8 fit 24 accumulators in 32 registers). */
+  private static final int TILE_ROWS = S.vectorBitSize() >= 512 ? 8 : 4;
+  /** Inputs per pass over a panel: its slice of the weights (512 x 48 floats) stays in L2 across row tiles. */
+  private static final int K_BLOCK = 512;
   /** The calling thread runs one share; these run the others, for one caller at a time. */
   private static final Helper[] HELPERS = new Helper[THREADS - 1];
   private static final ReentrantLock TEAM_LOCK = new ReentrantLock();
@@ -44,10 +57,265 @@ final class VectorKernels {
    * {@code [in, out]} when {@code inMajor}, else as {@code [out, in]}.
    */
   static void matmul(MemorySegment w, boolean inMajor, int in, int out, float[] x, int rows, float[] y) {
-    if (inMajor) {
+    if (rows >= TILE_MIN_ROWS) {
+      if (inMajor) {
+        tiledInMajor(w, in, out, x, rows, y);
+      } else {
+        tiledOutMajor(w, in, out, x, rows, y);
+      }
+    } else if (inMajor) {
       scaledRowSums(w, in, out, x, rows, y);
     } else {
       rowDots(w, in, out, x, rows, y);
+    }
+  }
+
+  /**
+   * {@code W[in, out]} for many rows: register tiles of {@code TILE_ROWS} rows by three vectors of
+   * outputs, each weight vector loaded once per tile and used for every row of it. A thread owns a
+   * range of output columns, so the column panel it reads stays in its cache across row tiles.
+   */
+  private static void tiledInMajor(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
+    int width = 3 * L;
+    if (out < width) {
+      for (int j = 0; j < out; j += L) {
+        var m = S.indexInRange(j, out);
+        for (int i = 0; i < rows; i++) {
+          tile1x1(w, in, out, x, i, j, m, y);
+        }
+      }
+      return;
+    }
+    // Columns past the last whole panel: one more panel ending at the last column, run by the
+    // thread that owns the last whole one, after it, so the columns they share end with a
+    // complete sum (a few redundant columns instead of a slow tail kernel).
+    int whole = out / width;
+    parallel(whole, 1, (from, to) -> {
+      for (int p = from; p < to; p++) {
+        panel(w, in, out, x, rows, p * width, y);
+      }
+      if (to == whole && out % width != 0) {
+        panel(w, in, out, x, rows, out - width, y);
+      }
+    });
+  }
+
+  /** Output columns {@code [j, j + 3L)} of every row. */
+  private static void panel(MemorySegment w, int in, int out, float[] x, int rows, int j, float[] y) {
+    for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
+      int k1 = Math.min(in, k0 + K_BLOCK);
+      boolean add = k0 > 0;
+      int i = 0;
+      if (TILE_ROWS == 8) {
+        for (; i + 8 <= rows; i += 8) {
+          tile8x3(w, in, out, x, i, j, k0, k1, add, y);
+        }
+      }
+      for (; i + 4 <= rows; i += 4) {
+        tile4x3(w, in, out, x, i, j, k0, k1, add, y);
+      }
+      for (; i < rows; i++) {
+        tile1x3(w, in, out, x, i, j, k0, k1, add, y);
+      }
+    }
+  }
+
+  private static void tile8x3(MemorySegment w, int in, int out, float[] x, int i, int j, int k0, int k1,
+      boolean add, float[] y) {
+    FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+    FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    FloatVector c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
+    FloatVector c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
+    int x0 = i * in;
+    long stride = 4L * out;
+    long at = 4L * ((long) k0 * out + j);
+    for (int k = k0; k < k1; k++, at += stride) {
+      FloatVector b0 = FloatVector.fromMemorySegment(S, w, at, ORDER);
+      FloatVector b1 = FloatVector.fromMemorySegment(S, w, at + 4L * L, ORDER);
+      FloatVector b2 = FloatVector.fromMemorySegment(S, w, at + 8L * L, ORDER);
+      int xk = x0 + k;
+      FloatVector a = FloatVector.broadcast(S, x[xk]);
+      c00 = b0.fma(a, c00); c01 = b1.fma(a, c01); c02 = b2.fma(a, c02);
+      a = FloatVector.broadcast(S, x[xk + in]);
+      c10 = b0.fma(a, c10); c11 = b1.fma(a, c11); c12 = b2.fma(a, c12);
+      a = FloatVector.broadcast(S, x[xk + 2 * in]);
+      c20 = b0.fma(a, c20); c21 = b1.fma(a, c21); c22 = b2.fma(a, c22);
+      a = FloatVector.broadcast(S, x[xk + 3 * in]);
+      c30 = b0.fma(a, c30); c31 = b1.fma(a, c31); c32 = b2.fma(a, c32);
+      a = FloatVector.broadcast(S, x[xk + 4 * in]);
+      c40 = b0.fma(a, c40); c41 = b1.fma(a, c41); c42 = b2.fma(a, c42);
+      a = FloatVector.broadcast(S, x[xk + 5 * in]);
+      c50 = b0.fma(a, c50); c51 = b1.fma(a, c51); c52 = b2.fma(a, c52);
+      a = FloatVector.broadcast(S, x[xk + 6 * in]);
+      c60 = b0.fma(a, c60); c61 = b1.fma(a, c61); c62 = b2.fma(a, c62);
+      a = FloatVector.broadcast(S, x[xk + 7 * in]);
+      c70 = b0.fma(a, c70); c71 = b1.fma(a, c71); c72 = b2.fma(a, c72);
+    }
+    int y0 = i * out + j;
+    (add ? c00.add(FloatVector.fromArray(S, y, y0)) : c00).intoArray(y, y0);
+    (add ? c01.add(FloatVector.fromArray(S, y, y0 + L)) : c01).intoArray(y, y0 + L);
+    (add ? c02.add(FloatVector.fromArray(S, y, y0 + 2 * L)) : c02).intoArray(y, y0 + 2 * L);
+    (add ? c10.add(FloatVector.fromArray(S, y, y0 + out)) : c10).intoArray(y, y0 + out);
+    (add ? c11.add(FloatVector.fromArray(S, y, y0 + out + L)) : c11).intoArray(y, y0 + out + L);
+    (add ? c12.add(FloatVector.fromArray(S, y, y0 + out + 2 * L)) : c12).intoArray(y, y0 + out + 2 * L);
+    (add ? c20.add(FloatVector.fromArray(S, y, y0 + 2 * out)) : c20).intoArray(y, y0 + 2 * out);
+    (add ? c21.add(FloatVector.fromArray(S, y, y0 + 2 * out + L)) : c21).intoArray(y, y0 + 2 * out + L);
+    (add ? c22.add(FloatVector.fromArray(S, y, y0 + 2 * out + 2 * L)) : c22).intoArray(y, y0 + 2 * out + 2 * L);
+    (add ? c30.add(FloatVector.fromArray(S, y, y0 + 3 * out)) : c30).intoArray(y, y0 + 3 * out);
+    (add ? c31.add(FloatVector.fromArray(S, y, y0 + 3 * out + L)) : c31).intoArray(y, y0 + 3 * out + L);
+    (add ? c32.add(FloatVector.fromArray(S, y, y0 + 3 * out + 2 * L)) : c32).intoArray(y, y0 + 3 * out + 2 * L);
+    (add ? c40.add(FloatVector.fromArray(S, y, y0 + 4 * out)) : c40).intoArray(y, y0 + 4 * out);
+    (add ? c41.add(FloatVector.fromArray(S, y, y0 + 4 * out + L)) : c41).intoArray(y, y0 + 4 * out + L);
+    (add ? c42.add(FloatVector.fromArray(S, y, y0 + 4 * out + 2 * L)) : c42).intoArray(y, y0 + 4 * out + 2 * L);
+    (add ? c50.add(FloatVector.fromArray(S, y, y0 + 5 * out)) : c50).intoArray(y, y0 + 5 * out);
+    (add ? c51.add(FloatVector.fromArray(S, y, y0 + 5 * out + L)) : c51).intoArray(y, y0 + 5 * out + L);
+    (add ? c52.add(FloatVector.fromArray(S, y, y0 + 5 * out + 2 * L)) : c52).intoArray(y, y0 + 5 * out + 2 * L);
+    (add ? c60.add(FloatVector.fromArray(S, y, y0 + 6 * out)) : c60).intoArray(y, y0 + 6 * out);
+    (add ? c61.add(FloatVector.fromArray(S, y, y0 + 6 * out + L)) : c61).intoArray(y, y0 + 6 * out + L);
+    (add ? c62.add(FloatVector.fromArray(S, y, y0 + 6 * out + 2 * L)) : c62).intoArray(y, y0 + 6 * out + 2 * L);
+    (add ? c70.add(FloatVector.fromArray(S, y, y0 + 7 * out)) : c70).intoArray(y, y0 + 7 * out);
+    (add ? c71.add(FloatVector.fromArray(S, y, y0 + 7 * out + L)) : c71).intoArray(y, y0 + 7 * out + L);
+    (add ? c72.add(FloatVector.fromArray(S, y, y0 + 7 * out + 2 * L)) : c72).intoArray(y, y0 + 7 * out + 2 * L);
+  }
+
+  private static void tile4x3(MemorySegment w, int in, int out, float[] x, int i, int j, int k0, int k1,
+      boolean add, float[] y) {
+    FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+    FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    int x0 = i * in;
+    long stride = 4L * out;
+    long at = 4L * ((long) k0 * out + j);
+    for (int k = k0; k < k1; k++, at += stride) {
+      FloatVector b0 = FloatVector.fromMemorySegment(S, w, at, ORDER);
+      FloatVector b1 = FloatVector.fromMemorySegment(S, w, at + 4L * L, ORDER);
+      FloatVector b2 = FloatVector.fromMemorySegment(S, w, at + 8L * L, ORDER);
+      int xk = x0 + k;
+      FloatVector a = FloatVector.broadcast(S, x[xk]);
+      c00 = b0.fma(a, c00); c01 = b1.fma(a, c01); c02 = b2.fma(a, c02);
+      a = FloatVector.broadcast(S, x[xk + in]);
+      c10 = b0.fma(a, c10); c11 = b1.fma(a, c11); c12 = b2.fma(a, c12);
+      a = FloatVector.broadcast(S, x[xk + 2 * in]);
+      c20 = b0.fma(a, c20); c21 = b1.fma(a, c21); c22 = b2.fma(a, c22);
+      a = FloatVector.broadcast(S, x[xk + 3 * in]);
+      c30 = b0.fma(a, c30); c31 = b1.fma(a, c31); c32 = b2.fma(a, c32);
+    }
+    int y0 = i * out + j;
+    (add ? c00.add(FloatVector.fromArray(S, y, y0)) : c00).intoArray(y, y0);
+    (add ? c01.add(FloatVector.fromArray(S, y, y0 + L)) : c01).intoArray(y, y0 + L);
+    (add ? c02.add(FloatVector.fromArray(S, y, y0 + 2 * L)) : c02).intoArray(y, y0 + 2 * L);
+    (add ? c10.add(FloatVector.fromArray(S, y, y0 + out)) : c10).intoArray(y, y0 + out);
+    (add ? c11.add(FloatVector.fromArray(S, y, y0 + out + L)) : c11).intoArray(y, y0 + out + L);
+    (add ? c12.add(FloatVector.fromArray(S, y, y0 + out + 2 * L)) : c12).intoArray(y, y0 + out + 2 * L);
+    (add ? c20.add(FloatVector.fromArray(S, y, y0 + 2 * out)) : c20).intoArray(y, y0 + 2 * out);
+    (add ? c21.add(FloatVector.fromArray(S, y, y0 + 2 * out + L)) : c21).intoArray(y, y0 + 2 * out + L);
+    (add ? c22.add(FloatVector.fromArray(S, y, y0 + 2 * out + 2 * L)) : c22).intoArray(y, y0 + 2 * out + 2 * L);
+    (add ? c30.add(FloatVector.fromArray(S, y, y0 + 3 * out)) : c30).intoArray(y, y0 + 3 * out);
+    (add ? c31.add(FloatVector.fromArray(S, y, y0 + 3 * out + L)) : c31).intoArray(y, y0 + 3 * out + L);
+    (add ? c32.add(FloatVector.fromArray(S, y, y0 + 3 * out + 2 * L)) : c32).intoArray(y, y0 + 3 * out + 2 * L);
+  }
+
+  private static void tile1x3(MemorySegment w, int in, int out, float[] x, int i, int j, int k0, int k1,
+      boolean add, float[] y) {
+    FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0;
+    int x0 = i * in;
+    long stride = 4L * out;
+    long at = 4L * ((long) k0 * out + j);
+    for (int k = k0; k < k1; k++, at += stride) {
+      FloatVector a = FloatVector.broadcast(S, x[x0 + k]);
+      c0 = FloatVector.fromMemorySegment(S, w, at, ORDER).fma(a, c0);
+      c1 = FloatVector.fromMemorySegment(S, w, at + 4L * L, ORDER).fma(a, c1);
+      c2 = FloatVector.fromMemorySegment(S, w, at + 8L * L, ORDER).fma(a, c2);
+    }
+    (add ? c0.add(FloatVector.fromArray(S, y, i * out + j)) : c0).intoArray(y, i * out + j);
+    (add ? c1.add(FloatVector.fromArray(S, y, i * out + j + L)) : c1).intoArray(y, i * out + j + L);
+    (add ? c2.add(FloatVector.fromArray(S, y, i * out + j + 2 * L)) : c2).intoArray(y, i * out + j + 2 * L);
+  }
+
+  /** One row by one vector of outputs, lanes past the matrix masked off. */
+  private static void tile1x1(MemorySegment w, int in, int out, float[] x, int i, int j,
+      VectorMask<Float> m, float[] y) {
+    FloatVector c = FloatVector.zero(S);
+    int x0 = i * in;
+    long stride = 4L * out;
+    long at = 4L * j;
+    for (int k = 0; k < in; k++, at += stride) {
+      c = FloatVector.fromMemorySegment(S, w, at, ORDER, m).fma(FloatVector.broadcast(S, x[x0 + k]), c);
+    }
+    c.intoArray(y, i * out + j, m);
+  }
+
+  /**
+   * {@code W[out, in]} for many rows: tiles of four weight rows by four input rows, sixteen dot
+   * products sharing their loads. A thread owns a range of weight rows.
+   */
+  private static void tiledOutMajor(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
+    parallel((out + 3) / 4, 1, (from, to) -> {
+      int end = Math.min(to * 4, out);
+      int o = from * 4;
+      for (; o + 4 <= end; o += 4) {
+        int i = 0;
+        for (; i + 4 <= rows; i += 4) {
+          dots4x4(w, in, out, x, i, o, y);
+        }
+        for (; i < rows; i++) {
+          for (int k = o; k < o + 4; k++) {
+            y[i * out + k] = dot(w, 4L * k * in, x, i * in, in);
+          }
+        }
+      }
+      for (; o < end; o++) {
+        for (int i = 0; i < rows; i++) {
+          y[i * out + o] = dot(w, 4L * o * in, x, i * in, in);
+        }
+      }
+    });
+  }
+
+  private static void dots4x4(MemorySegment w, int in, int out, float[] x, int i, int o, float[] y) {
+    FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+    FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+    FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    long w0 = 4L * o * in;
+    long w1 = w0 + 4L * in;
+    long w2 = w1 + 4L * in;
+    long w3 = w2 + 4L * in;
+    int x0 = i * in;
+    int k = 0;
+    for (int ub = S.loopBound(in); k < ub; k += L) {
+      long at = 4L * k;
+      FloatVector b0 = FloatVector.fromMemorySegment(S, w, w0 + at, ORDER);
+      FloatVector b1 = FloatVector.fromMemorySegment(S, w, w1 + at, ORDER);
+      FloatVector b2 = FloatVector.fromMemorySegment(S, w, w2 + at, ORDER);
+      FloatVector b3 = FloatVector.fromMemorySegment(S, w, w3 + at, ORDER);
+      FloatVector a = FloatVector.fromArray(S, x, x0 + k);
+      c00 = b0.fma(a, c00); c01 = b1.fma(a, c01); c02 = b2.fma(a, c02); c03 = b3.fma(a, c03);
+      a = FloatVector.fromArray(S, x, x0 + in + k);
+      c10 = b0.fma(a, c10); c11 = b1.fma(a, c11); c12 = b2.fma(a, c12); c13 = b3.fma(a, c13);
+      a = FloatVector.fromArray(S, x, x0 + 2 * in + k);
+      c20 = b0.fma(a, c20); c21 = b1.fma(a, c21); c22 = b2.fma(a, c22); c23 = b3.fma(a, c23);
+      a = FloatVector.fromArray(S, x, x0 + 3 * in + k);
+      c30 = b0.fma(a, c30); c31 = b1.fma(a, c31); c32 = b2.fma(a, c32); c33 = b3.fma(a, c33);
+    }
+    float[] s = {
+        c00.reduceLanes(VectorOperators.ADD), c01.reduceLanes(VectorOperators.ADD),
+        c02.reduceLanes(VectorOperators.ADD), c03.reduceLanes(VectorOperators.ADD),
+        c10.reduceLanes(VectorOperators.ADD), c11.reduceLanes(VectorOperators.ADD),
+        c12.reduceLanes(VectorOperators.ADD), c13.reduceLanes(VectorOperators.ADD),
+        c20.reduceLanes(VectorOperators.ADD), c21.reduceLanes(VectorOperators.ADD),
+        c22.reduceLanes(VectorOperators.ADD), c23.reduceLanes(VectorOperators.ADD),
+        c30.reduceLanes(VectorOperators.ADD), c31.reduceLanes(VectorOperators.ADD),
+        c32.reduceLanes(VectorOperators.ADD), c33.reduceLanes(VectorOperators.ADD)};
+    for (; k < in; k++) {
+      for (int r = 0; r < 4; r++) {
+        float xv = x[x0 + r * in + k];
+        for (int c = 0; c < 4; c++) {
+          s[r * 4 + c] += xv * w.get(ValueLayout.JAVA_FLOAT_UNALIGNED, 4L * (o + c) * in + 4L * k);
+        }
+      }
+    }
+    for (int r = 0; r < 4; r++) {
+      System.arraycopy(s, r * 4, y, (i + r) * out + o, 4);
     }
   }
 
@@ -227,6 +495,31 @@ final class VectorKernels {
   interface Range {
     void run(int from, int to);
   }
+
+  /**
+   * Runs every kernel on small inputs until C2 has compiled them. Before that they run
+   * interpreted or in C1, which box every vector op and are 10-100x slower: a short job (the demo's
+   * three-second rollout) spent a third of its time there. Meant for a background thread at load.
+   */
+  static void warmUp() {
+    int in = 96;
+    int out = 100;
+    ByteBuffer bytes = ByteBuffer.allocateDirect(4 * in * out).order(ORDER);
+    MemorySegment w = MemorySegment.ofBuffer(bytes);
+    float[] x = new float[9 * in];
+    float[] y = new float[9 * out];
+    float[] gateUp = new float[2 * 2 * out];
+    for (int round = 0; round < WARM_UP_ROUNDS; round++) {
+      for (int rows : new int[] {1, 2, 5, 9}) {
+        matmul(w, true, in, out, x, rows, y);
+        matmul(w, false, in, out, x, rows, y);
+      }
+      siluMul(gateUp, out, 2, y);
+      axpy(dot(w, 0, x, 0, in), w, 0, y, 0, in);
+    }
+  }
+
+  private static final int WARM_UP_ROUNDS = 3000;
 
   /** Runs {@code body} over {@code [0, n)} split evenly over the cores, shares of at least {@code grain}. */
   static void parallel(int n, int grain, Range body) {

@@ -25,17 +25,18 @@ import org.treeroll.kvcache.PageTable;
 class LlamaDecoderTest {
   private static final double TOLERANCE = 1e-4;
 
-  /** Which implementation runs the forward steps (see {@link SmallStepForward}). */
+  /** Which implementation runs the forward steps (see {@link JavaForward}). */
   enum Path {
     PYTORCH(0),
+    /** The default where the JDK has the Vector API. */
     VECTOR(Integer.MAX_VALUE),
-    /** The default routing: multi-token steps on PyTorch, single tokens on the Vector API. */
-    MIXED(LlamaDecoder.VECTOR_MAX_TOKENS);
+    /** Prompts on PyTorch, single tokens in Java: sequences switch paths between steps. */
+    MIXED(1);
 
-    final int vectorMaxTokens;
+    final int javaMaxTokens;
 
-    Path(int vectorMaxTokens) {
-      this.vectorMaxTokens = vectorMaxTokens;
+    Path(int javaMaxTokens) {
+      this.javaMaxTokens = javaMaxTokens;
     }
   }
 
@@ -46,19 +47,19 @@ class LlamaDecoderTest {
 
   static LlamaDecoder load(ModelConfig cfg, org.treeroll.engine.io.WeightSource weights, Path path) {
     LlamaDecoder model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
-    if (path != Path.PYTORCH && !model.hasSmallStepPath()) {
+    if (path != Path.PYTORCH && !model.hasJavaPath()) {
       model.close();
       assumeTrue(false, "the Vector API path needs JDK 22+");
     }
-    model.setVectorMaxTokens(path.vectorMaxTokens);
+    model.setJavaMaxTokens(path.javaMaxTokens);
     return model;
   }
 
   @org.junit.jupiter.api.Test
-  void smallStepsRunOnTheVectorApiWhereTheJdkHasIt() {
+  void stepsRunOnTheVectorApiWhereTheJdkHasIt() {
     ModelConfig cfg = org.treeroll.engine.model.ModelPreset.TINY_QWEN3.config();
     try (LlamaDecoder model = LlamaDecoder.load(cfg, TinyModels.weights(cfg, 3), DjlRuntime.device())) {
-      assertThat(model.hasSmallStepPath()).isEqualTo(Runtime.version().feature() >= 22);
+      assertThat(model.hasJavaPath()).isEqualTo(Runtime.version().feature() >= 22);
     }
   }
 

@@ -1,0 +1,57 @@
+package org.treeroll.engine.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@link VectorKernels#matmul} against plain loops, on shapes that reach every branch: one-row
+ * kernels and register tiles, partial row tiles, output columns past the last whole panel (and
+ * matrices narrower than one panel), inputs past one K block, vector tails of odd widths.
+ */
+class VectorKernelsTest {
+
+  static Stream<Arguments> shapes() {
+    int[][] inOut = {{7, 5}, {38, 259}, {50, 38}, {64, 48}, {96, 1030}, {1030, 97}, {600, 130}};
+    int[] rows = {1, 2, 3, 4, 5, 8, 9, 13, 17, 64};
+    return Stream.of(true, false).flatMap(inMajor -> Stream.of(inOut).flatMap(s ->
+        java.util.stream.IntStream.of(rows).mapToObj(r -> Arguments.of(inMajor, s[0], s[1], r))));
+  }
+
+  @ParameterizedTest(name = "inMajor={0} in={1} out={2} rows={3}")
+  @MethodSource("shapes")
+  void matmulEqualsPlainLoops(boolean inMajor, int in, int out, int rows) {
+    SplittableRandom random = new SplittableRandom(31L * in + out + rows);
+    ByteBuffer bytes = ByteBuffer.allocateDirect(4 * in * out).order(ByteOrder.nativeOrder());
+    float[] w = new float[in * out];
+    for (int i = 0; i < w.length; i++) {
+      w[i] = (float) random.nextDouble(-1, 1);
+      bytes.putFloat(4 * i, w[i]);
+    }
+    float[] x = new float[rows * in];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) random.nextDouble(-1, 1);
+    }
+    float[] y = new float[rows * out];
+    java.util.Arrays.fill(y, Float.NaN); // every output must be written
+    VectorKernels.matmul(MemorySegment.ofBuffer(bytes), inMajor, in, out, x, rows, y);
+
+    for (int r = 0; r < rows; r++) {
+      for (int o = 0; o < out; o++) {
+        double sum = 0;
+        for (int k = 0; k < in; k++) {
+          sum += (double) x[r * in + k] * (inMajor ? w[k * out + o] : w[o * in + k]);
+        }
+        assertThat((double) y[r * out + o]).as("row %d, output %d", r, o)
+            .isCloseTo(sum, org.assertj.core.data.Offset.offset(1e-4 * Math.sqrt(in)));
+      }
+    }
+  }
+}
