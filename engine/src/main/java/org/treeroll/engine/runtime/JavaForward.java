@@ -18,10 +18,23 @@ interface JavaForward {
   /** Logits {@code [rows, vocab]} row-major, rows as {@link Model#forward} orders them. */
   float[] forward(List<SequenceChunk> chunks, KvStore kv);
 
+  /** Whether this JVM can run the implementation: JDK 22+, the module present, the class built. */
+  static boolean available() {
+    if (Runtime.version().feature() < 22 || ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+      return false;
+    }
+    try {
+      Class.forName("org.treeroll.engine.runtime.VectorForward", false, JavaForward.class.getClassLoader());
+      return true;
+    } catch (ClassNotFoundException | LinkageError e) {
+      return false; // built on a JDK without the kernels
+    }
+  }
+
   /** The Vector API implementation over these weights, or null where it cannot run. */
   static JavaForward create(ModelConfig cfg, SharedArray embedT, LlamaDecoder.Layer[] layers,
       SharedArray finalNorm, LlamaDecoder.Projection lmHead, double[] invFreq) {
-    if (Runtime.version().feature() < 22 || ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+    if (!available()) {
       return null;
     }
     try {
@@ -30,7 +43,7 @@ interface JavaForward {
               SharedArray.class, LlamaDecoder.Projection.class, double[].class)
           .newInstance(cfg, embedT, layers, finalNorm, lmHead, invFreq);
     } catch (ReflectiveOperationException | LinkageError e) {
-      return null; // built on a JDK without the kernels
+      return null;
     }
   }
 }

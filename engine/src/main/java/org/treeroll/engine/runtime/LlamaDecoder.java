@@ -56,38 +56,40 @@ public final class LlamaDecoder implements Model {
       Projection down) {}
 
   /**
-   * A weight matrix stored with its longer side contiguous, and the matmul orientation MKL runs
-   * fastest on it. Measured here (2 cores, AVX-512): for one row, {@code x @ W[in, out]} streams a
-   * wide matrix at ~20 GB/s against ~13 GB/s for {@code W[out, in] @ x}, and the reverse holds for
-   * a tall one; for batches of 16 rows and more, the tall-skinny product {@code (W^T x^T)^T}
-   * makes the whole 64-row step ~4% faster than {@code x W} on the wide matrices (A/B in one
-   * process; single-op probes said 40%, or the opposite, depending on the input's layout), while
-   * below 12 rows it is 3-4x slower. The transposed result is a strided view; elementwise ops keep
-   * its layout, so the next projection reads it contiguously.
+   * A weight matrix, stored {@code [in, out]} (in-major) or HF's {@code [out, in]}, and the matmul
+   * orientation MKL runs fastest on it. For PyTorch each matrix keeps its longer side contiguous.
+   * Measured here (2 cores, AVX-512): for one row, {@code x @ W[in, out]} streams a wide matrix at
+   * ~20 GB/s against ~13 GB/s for {@code W[out, in] @ x}, and the reverse holds for a tall one;
+   * for batches of 16 rows and more, the tall-skinny product {@code (W^T x^T)^T} makes the whole
+   * 64-row step ~4% faster than {@code x W} on the wide matrices (A/B in one process), while below
+   * 12 rows it is 3-4x slower. The transposed result is a strided view; elementwise ops keep its
+   * layout, so the next projection reads it contiguously. {@link JavaForward}'s kernels want every
+   * matrix in-major: its register tiles reach ~220 GFLOP/s at 64 rows on the down projection
+   * stored so, against ~150 with dot products over {@code [out, in]}.
    *
    * @param data the weight's bytes for {@link JavaForward}, null if PyTorch owns them
    */
-  record Projection(NDArray weight, NDArray weightT, java.nio.ByteBuffer data, int in, int out, boolean wide) {
+  record Projection(NDArray weight, NDArray weightT, java.nio.ByteBuffer data, int in, int out, boolean inMajor) {
     /** Rows at which the tall-skinny product overtakes {@code x @ W}. */
     static final long TALL_SKINNY_ROWS = 16;
 
-    Projection(SharedArray w, int in, int out, boolean wide) {
-      this(w.array(), w.array().transpose(), w.data(), in, out, wide);
+    Projection(SharedArray w, int in, int out, boolean inMajor) {
+      this(w.array(), w.array().transpose(), w.data(), in, out, inMajor);
     }
 
     NDArray apply(NDArray x) {
-      if (wide && x.getShape().get(0) < TALL_SKINNY_ROWS) {
+      if (inMajor && x.getShape().get(0) < TALL_SKINNY_ROWS) {
         return x.matMul(weight); // weight is [in, out]
       }
       // The weight comes first, so the result would join the weights' manager: move it to x's.
-      NDArray t = (wide ? weightT : weight).matMul(x.transpose());
+      NDArray t = (inMajor ? weightT : weight).matMul(x.transpose());
       t.attach(x.getManager());
       return t.transpose();
     }
 
-    /** From HF's row-major {@code [out, in]}. */
-    static Projection of(NDManager m, float[] w, long out, long in) {
-      return out >= in
+    /** From HF's row-major {@code [out, in]}: in-major if {@code inMajor} or the matrix is wide. */
+    static Projection of(NDManager m, float[] w, long out, long in, boolean inMajor) {
+      return inMajor || out >= in
           ? new Projection(SharedArray.of(m, transpose(w, (int) out, (int) in), new Shape(in, out)),
               (int) in, (int) out, true)
           : new Projection(SharedArray.of(m, w, new Shape(out, in)), (int) in, (int) out, false);
@@ -108,15 +110,29 @@ public final class LlamaDecoder implements Model {
     for (int i = 0; i < half; i++) {
       invFreq[i] = Math.pow(cfg.ropeTheta(), -2.0 * i / cfg.headDim());
     }
-    boolean shared = embedT.data() != null && lmHead.data() != null;
+    boolean shared = embedT.data() != null && usable(lmHead);
     for (Layer l : layers) {
-      shared &= l.qkv.data() != null && l.o.data() != null && l.gateUp.data() != null && l.down.data() != null;
+      shared &= usable(l.qkv) && usable(l.o) && usable(l.gateUp) && usable(l.down);
     }
     this.javaForward = shared ? JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq) : null;
   }
 
+  /** Whether {@link JavaForward} can read {@code p}: in shared memory, in-major. */
+  private static boolean usable(Projection p) {
+    return p.data() != null && p.inMajor();
+  }
+
   /** Loads every weight of {@code cfg} from {@code weights} onto {@code device}. */
   public static LlamaDecoder load(ModelConfig cfg, WeightSource weights, Device device) {
+    return load(cfg, weights, device, device.isGpu() || !JavaForward.available());
+  }
+
+  /**
+   * @param forPyTorch lay the weights out for PyTorch's matmuls rather than the Java kernels (the
+   *     Java path then stays off; tests use it to run the PyTorch layout on CPU)
+   */
+  static LlamaDecoder load(ModelConfig cfg, WeightSource weights, Device device, boolean forPyTorch) {
+    boolean inMajor = !forPyTorch;
     NDManager m = NDManager.newBaseManager(device);
     try {
       long d = cfg.hiddenSize();
@@ -126,7 +142,7 @@ public final class LlamaDecoder implements Model {
       long ff = cfg.intermediateSize();
       SharedArray embedT = SharedArray.of(m, transpose(weights.read(EMBED, v, d), (int) v, (int) d), new Shape(d, v));
       Projection lmHead = cfg.tieWordEmbeddings() ? new Projection(embedT, (int) d, (int) v, true)
-          : Projection.of(m, weights.read(LM_HEAD, v, d), v, d);
+          : Projection.of(m, weights.read(LM_HEAD, v, d), v, d, inMajor);
       Layer[] layers = new Layer[cfg.numLayers()];
       for (int l = 0; l < layers.length; l++) {
         Projection wqkv = fused(m, d, weights.read(layer(l, INPUT_NORM), d),
@@ -152,12 +168,12 @@ public final class LlamaDecoder implements Model {
             wqkv,
             bqkv,
             qkNorm,
-            Projection.of(m, weights.read(layer(l, O_PROJ + ".weight"), d, q), d, q),
+            Projection.of(m, weights.read(layer(l, O_PROJ + ".weight"), d, q), d, q, inMajor),
             cfg.outputBias() ? SharedArray.of(m, weights.read(layer(l, O_PROJ + ".bias"), d)) : null,
             fused(m, d, weights.read(layer(l, POST_ATTN_NORM), d),
                 weights.read(layer(l, GATE_PROJ), ff, d),
                 weights.read(layer(l, UP_PROJ), ff, d)),
-            Projection.of(m, weights.read(layer(l, DOWN_PROJ), d, ff), d, ff));
+            Projection.of(m, weights.read(layer(l, DOWN_PROJ), d, ff), d, ff, inMajor));
       }
       SharedArray finalNorm = SharedArray.of(m, weights.read(FINAL_NORM, d));
       return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers);

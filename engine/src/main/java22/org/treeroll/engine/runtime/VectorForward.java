@@ -16,15 +16,15 @@ import org.treeroll.kvcache.PageTable;
  * steps of either path can follow each other on one sequence.
  */
 final class VectorForward implements JavaForward {
-  /** A weight matrix as {@link VectorKernels#matmul} reads it. */
-  private record Matrix(MemorySegment data, boolean inMajor, int in, int out) {
+  /** An in-major weight matrix {@code [in, out]} as {@link VectorKernels#matmul} reads it. */
+  private record Matrix(MemorySegment data, int in, int out) {
     Matrix(LlamaDecoder.Projection p) {
-      this(MemorySegment.ofBuffer(p.data()), p.wide(), p.in(), p.out());
+      this(MemorySegment.ofBuffer(p.data()), p.in(), p.out());
     }
 
     /** {@code y[r] = x[r] W} for {@code rows} rows of {@code x}. */
     void apply(float[] x, int rows, float[] y) {
-      VectorKernels.matmul(data, inMajor, in, out, x, rows, y);
+      VectorKernels.matmul(data, in, out, x, rows, y);
     }
   }
 
@@ -179,49 +179,63 @@ final class VectorForward implements JavaForward {
 
   /**
    * Causal attention of every packed token's query heads over its sequence's keys at positions
-   * {@code 0..pos}, whose KV (this step's included) is already in the cache.
+   * {@code 0..pos}, whose KV (this step's included) is already in the cache. The query heads that
+   * share a KV head run together, so each key and value row is found and loaded once per group.
    */
   private void attend(float[] qkv, int qkvWidth, MemorySegment cache, int rowWidth, int n,
       PageTable[] tableOf, int[] pos, float[] attn) {
     int hd = cfg.headDim();
     int heads = cfg.numHeads();
+    int kvHeads = cfg.numKvHeads();
     int group = cfg.groupSize();
-    int kvw = cfg.numKvHeads() * hd;
+    int kvw = kvHeads * hd;
     float scale = (float) (1 / Math.sqrt(hd));
-    // Work per (token, head) grows with the context: split it over cores once it is worth it.
     int maxPos = 0;
     for (int p : pos) {
       maxPos = Math.max(maxPos, p);
     }
     int longest = maxPos + 1;
-    int units = n * heads;
+    int units = n * kvHeads;
     VectorKernels.Range body = (from, to) -> {
-      float[] scores = new float[longest];
+      float[] scores = new float[group * longest];
+      float[] max = new float[group];
       for (int u = from; u < to; u++) {
-        int t = u / heads;
-        int head = u % heads;
-        int kvHead = head / group;
+        int t = u / kvHeads;
+        int kvHead = u % kvHeads;
         int len = pos[t] + 1;
-        int q = t * qkvWidth + head * hd;
-        float max = Float.NEGATIVE_INFINITY;
+        int q0 = t * qkvWidth + kvHead * group * hd;
+        java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
         for (int l = 0; l < len; l++) {
-          long row = 4L * tableOf[t].slot(l) * rowWidth;
-          scores[l] = VectorKernels.dot(cache, row + 4L * kvHead * hd, qkv, q, hd) * scale;
-          max = Math.max(max, scores[l]);
+          long key = 4L * tableOf[t].slot(l) * rowWidth + 4L * kvHead * hd;
+          for (int g = 0; g < group; g++) {
+            float s = VectorKernels.dot(cache, key, qkv, q0 + g * hd, hd) * scale;
+            scores[g * longest + l] = s;
+            max[g] = Math.max(max[g], s);
+          }
         }
-        double sum = 0;
-        for (int l = 0; l < len; l++) {
-          scores[l] = (float) Math.exp(scores[l] - max);
-          sum += scores[l];
+        for (int g = 0; g < group; g++) {
+          double sum = 0;
+          for (int l = 0; l < len; l++) {
+            float e = (float) Math.exp(scores[g * longest + l] - max[g]);
+            scores[g * longest + l] = e;
+            sum += e;
+          }
+          float inv = (float) (1 / sum);
+          for (int l = 0; l < len; l++) {
+            scores[g * longest + l] *= inv;
+          }
         }
-        int out = (t * heads + head) * hd;
+        int out0 = (t * heads + kvHead * group) * hd;
         for (int l = 0; l < len; l++) {
-          long row = 4L * tableOf[t].slot(l) * rowWidth;
-          VectorKernels.axpy((float) (scores[l] / sum), cache, row + 4L * (kvw + kvHead * hd), attn, out, hd);
+          long value = 4L * tableOf[t].slot(l) * rowWidth + 4L * (kvw + kvHead * hd);
+          for (int g = 0; g < group; g++) {
+            VectorKernels.axpy(scores[g * longest + l], cache, value, attn, out0 + g * hd, hd);
+          }
         }
       }
     };
-    if ((long) units * longest < 1 << 14) {
+    // Work per unit grows with the context: split it over cores once it is worth it.
+    if ((long) units * group * longest < 1 << 14) {
       body.run(0, units);
     } else {
       VectorKernels.parallel(units, 1, body);

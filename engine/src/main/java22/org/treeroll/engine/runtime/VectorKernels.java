@@ -13,16 +13,19 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Matrix products on the JDK's Vector API, for {@link VectorForward}. Two regimes:
+ * Matrix products on the JDK's Vector API, for {@link VectorForward}, over weights stored
+ * {@code [in, out]}. Two kernels:
  *
  * <ul>
- *   <li>Up to three rows, a step is bound by reading the weights once: rows of {@code W[out, in]}
- *       are dotted with the input (each thread owns a range of outputs), rows of
- *       {@code W[in, out]} are scaled and summed (each thread owns a range of inputs and a private
- *       partial result). They stream weights at 35-49 GB/s here, PyTorch's gemv at 20-33.
- *   <li>From four rows on, register tiles reuse each loaded weight for several rows and each
- *       loaded input for several outputs: 150-240 GFLOP/s at 64 rows on two cores here, where
- *       MKL through PyTorch reaches 85-150 at the same shapes (probe in docs/benchmarks.md).
+ *   <li>Register tiles of 8 rows by 3 vectors of outputs: each loaded weight vector serves 8
+ *       rows, each broadcast input 3 vectors. A thread owns a range of 48-column panels and
+ *       walks the inputs in blocks that keep the panel's slice in L2 across row tiles. 200-280
+ *       GFLOP/s at 64 rows on two cores here, where MKL through PyTorch reaches 85-150 at the same
+ *       shapes (it runs its AVX2 code on this AMD CPU; docs/benchmarks.md).
+ *   <li>For 1-3 rows of a large matrix (the LM head), rows of the weights scaled and summed four
+ *       at a time, each thread owning a range of inputs and a private partial result: it streams
+ *       the weights sequentially, ~50 GB/s on the LM head where the tiles' strided panels reach
+ *       ~33.
  * </ul>
  *
  * <p>Vectors never pass through a method call: C2 must then box them, and a tile kernel that
@@ -33,8 +36,14 @@ final class VectorKernels {
   private static final int L = S.length();
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int THREADS = Runtime.getRuntime().availableProcessors();
-  /** Rows from which the tiled kernels beat the streaming ones (probed: 4 on both layouts). */
+  /** Rows from which the tiles beat the streaming kernel on any matrix (probed). */
   private static final int TILE_MIN_ROWS = 4;
+  /**
+   * Weights from which the in-major streaming kernel beats tiles for 1-3 rows: it keeps a private
+   * output per core and sums them at the end, a cost only large matrices amortize (probed at one
+   * row: 896 x 1152 tiles 67 GB/s vs 21; the 896 x 151936 LM head 33 vs 49).
+   */
+  private static final long SUMS_MIN_WEIGHTS = 1 << 24;
   /** Register tile of the in-major product: rows of x per tile (8 fit 24 accumulators in 32 registers). */
   private static final int TILE_ROWS = S.vectorBitSize() >= 512 ? 8 : 4;
   /** Inputs per pass over a panel: its slice of the weights (512 x 48 floats) stays in L2 across row tiles. */
@@ -52,21 +61,12 @@ final class VectorKernels {
 
   private VectorKernels() {}
 
-  /**
-   * {@code y[r, :] = x[r, :] W} for {@code rows} input rows, with {@code W} stored as
-   * {@code [in, out]} when {@code inMajor}, else as {@code [out, in]}.
-   */
-  static void matmul(MemorySegment w, boolean inMajor, int in, int out, float[] x, int rows, float[] y) {
-    if (rows >= TILE_MIN_ROWS) {
-      if (inMajor) {
-        tiledInMajor(w, in, out, x, rows, y);
-      } else {
-        tiledOutMajor(w, in, out, x, rows, y);
-      }
-    } else if (inMajor) {
-      scaledRowSums(w, in, out, x, rows, y);
+  /** {@code y[r, :] = x[r, :] W} for {@code rows} input rows, {@code W} stored {@code [in, out]}. */
+  static void matmul(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
+    if (rows >= TILE_MIN_ROWS || (long) in * out < SUMS_MIN_WEIGHTS) {
+      tiledInMajor(w, in, out, x, rows, y);
     } else {
-      rowDots(w, in, out, x, rows, y);
+      scaledRowSums(w, in, out, x, rows, y);
     }
   }
 
@@ -245,100 +245,6 @@ final class VectorKernels {
   }
 
   /**
-   * {@code W[out, in]} for many rows: tiles of four weight rows by four input rows, sixteen dot
-   * products sharing their loads. A thread owns a range of weight rows.
-   */
-  private static void tiledOutMajor(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
-    parallel((out + 3) / 4, 1, (from, to) -> {
-      int end = Math.min(to * 4, out);
-      int o = from * 4;
-      for (; o + 4 <= end; o += 4) {
-        int i = 0;
-        for (; i + 4 <= rows; i += 4) {
-          dots4x4(w, in, out, x, i, o, y);
-        }
-        for (; i < rows; i++) {
-          for (int k = o; k < o + 4; k++) {
-            y[i * out + k] = dot(w, 4L * k * in, x, i * in, in);
-          }
-        }
-      }
-      for (; o < end; o++) {
-        for (int i = 0; i < rows; i++) {
-          y[i * out + o] = dot(w, 4L * o * in, x, i * in, in);
-        }
-      }
-    });
-  }
-
-  private static void dots4x4(MemorySegment w, int in, int out, float[] x, int i, int o, float[] y) {
-    FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
-    FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-    FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-    FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-    long w0 = 4L * o * in;
-    long w1 = w0 + 4L * in;
-    long w2 = w1 + 4L * in;
-    long w3 = w2 + 4L * in;
-    int x0 = i * in;
-    int k = 0;
-    for (int ub = S.loopBound(in); k < ub; k += L) {
-      long at = 4L * k;
-      FloatVector b0 = FloatVector.fromMemorySegment(S, w, w0 + at, ORDER);
-      FloatVector b1 = FloatVector.fromMemorySegment(S, w, w1 + at, ORDER);
-      FloatVector b2 = FloatVector.fromMemorySegment(S, w, w2 + at, ORDER);
-      FloatVector b3 = FloatVector.fromMemorySegment(S, w, w3 + at, ORDER);
-      FloatVector a = FloatVector.fromArray(S, x, x0 + k);
-      c00 = b0.fma(a, c00); c01 = b1.fma(a, c01); c02 = b2.fma(a, c02); c03 = b3.fma(a, c03);
-      a = FloatVector.fromArray(S, x, x0 + in + k);
-      c10 = b0.fma(a, c10); c11 = b1.fma(a, c11); c12 = b2.fma(a, c12); c13 = b3.fma(a, c13);
-      a = FloatVector.fromArray(S, x, x0 + 2 * in + k);
-      c20 = b0.fma(a, c20); c21 = b1.fma(a, c21); c22 = b2.fma(a, c22); c23 = b3.fma(a, c23);
-      a = FloatVector.fromArray(S, x, x0 + 3 * in + k);
-      c30 = b0.fma(a, c30); c31 = b1.fma(a, c31); c32 = b2.fma(a, c32); c33 = b3.fma(a, c33);
-    }
-    float[] s = {
-        c00.reduceLanes(VectorOperators.ADD), c01.reduceLanes(VectorOperators.ADD),
-        c02.reduceLanes(VectorOperators.ADD), c03.reduceLanes(VectorOperators.ADD),
-        c10.reduceLanes(VectorOperators.ADD), c11.reduceLanes(VectorOperators.ADD),
-        c12.reduceLanes(VectorOperators.ADD), c13.reduceLanes(VectorOperators.ADD),
-        c20.reduceLanes(VectorOperators.ADD), c21.reduceLanes(VectorOperators.ADD),
-        c22.reduceLanes(VectorOperators.ADD), c23.reduceLanes(VectorOperators.ADD),
-        c30.reduceLanes(VectorOperators.ADD), c31.reduceLanes(VectorOperators.ADD),
-        c32.reduceLanes(VectorOperators.ADD), c33.reduceLanes(VectorOperators.ADD)};
-    for (; k < in; k++) {
-      for (int r = 0; r < 4; r++) {
-        float xv = x[x0 + r * in + k];
-        for (int c = 0; c < 4; c++) {
-          s[r * 4 + c] += xv * w.get(ValueLayout.JAVA_FLOAT_UNALIGNED, 4L * (o + c) * in + 4L * k);
-        }
-      }
-    }
-    for (int r = 0; r < 4; r++) {
-      System.arraycopy(s, r * 4, y, (i + r) * out + o, 4);
-    }
-  }
-
-  /** {@code W[out, in]}: each output is a dot product of a weight row with each input row. */
-  private static void rowDots(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
-    parallel(out, 64, (from, to) -> {
-      int o = from;
-      if (rows == 1) {
-        // Two weight rows at a time: two streams in flight, one load of x for both.
-        for (; o + 2 <= to; o += 2) {
-          dot2(w, 4L * o * in, 4L * (o + 1) * in, x, in, y, o);
-        }
-      }
-      for (; o < to; o++) {
-        long base = 4L * o * in;
-        for (int r = 0; r < rows; r++) {
-          y[r * out + o] = dot(w, base, x, r * in, in);
-        }
-      }
-    });
-  }
-
-  /**
    * {@code W[in, out]}: output row {@code += x[i] * W[i, :]}, four weight rows at a time so the
    * partial result is loaded and stored once per four weight rows.
    */
@@ -424,31 +330,6 @@ final class VectorKernels {
     return s;
   }
 
-  /** {@code y[o] = dot(w row at a, x)} and {@code y[o + 1] = dot(w row at b, x)}. */
-  private static void dot2(MemorySegment w, long a, long b, float[] x, int n, float[] y, int o) {
-    FloatVector a0 = FloatVector.zero(S);
-    FloatVector a1 = FloatVector.zero(S);
-    FloatVector b0 = FloatVector.zero(S);
-    FloatVector b1 = FloatVector.zero(S);
-    int i = 0;
-    for (; i + 2 * L <= n; i += 2 * L) {
-      FloatVector x0 = FloatVector.fromArray(S, x, i);
-      FloatVector x1 = FloatVector.fromArray(S, x, i + L);
-      a0 = FloatVector.fromMemorySegment(S, w, a + 4L * i, ORDER).fma(x0, a0);
-      b0 = FloatVector.fromMemorySegment(S, w, b + 4L * i, ORDER).fma(x0, b0);
-      a1 = FloatVector.fromMemorySegment(S, w, a + 4L * (i + L), ORDER).fma(x1, a1);
-      b1 = FloatVector.fromMemorySegment(S, w, b + 4L * (i + L), ORDER).fma(x1, b1);
-    }
-    float sa = a0.add(a1).reduceLanes(VectorOperators.ADD);
-    float sb = b0.add(b1).reduceLanes(VectorOperators.ADD);
-    for (; i < n; i++) {
-      sa += w.get(ValueLayout.JAVA_FLOAT_UNALIGNED, a + 4L * i) * x[i];
-      sb += w.get(ValueLayout.JAVA_FLOAT_UNALIGNED, b + 4L * i) * x[i];
-    }
-    y[o] = sa;
-    y[o + 1] = sb;
-  }
-
   /** {@code y[yo..] += a * w[base/4 ..]} over {@code n} floats. */
   static void axpy(float a, MemorySegment w, long base, float[] y, int yo, int n) {
     int i = 0;
@@ -502,6 +383,7 @@ final class VectorKernels {
    * three-second rollout) spent a third of its time there. Meant for a background thread at load.
    */
   static void warmUp() {
+    warmUpThread = Thread.currentThread();
     int in = 96;
     int out = 100;
     ByteBuffer bytes = ByteBuffer.allocateDirect(4 * in * out).order(ORDER);
@@ -511,8 +393,7 @@ final class VectorKernels {
     float[] gateUp = new float[2 * 2 * out];
     for (int round = 0; round < WARM_UP_ROUNDS; round++) {
       for (int rows : new int[] {1, 2, 5, 9}) {
-        matmul(w, true, in, out, x, rows, y);
-        matmul(w, false, in, out, x, rows, y);
+        matmul(w, in, out, x, rows, y);
       }
       siluMul(gateUp, out, 2, y);
       axpy(dot(w, 0, x, 0, in), w, 0, y, 0, in);
@@ -520,6 +401,7 @@ final class VectorKernels {
   }
 
   private static final int WARM_UP_ROUNDS = 3000;
+  private static volatile Thread warmUpThread;
 
   /** Runs {@code body} over {@code [0, n)} split evenly over the cores, shares of at least {@code grain}. */
   static void parallel(int n, int grain, Range body) {
@@ -528,8 +410,9 @@ final class VectorKernels {
   }
 
   private static void parallelParts(int parts, IntConsumer part) {
-    if (parts == 1 || !TEAM_LOCK.tryLock()) {
-      // One share, or another thread's step holds the helpers: run every share here.
+    if (parts == 1 || Thread.currentThread() == warmUpThread || !TEAM_LOCK.tryLock()) {
+      // One share, the warm-up (which must not take the helpers from a step), or another
+      // thread's step holds them: run every share here.
       for (int p = 0; p < parts; p++) {
         part.accept(p);
       }
