@@ -7,11 +7,11 @@ import org.treeroll.engine.model.ModelConfig;
  * {@link LlamaDecoder}'s forward step written in Java, over the same weights and KV pages. On CPU
  * it beats PyTorch at every step size measured here: one token is bound by reading the weights,
  * where PyTorch also pays ~45 native calls per layer; many tokens are bound by the matmuls, where
- * MKL runs its AVX2 code on this AMD CPU and the Java kernels use AVX-512 (see
- * docs/benchmarks.md). The implementation ({@code VectorForward}) uses the JDK's Vector API over
- * memory shared with PyTorch, so it needs JDK 22 or newer (the foreign memory API is final there)
- * and the {@code jdk.incubator.vector} module; the build compiles it only on such a JDK, and
- * without it every step runs on PyTorch.
+ * the Java kernels' AVX-512 tiles outrun MKL through PyTorch (see docs/benchmarks.md). The
+ * implementation ({@code VectorForward}) uses the JDK's Vector API over memory shared with
+ * PyTorch, so it needs JDK 22 or newer (the foreign memory API is final there) and the
+ * {@code jdk.incubator.vector} module; the build compiles it only on such a JDK, and without it
+ * every step runs on PyTorch.
  */
 interface JavaForward {
 

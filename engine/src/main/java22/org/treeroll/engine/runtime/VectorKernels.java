@@ -21,11 +21,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       rows, each broadcast input 3 vectors. A thread owns a range of 48-column panels and
  *       walks the inputs in blocks that keep the panel's slice in L2 across row tiles. 200-280
  *       GFLOP/s at 64 rows on two cores here, where MKL through PyTorch reaches 85-150 at the same
- *       shapes (it runs its AVX2 code on this AMD CPU; docs/benchmarks.md).
- *   <li>For 1-3 rows of a large matrix (the LM head), rows of the weights scaled and summed four
- *       at a time, each thread owning a range of inputs and a private partial result: it streams
- *       the weights sequentially, ~50 GB/s on the LM head where the tiles' strided panels reach
- *       ~33.
+ *       shapes (docs/benchmarks.md).
+ *   <li>For one row (batch-1 decode), pairs of weight rows scaled and summed, each thread
+ *       streaming its own contiguous range of inputs into a private partial result: 45-95 GB/s
+ *       on the layers' matrices here where the tiles read 25-35.
  * </ul>
  *
  * <p>Vectors never pass through a method call: C2 must then box them, and a tile kernel that
@@ -36,14 +35,6 @@ final class VectorKernels {
   private static final int L = S.length();
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int THREADS = Runtime.getRuntime().availableProcessors();
-  /** Rows from which the tiles beat the streaming kernel on any matrix (probed). */
-  private static final int TILE_MIN_ROWS = 4;
-  /**
-   * Weights from which the in-major streaming kernel beats tiles for 1-3 rows: it keeps a private
-   * output per core and sums them at the end, a cost only large matrices amortize (probed at one
-   * row: 896 x 1152 tiles 67 GB/s vs 21; the 896 x 151936 LM head 33 vs 49).
-   */
-  private static final long SUMS_MIN_WEIGHTS = 1 << 24;
   /** Register tile of the in-major product: rows of x per tile (8 fit 24 accumulators in 32 registers). */
   private static final int TILE_ROWS = S.vectorBitSize() >= 512 ? 8 : 4;
   /** Inputs per pass over a panel: its slice of the weights (512 x 48 floats) stays in L2 across row tiles. */
@@ -63,10 +54,10 @@ final class VectorKernels {
 
   /** {@code y[r, :] = x[r, :] W} for {@code rows} input rows, {@code W} stored {@code [in, out]}. */
   static void matmul(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
-    if (rows >= TILE_MIN_ROWS || (long) in * out < SUMS_MIN_WEIGHTS) {
-      tiledInMajor(w, in, out, x, rows, y);
+    if (rows == 1) {
+      rowPairSums(w, in, out, x, y);
     } else {
-      scaledRowSums(w, in, out, x, rows, y);
+      tiledInMajor(w, in, out, x, rows, y);
     }
   }
 
@@ -245,64 +236,48 @@ final class VectorKernels {
   }
 
   /**
-   * {@code W[in, out]}: output row {@code += x[i] * W[i, :]}, four weight rows at a time so the
-   * partial result is loaded and stored once per four weight rows.
+   * One input row: {@code y += x[i] W[i, :] + x[i + 1] W[i + 1, :]} over pairs of weight rows.
+   * Each thread owns a range of inputs, so it reads one contiguous stretch of the weights from
+   * start to end, and keeps a private partial result (in L1 for the layers' widths), summed at
+   * the end. Two rows per pass halve the partial's loads and stores; four rows, or tiles over
+   * column panels, broke the stream into strided pieces and read at half the speed.
    */
-  private static void scaledRowSums(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
+  private static void rowPairSums(MemorySegment w, int in, int out, float[] x, float[] y) {
     int parts = Math.min(THREADS, Math.max(1, in / 64));
     float[][] partials = new float[parts][];
     parallelParts(parts, p -> {
       int from = (int) ((long) in * p / parts);
       int to = (int) ((long) in * (p + 1) / parts);
-      float[] acc = p == 0 ? y : new float[rows * out];
+      float[] acc = p == 0 ? y : new float[out];
       if (p == 0) {
-        java.util.Arrays.fill(acc, 0, rows * out, 0f);
+        java.util.Arrays.fill(acc, 0, out, 0f);
       }
       int ub = S.loopBound(out);
+      long stride = 4L * out;
       int i = from;
-      for (; i + 4 <= to; i += 4) {
-        long r0 = 4L * i * out;
-        long stride = 4L * out;
+      for (; i + 2 <= to; i += 2) {
+        FloatVector x0 = FloatVector.broadcast(S, x[i]);
+        FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
+        long row = 4L * i * out;
         for (int j = 0; j < ub; j += L) {
-          long at = r0 + 4L * j;
-          FloatVector w0 = FloatVector.fromMemorySegment(S, w, at, ORDER);
-          FloatVector w1 = FloatVector.fromMemorySegment(S, w, at + stride, ORDER);
-          FloatVector w2 = FloatVector.fromMemorySegment(S, w, at + 2 * stride, ORDER);
-          FloatVector w3 = FloatVector.fromMemorySegment(S, w, at + 3 * stride, ORDER);
-          for (int r = 0; r < rows; r++) {
-            int xo = r * in + i;
-            int yo = r * out + j;
-            FloatVector v = FloatVector.fromArray(S, acc, yo);
-            v = w0.fma(FloatVector.broadcast(S, x[xo]), v);
-            v = w1.fma(FloatVector.broadcast(S, x[xo + 1]), v);
-            v = w2.fma(FloatVector.broadcast(S, x[xo + 2]), v);
-            v = w3.fma(FloatVector.broadcast(S, x[xo + 3]), v);
-            v.intoArray(acc, yo);
-          }
+          long at = row + 4L * j;
+          FloatVector v = FloatVector.fromArray(S, acc, j);
+          v = FloatVector.fromMemorySegment(S, w, at, ORDER).fma(x0, v);
+          v = FloatVector.fromMemorySegment(S, w, at + stride, ORDER).fma(x1, v);
+          v.intoArray(acc, j);
         }
         for (int j = ub; j < out; j++) {
-          for (int r = 0; r < rows; r++) {
-            int xo = r * in + i;
-            float s = 0;
-            for (int k = 0; k < 4; k++) {
-              s += x[xo + k] * w.getAtIndex(ValueLayout.JAVA_FLOAT, (long) (i + k) * out + j);
-            }
-            acc[r * out + j] += s;
-          }
+          acc[j] += x[i] * w.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * out + j)
+              + x[i + 1] * w.getAtIndex(ValueLayout.JAVA_FLOAT, (long) (i + 1) * out + j);
         }
       }
-      for (; i < to; i++) {
-        for (int r = 0; r < rows; r++) {
-          float xi = x[r * in + i];
-          for (int j = 0; j < out; j++) {
-            acc[r * out + j] += xi * w.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * out + j);
-          }
-        }
+      if (i < to) {
+        axpy(x[i], w, 4L * i * out, acc, 0, out);
       }
       partials[p] = acc;
     });
     for (int p = 1; p < parts; p++) {
-      add(y, partials[p], rows * out);
+      add(y, partials[p], out);
     }
   }
 
