@@ -21,8 +21,8 @@ import org.treeroll.kvcache.PagePool;
 public final class DecodeBenchmark {
   /**
    * Untimed decode steps first: PyTorch's allocator and the JIT settle during these (the Vector
-   * API kernels of small steps reach full speed only once C2 has compiled them, and on 2 busy
-   * cores that takes a few seconds).
+   * API kernels reach full speed only once C2 has compiled them, and on 2 busy cores that takes
+   * a few seconds).
    */
   private static final int WARMUP_STEPS = 24;
 

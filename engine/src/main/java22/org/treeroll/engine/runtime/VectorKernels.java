@@ -23,7 +23,7 @@ import jdk.incubator.vector.VectorSpecies;
  *       GFLOP/s at 64 rows on two cores here, where MKL through PyTorch reaches 85-150 at the same
  *       shapes (docs/benchmarks.md).
  *   <li>For one row (batch-1 decode), pairs of weight rows scaled and summed, each thread
- *       streaming its own contiguous range of inputs into a private partial result: 45-95 GB/s
+ *       streaming its own contiguous range of inputs into a private partial result: 44-93 GB/s
  *       on the layers' matrices here where the tiles read 25-35.
  * </ul>
  *
