@@ -22,9 +22,9 @@ import org.treeroll.kvcache.PagePool;
  * and KV memory; PyTorch runs them on GPU and on JDK 21.
  *
  * <p>Layout choices, measured on CPU (see {@link Projection}): every projection matrix is stored
- * with its longer side contiguous; q, k and v are fused into one matrix and gate and up into
- * another, so each layer runs four matmuls; the embedding is kept once, transposed, serving both
- * the lookup (a column gather) and the LM head.
+ * {@code [in, out]} for the Java path, and with its longer side contiguous for PyTorch; q, k and
+ * v are fused into one matrix and gate and up into another, so each layer runs four matmuls; the
+ * embedding is kept once, transposed, serving both the lookup (a column gather) and the LM head.
  *
  * <p>A forward step packs the new tokens of all sequences into one {@code [tokens, hidden]}
  * matrix for every projection. Only attention sees sequences: each gathers its KV rows from the
