@@ -22,9 +22,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       walks the inputs in blocks that keep the panel's slice in L2 across row tiles. 200-280
  *       GFLOP/s at 64 rows on two cores here, where MKL through PyTorch reaches 85-150 at the same
  *       shapes (docs/benchmarks.md).
- *   <li>For one row (batch-1 decode), pairs of weight rows scaled and summed, each thread
- *       streaming its own contiguous range of inputs into a private partial result: 44-93 GB/s
- *       on the layers' matrices here where the tiles read 25-35.
+ *   <li>For one row (batch-1 decode), pairs (or on the LM head quads) of weight rows scaled and
+ *       summed, each thread streaming its own contiguous range of inputs into a private partial
+ *       result: 44-93 GB/s on the layers' matrices here where the tiles read 25-35.
  * </ul>
  *
  * <p>Vectors never pass through a method call: C2 must then box them, and a tile kernel that
@@ -37,6 +37,8 @@ final class VectorKernels {
   private static final int THREADS = Runtime.getRuntime().availableProcessors();
   /** Register tile of the in-major product: rows of x per tile (8 fit 24 accumulators in 32 registers). */
   private static final int TILE_ROWS = S.vectorBitSize() >= 512 ? 8 : 4;
+  /** Output widths from which the one-row kernel sums four weight rows per pass, not two. */
+  private static final int QUADS_MIN_OUT = 1 << 15;
   /** Inputs per pass over a panel: its slice of the weights (512 x 48 floats) stays in L2 across row tiles. */
   private static final int K_BLOCK = 512;
   /** The calling thread runs one share; these run the others, for one caller at a time. */
@@ -55,7 +57,7 @@ final class VectorKernels {
   /** {@code y[r, :] = x[r, :] W} for {@code rows} input rows, {@code W} stored {@code [in, out]}. */
   static void matmul(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
     if (rows == 1) {
-      rowPairSums(w, in, out, x, y);
+      rowSums(w, in, out, x, y);
     } else {
       tiledInMajor(w, in, out, x, rows, y);
     }
@@ -236,13 +238,15 @@ final class VectorKernels {
   }
 
   /**
-   * One input row: {@code y += x[i] W[i, :] + x[i + 1] W[i + 1, :]} over pairs of weight rows.
-   * Each thread owns a range of inputs, so it reads one contiguous stretch of the weights from
-   * start to end, and keeps a private partial result (in L1 for the layers' widths), summed at
-   * the end. Two rows per pass halve the partial's loads and stores; four rows, or tiles over
-   * column panels, broke the stream into strided pieces and read at half the speed.
+   * One input row: {@code y += x[i] W[i, :]} over pairs of weight rows, or quads on very wide
+   * matrices. Each thread owns a range of inputs, so it reads one contiguous stretch of the
+   * weights from start to end, and keeps a private partial result, summed at the end. Pairs on
+   * the layers' matrices, whose partial stays in L1: four rows per pass, or tiles over column
+   * panels, broke the stream into strided pieces and read at half the speed. Quads on the LM
+   * head, whose partial (600 KB) lives in L2: loading and storing it once per four weight rows
+   * read at 37-51 GB/s against 31-33 for pairs (probed).
    */
-  private static void rowPairSums(MemorySegment w, int in, int out, float[] x, float[] y) {
+  private static void rowSums(MemorySegment w, int in, int out, float[] x, float[] y) {
     int parts = Math.min(THREADS, Math.max(1, in / 64));
     float[][] partials = new float[parts][];
     parallelParts(parts, p -> {
@@ -255,6 +259,29 @@ final class VectorKernels {
       int ub = S.loopBound(out);
       long stride = 4L * out;
       int i = from;
+      if (out >= QUADS_MIN_OUT) {
+        for (; i + 4 <= to; i += 4) {
+          FloatVector x0 = FloatVector.broadcast(S, x[i]);
+          FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
+          FloatVector x2 = FloatVector.broadcast(S, x[i + 2]);
+          FloatVector x3 = FloatVector.broadcast(S, x[i + 3]);
+          long row = 4L * i * out;
+          for (int j = 0; j < ub; j += L) {
+            long at = row + 4L * j;
+            FloatVector v = FloatVector.fromArray(S, acc, j);
+            v = FloatVector.fromMemorySegment(S, w, at, ORDER).fma(x0, v);
+            v = FloatVector.fromMemorySegment(S, w, at + stride, ORDER).fma(x1, v);
+            v = FloatVector.fromMemorySegment(S, w, at + 2 * stride, ORDER).fma(x2, v);
+            v = FloatVector.fromMemorySegment(S, w, at + 3 * stride, ORDER).fma(x3, v);
+            v.intoArray(acc, j);
+          }
+          for (int j = ub; j < out; j++) {
+            for (int k = i; k < i + 4; k++) {
+              acc[j] += x[k] * w.getAtIndex(ValueLayout.JAVA_FLOAT, (long) k * out + j);
+            }
+          }
+        }
+      }
       for (; i + 2 <= to; i += 2) {
         FloatVector x0 = FloatVector.broadcast(S, x[i]);
         FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
