@@ -3,7 +3,6 @@ package org.treeroll.engine.runtime;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PageTable;
 
@@ -31,15 +30,6 @@ final class VectorForward implements JavaForward {
   private record Layer(Matrix qkv, float[] bqkv, float[] qkNorm, Matrix o, float[] bo,
       Matrix gateUp, Matrix down) {}
 
-  /** The kernels are compiled once per JVM: the first model starts their warm-up. */
-  private static final AtomicBoolean WARMED_UP = new AtomicBoolean();
-  /**
-   * The warm-up thread, joined by the first steps: running next to them it took a core from
-   * their kernels (batch-1 steps measured 80-98 ms against 46-66), and they would run the same
-   * uncompiled code anyway.
-   */
-  private static volatile Thread warmUp;
-
   private final ModelConfig cfg;
   private final MemorySegment embedT; // [hidden, vocab]
   private final Layer[] layers;
@@ -60,9 +50,7 @@ final class VectorForward implements JavaForward {
     this.finalNorm = floats(finalNorm);
     this.lmHead = new Matrix(lmHead);
     this.invFreq = invFreq;
-    if (WARMED_UP.compareAndSet(false, true)) {
-      warmUp = Thread.ofPlatform().daemon().name("treeroll-kernel-warmup").start(VectorKernels::warmUp);
-    }
+    VectorKernels.startWarmUp();
   }
 
   private static float[] floats(SharedArray a) {
@@ -71,16 +59,7 @@ final class VectorForward implements JavaForward {
 
   @Override
   public float[] forward(List<SequenceChunk> chunks, KvStore kv) {
-    Thread w = warmUp;
-    if (w != null) {
-      try {
-        w.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while the kernels warm up", e);
-      }
-      warmUp = null;
-    }
+    VectorKernels.awaitWarmUp();
     int d = cfg.hiddenSize();
     int vocab = cfg.vocabSize();
     int n = 0;

@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
@@ -44,6 +45,10 @@ final class VectorKernels {
   /** The calling thread runs one share; these run the others, for one caller at a time. */
   private static final Helper[] HELPERS = new Helper[THREADS - 1];
   private static final ReentrantLock TEAM_LOCK = new ReentrantLock();
+  private static final int WARM_UP_ROUNDS = 3000;
+  private static final AtomicBoolean WARM_UP_STARTED = new AtomicBoolean();
+  private static final Thread WARM_UP =
+      Thread.ofPlatform().daemon().name("treeroll-kernel-warmup").unstarted(VectorKernels::warmUp);
 
   static {
     for (int i = 0; i < HELPERS.length; i++) {
@@ -171,6 +176,10 @@ final class VectorKernels {
     (add ? c72.add(FloatVector.fromArray(S, y, y0 + 7 * out + 2 * L)) : c72).intoArray(y, y0 + 7 * out + 2 * L);
   }
 
+  /**
+   * A near-copy of {@link #tile8x3} on purpose: its vectors cannot go through a shared helper
+   * without boxing. It serves AVX2 (16 registers) and the 4-7 rows left after the 8-row tiles.
+   */
   private static void tile4x3(MemorySegment w, int in, int out, float[] x, int i, int j, int k0, int k1,
       boolean add, float[] y) {
     FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
@@ -379,13 +388,34 @@ final class VectorKernels {
     void run(int from, int to);
   }
 
+  /** Starts compiling the kernels in the background, once per JVM (see {@link #warmUp}). */
+  static void startWarmUp() {
+    if (WARM_UP_STARTED.compareAndSet(false, true)) {
+      WARM_UP.start();
+    }
+  }
+
+  /**
+   * Waits for the warm-up to finish. A step running next to it lost a core to it (batch-1 steps
+   * measured 80-98 ms against 46-66), and would run the same uncompiled code anyway.
+   */
+  static void awaitWarmUp() {
+    if (WARM_UP.isAlive()) {
+      try {
+        WARM_UP.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while the kernels warm up", e);
+      }
+    }
+  }
+
   /**
    * Runs every kernel on small inputs until C2 has compiled them. Before that they run
-   * interpreted or in C1, which box every vector op and are 10-100x slower: a short job (the demo's
-   * three-second rollout) spent a third of its time there. Meant for a background thread at load.
+   * interpreted or in C1, which box every vector op and are 10-100x slower: a short job (the
+   * demo's three-second rollout) spent a third of its time there.
    */
-  static void warmUp() {
-    warmUpThread = Thread.currentThread();
+  private static void warmUp() {
     int in = 96;
     int out = 100;
     ByteBuffer bytes = ByteBuffer.allocateDirect(4 * in * out).order(ORDER);
@@ -402,9 +432,6 @@ final class VectorKernels {
     }
   }
 
-  private static final int WARM_UP_ROUNDS = 3000;
-  private static volatile Thread warmUpThread;
-
   /** Runs {@code body} over {@code [0, n)} split evenly over the cores, shares of at least {@code grain}. */
   static void parallel(int n, int grain, Range body) {
     int parts = Math.min(THREADS, Math.max(1, n / grain));
@@ -412,9 +439,10 @@ final class VectorKernels {
   }
 
   private static void parallelParts(int parts, IntConsumer part) {
-    if (parts == 1 || Thread.currentThread() == warmUpThread || !TEAM_LOCK.tryLock()) {
-      // One share, the warm-up (which must not take the helpers from a step), or another
-      // thread's step holds them: run every share here.
+    if (parts == 1 || Thread.currentThread() == WARM_UP || !TEAM_LOCK.tryLock()) {
+      // One share, the warm-up (splitting its small calls slowed it: the demo's rollout took
+      // 1.9-2.4 s instead of 1.4-1.7), or another thread's step holds the helpers: run every
+      // share here.
       for (int p = 0; p < parts; p++) {
         part.accept(p);
       }
