@@ -1,118 +1,127 @@
 package org.treeroll.engine;
 
+import io.vertx.core.Vertx;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.runtime.Completion;
-import org.treeroll.engine.runtime.Generator;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.RolloutHooks;
-import org.treeroll.engine.runtime.Scorer;
-import org.treeroll.engine.runtime.TreeSampler;
-import org.treeroll.branching.TreeRolloutConfig;
-import org.treeroll.tree.RolloutTree;
+import org.treeroll.engine.runtime.RolloutStats;
+import org.treeroll.engine.runtime.TokenScores;
 import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.engine.scheduler.EngineStats;
+import org.treeroll.engine.scheduler.Scheduler;
 import org.treeroll.kvcache.PagePool;
-import org.treeroll.kvcache.RadixKvCache;
+import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.TreeRollException;
 
 /**
- * The embedded API: a loaded model with a KV pool of a given byte budget. A trainer in the same
- * JVM calls {@link #rollout} with prompts and a tree config and gets trees back; {@link #score}
- * recomputes log-probs teacher-forced.
+ * The embedded engine: a loaded model, a KV pool of a given byte budget, and the scheduler that
+ * owns them on its own Vert.x worker thread. Every call returns a future at once; requests from
+ * any number of threads decode together in the same batched steps. A trainer in the same JVM
+ * calls {@link #rollout} with prompts and a tree config, {@link #score} to recompute log-probs
+ * teacher-forced, and {@link #updateWeights} after each optimizer step.
  */
 public final class InferenceSession implements AutoCloseable {
   public static final int DEFAULT_PAGE_SIZE = 16;
   public static final int DEFAULT_STEP_TOKENS = 512;
 
   private final LoadedModel loaded;
+  private final Vertx vertx;
+  private final boolean ownsVertx;
   private final KvStore kv;
-  private final Generator generator;
-  private final Scorer scorer;
-  private final TreeSampler trees;
-  private final RadixKvCache cache;
+  private final Scheduler scheduler;
 
+  /** An engine on its own Vert.x instance, with the default page size and step size. */
   public InferenceSession(LoadedModel loaded, long kvBudgetBytes) {
-    this(loaded, kvBudgetBytes, DEFAULT_PAGE_SIZE, DEFAULT_STEP_TOKENS);
+    this(null, loaded, kvBudgetBytes, DEFAULT_PAGE_SIZE, DEFAULT_STEP_TOKENS);
   }
 
-  public InferenceSession(LoadedModel loaded, long kvBudgetBytes, int pageSize, int maxStepTokens) {
-    var cfg = loaded.config();
-    long bytesPerPage = KvStore.bytesPerToken(cfg) * pageSize;
-    long pages = kvBudgetBytes / bytesPerPage;
+  /**
+   * @param vertx the Vert.x instance to run on (an HTTP server's, say), or null for one of its own
+   * @param pageSize tokens per KV page
+   * @param maxStepTokens tokens one forward step may carry (bounds prefill memory)
+   */
+  public InferenceSession(Vertx vertx, LoadedModel loaded, long kvBudgetBytes, int pageSize, int maxStepTokens) {
+    long bytesPerPage = KvStore.bytesPerToken(loaded.config()) * pageSize;
+    long pages = kvBudgetBytes / Math.max(1, bytesPerPage);
+    if (pageSize <= 0) {
+      throw new TreeRollException("KV page size must be > 0, got " + pageSize);
+    }
     if (pages < 1) {
       throw new TreeRollException("KV budget of " + kvBudgetBytes + " bytes holds no page of "
           + pageSize + " tokens (" + bytesPerPage + " bytes)");
     }
     this.loaded = loaded;
+    this.ownsVertx = vertx == null;
+    this.vertx = ownsVertx ? Vertx.vertx() : vertx;
     this.kv = loaded.model().newKvStore(new PagePool((int) Math.min(pages, Integer.MAX_VALUE), pageSize));
-    this.cache = new RadixKvCache(kv.pool(), 0);
-    this.generator = new Generator(loaded.model(), kv, maxStepTokens, loaded.eosIds());
-    this.scorer = new Scorer(loaded.model(), kv, maxStepTokens);
-    this.trees = new TreeSampler(loaded.model(), kv, loaded.eosIds(), maxStepTokens, cache);
+    try {
+      this.scheduler = Scheduler.start(this.vertx, loaded.model(), kv, loaded.eosIds(), maxStepTokens, true);
+    } catch (RuntimeException e) {
+      kv.close();
+      if (ownsVertx) {
+        this.vertx.close();
+      }
+      throw e;
+    }
   }
 
   public LoadedModel model() {
     return loaded;
   }
 
-  public KvStore kv() {
-    return kv;
-  }
-
-  public List<Completion> generate(List<int[]> prompts, SamplingParams params) {
-    requireNoRollouts("generate");
-    cache.evictUntilFree(kv.pool().capacity()); // the generator does not evict on its own
-    return generator.generate(prompts, params);
-  }
-
   /** One rollout tree per prompt, grown by the config's branching policy. */
-  public List<RolloutTree> rollout(List<int[]> prompts, TreeRolloutConfig config, SamplingParams params,
-      RolloutHooks hooks) {
-    return trees.sample(prompts, config, params, hooks);
-  }
-
-  /**
-   * {@link #rollout} without waiting: requests from several threads decode together in the same
-   * batched steps, each joining at the next step (continuous batching).
-   */
-  public CompletableFuture<List<RolloutTree>> rolloutAsync(List<int[]> prompts, TreeRolloutConfig config,
+  public CompletableFuture<List<RolloutTree>> rollout(List<int[]> prompts, TreeRolloutConfig config,
       SamplingParams params, RolloutHooks hooks) {
-    return trees.submit(prompts, config, params, hooks);
+    return scheduler.rollout(prompts, config, params, hooks);
   }
 
-  // Generation and scoring use the same pages as rollouts, from the caller's thread.
-  private void requireNoRollouts(String what) {
-    if (trees.busy()) {
-      throw new TreeRollException(what + " was called while rollouts are in flight; wait for them first");
-    }
+  /** One independent answer per prompt. */
+  public CompletableFuture<List<Completion>> generate(List<int[]> prompts, SamplingParams params) {
+    return scheduler.generate(prompts, params);
   }
 
-  /** Tree-sampler counters since the session opened. */
-  public TreeSampler.Stats rolloutStats() {
-    return trees.stats();
+  /** Teacher-forced log-probs of tokens {@code 1..n-1} of each sequence at {@code temperature}. */
+  public CompletableFuture<List<TokenScores>> score(List<int[]> sequences, double temperature) {
+    return scheduler.score(sequences, temperature);
   }
 
-  public List<Scorer.TokenScores> score(List<int[]> sequences, double temperature) {
-    requireNoRollouts("score");
-    cache.evictUntilFree(kv.pool().capacity()); // the scorer does not evict on its own
-    return scorer.score(sequences, temperature);
+  /** A snapshot of the engine (weights version, pages, cache, requests), taken between steps. */
+  public CompletableFuture<EngineStats> stats() {
+    return scheduler.stats();
+  }
+
+  /** Work counters since the session opened. */
+  public RolloutStats rolloutStats() {
+    return scheduler.totals();
   }
 
   /**
-   * Declares new weights: cached prefixes computed under the old ones are dropped, and trees
-   * sampled from now on carry {@code version}. Call it with every weight sync.
+   * Runs short tasks on the engine's thread between steps: the way for reward verdicts and other
+   * writes to reach trees the engine may still be growing.
    */
-  public void setWeightVersion(long version) {
-    cache.setWeightVersion(version);
+  public Executor treeWriter() {
+    return scheduler.owner();
   }
 
-  /** The prefix cache shared by rollouts of this session. */
-  public RadixKvCache prefixCache() {
-    return cache;
+  /** Bytes of KV one token takes across all layers. */
+  public long kvBytesPerToken() {
+    return kv.bytesPerToken();
   }
 
+  /** Fails whatever is in flight, stops the engine's thread and frees the KV memory. */
   @Override
   public void close() {
-    kv.close();
+    try {
+      scheduler.close();
+    } finally {
+      kv.close();
+      if (ownsVertx) {
+        vertx.close().toCompletionStage().toCompletableFuture().join();
+      }
+    }
   }
 }

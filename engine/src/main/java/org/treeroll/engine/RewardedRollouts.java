@@ -8,7 +8,7 @@ import org.treeroll.advantage.AdvantageEstimator;
 import org.treeroll.advantage.BatchAdvantages;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.runtime.RolloutHooks;
-import org.treeroll.engine.runtime.TreeSampler;
+import org.treeroll.engine.runtime.RolloutStats;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.tokenizer.TextTokenizer;
 import org.treeroll.reward.AnswerExtractor;
@@ -42,7 +42,7 @@ public final class RewardedRollouts {
    * @param stats the sampler's counters for this call alone
    */
   public record Result(List<RolloutTree> trees, TreeRewards.Summary rewards, BatchAdvantages advantages,
-      TreeSampler.Stats stats, double seconds) {
+      RolloutStats stats, double seconds) {
     /** Tokens independent sampling of the same answers would have fed through the model. */
     public long independentTokens() {
       // The prompt once per tree, then every answer's tokens but its last (sampled, never fed).
@@ -66,10 +66,11 @@ public final class RewardedRollouts {
     }
     TextTokenizer tok = session.model().tokenizer();
     List<int[]> prompts = problems.stream().map(p -> tok.encode(p.prompt())).toList();
-    TreeRewards.Batch batch = new TreeRewards(reward).batch();
+    // Verdicts are written onto leaves on the engine's thread, which may still be splitting nodes.
+    TreeRewards.Batch batch = new TreeRewards(reward, session.treeWriter()).batch();
     Set<Integer> added = new HashSet<>();
     int[] finished = {0};
-    TreeSampler.Stats[] own = new TreeSampler.Stats[1];
+    RolloutStats[] own = new RolloutStats[1];
     RolloutHooks hooks = new RolloutHooks() {
       @Override
       public String finalAnswer(int[] response, boolean done) {
@@ -77,7 +78,7 @@ public final class RewardedRollouts {
       }
 
       @Override
-      public void rolloutFinished(TreeSampler.Stats stats) {
+      public void rolloutFinished(RolloutStats stats) {
         own[0] = stats;
       }
 
@@ -91,7 +92,7 @@ public final class RewardedRollouts {
       }
     };
     long t0 = System.nanoTime();
-    List<RolloutTree> trees = session.rollout(prompts, config, params, hooks);
+    List<RolloutTree> trees = session.rollout(prompts, config, params, hooks).join();
     TreeRewards.Summary summary = batch.awaitAll().join();
     double seconds = (System.nanoTime() - t0) / 1e9;
     return new Result(trees, summary, estimator.estimate(trees), own[0], seconds);

@@ -9,13 +9,16 @@ import org.treeroll.tree.TreeRollException;
  * indexed by page id. Pages are reference counted so that a forked branch can share every full
  * page of its parent: a page returns to the free list when its last holder releases it.
  *
- * <p>Not thread-safe: the engine's scheduler thread owns it.
+ * <p>Not thread-safe: the engine's scheduler thread owns it. Once {@link #confineTo} names that
+ * thread, any other thread that touches the counts is refused, and a page is never handed out
+ * while a holder still has it.
  */
 public final class PagePool {
   private final int pageSize;
   private final int[] refCounts;
   private final IntArrayList free;
   private int peakInUse;
+  private Thread owner; // null: not confined
 
   public PagePool(int capacity, int pageSize) {
     if (capacity <= 0) {
@@ -31,6 +34,11 @@ public final class PagePool {
     for (int p = capacity - 1; p >= 0; p--) {
       free.add(p);
     }
+  }
+
+  /** From now on only {@code thread} may allocate, retain or release pages. */
+  public void confineTo(Thread thread) {
+    owner = thread;
   }
 
   public int pageSize() {
@@ -60,10 +68,15 @@ public final class PagePool {
 
   /** Takes a free page with reference count 1, or returns -1 when none is free. */
   public int allocate() {
+    checkOwner();
     if (free.isEmpty()) {
       return -1;
     }
     int page = free.popInt();
+    if (refCounts[page] != 0) {
+      throw new IllegalStateException("KV page " + page + " would be handed out twice: it still has "
+          + refCounts[page] + " holders");
+    }
     refCounts[page] = 1;
     peakInUse = Math.max(peakInUse, pagesInUse());
     return page;
@@ -87,7 +100,15 @@ public final class PagePool {
     return refCounts[page];
   }
 
+  private void checkOwner() {
+    if (owner != null && Thread.currentThread() != owner) {
+      throw new IllegalStateException("KV pages are owned by thread " + owner.getName() + ", touched from "
+          + Thread.currentThread().getName());
+    }
+  }
+
   private void checkInUse(int page) {
+    checkOwner();
     if (page < 0 || page >= refCounts.length || refCounts[page] == 0) {
       throw new IllegalStateException("KV page " + page + " is not in use");
     }

@@ -151,35 +151,21 @@ public final class RadixKvCache {
     return leaf;
   }
 
-  /** The page holding position {@code k * pageSize} on the path ending at {@code node}. */
-  public int pageAt(Node node, int k) {
-    int pos = k * pool.pageSize();
-    Node n = node;
-    while (n.start > pos) {
-      n = n.parent;
-    }
-    if (pos >= n.end()) {
-      throw new IllegalArgumentException("position " + pos + " is past the path's end " + node.end());
-    }
-    return slotAt(n, pos) / pool.pageSize();
-  }
-
   /**
-   * How many of the first {@code length} tokens of the path to {@code node} a page table can map
-   * with {@link #pageAt}: a path inserted after a cached prefix that ended mid-page continues in
-   * a copy of that page, so a logical page may hold tokens of two physical pages; reuse stops at
-   * the first page that does.
+   * The physical page that holds logical page {@code k} of the first {@code length} tokens of the
+   * path ending at {@code node}: the page of the last of those tokens that falls in it. A path
+   * that continued a cached prefix ending mid-page did so in a copy of that page, which holds the
+   * prefix's rows too, so the page of a logical page's last token holds all of its earlier rows
+   * (pages are written front to back and copies take every row before the fork). Taking the
+   * first token's page instead would stop reuse wherever two prompts share a few tokens.
    */
-  public int pageConsistentLength(Node node, int length) {
+  public int pageAt(Node node, int k, int length) {
     int ps = pool.pageSize();
-    for (int k = 0; k * ps < length; k++) {
-      int page = pageAt(node, k);
-      int last = Math.min((k + 1) * ps, length) - 1;
-      if (slotAt(node, last) / ps != page) {
-        return k * ps;
-      }
+    if (length > node.end() || k < 0 || k * ps >= length) {
+      throw new IllegalArgumentException("logical page " + k + " of a " + length + "-token prefix of a path of "
+          + node.end() + " tokens");
     }
-    return length;
+    return slotAt(node, Math.min((k + 1) * ps, length) - 1) / ps;
   }
 
   private int slotAt(Node node, int pos) {
@@ -236,6 +222,11 @@ public final class RadixKvCache {
       evict(evictable.pollFirst());
     }
     weightVersion = version;
+  }
+
+  /** Locks held now: one per live sequence standing on a cached prefix. */
+  public int liveLocks() {
+    return liveLocks;
   }
 
   public Stats stats() {

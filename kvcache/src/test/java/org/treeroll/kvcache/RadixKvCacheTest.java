@@ -18,7 +18,7 @@ class RadixKvCacheTest {
   /** What the engine does: reuse the cached prefix, compute the rest, cache the whole sequence. */
   private RadixKvCache.Node cacheSequence(RadixKvCache cache, int[] tokens) {
     RadixKvCache.Match m = cache.match(tokens);
-    PageTable table = PageTable.prefix(cache.pool(), k -> cache.pageAt(m.node(), k), m.length(), false, copier);
+    PageTable table = PageTable.prefix(cache.pool(), k -> cache.pageAt(m.node(), k, m.length()), m.length(), false, copier);
     table.reserve(tokens.length - m.length());
     table.advance(tokens.length - m.length());
     int[] slots = new int[tokens.length];
@@ -45,7 +45,9 @@ class RadixKvCacheTest {
     assertThat(cache.stats().nodes()).isEqualTo(2); // split into [1..5] and [6, 7]
     assertThat(pool.pagesInUse()).isEqualTo(2); // the split shares page 2, it does not copy it
     assertThat(copies).isEmpty();
-    assertThat(cache.pageAt(m.node(), 0)).isEqualTo(cache.pageAt(m.node(), 0));
+    // Position 4 (logical page 1) is still the first sequence's: the split moved no KV.
+    RadixKvCache.Node whole = cache.match(new int[] {1, 2, 3, 4, 5, 6, 7}).node();
+    assertThat(cache.pageAt(m.node(), 1, 5)).isEqualTo(cache.pageAt(whole, 1, 7));
   }
 
   @Test
@@ -61,7 +63,11 @@ class RadixKvCacheTest {
     assertThat(copies.get(0)[2]).isEqualTo(1);
     RadixKvCache.Match m = cache.match(new int[] {1, 2, 3, 4, 5, 8, 9, 10, 11});
     assertThat(m.length()).isEqualTo(9);
-    assertThat(cache.pageAt(m.node(), 0)).isEqualTo(cache.pageAt(cache.match(new int[] {1, 2, 3, 4, 5, 6, 7}).node(), 0));
+    RadixKvCache.Node first = cache.match(new int[] {1, 2, 3, 4, 5, 6, 7}).node();
+    assertThat(cache.pageAt(m.node(), 0, 9)).isEqualTo(cache.pageAt(first, 0, 7));
+    // Logical page 1 of the second sequence lives in the copy, not in the first sequence's page.
+    assertThat(cache.pageAt(m.node(), 1, 9)).isNotEqualTo(cache.pageAt(first, 1, 7));
+    assertThat(cache.pageAt(m.node(), 1, 5)).isEqualTo(cache.pageAt(first, 1, 7));
     assertThat(cache.stats().hitTokens()).isGreaterThanOrEqualTo(5);
   }
 
@@ -173,15 +179,28 @@ class RadixKvCacheTest {
   }
 
   @Test
-  void reuseStopsAtALogicalPageThatSpansTwoPhysicalPages() {
+  void aPathThatContinuedMidPageIsReusedWholeThroughItsCopies() {
     PagePool pool = new PagePool(16, PAGE);
     RadixKvCache cache = new RadixKvCache(pool, 1);
     cacheSequence(cache, new int[] {1, 2, 3, 4, 5, 6});
     // The longer sequence reuses 6 tokens and continues in a copy of page 1, so its logical page 1
-    // holds positions 4, 5 in the first physical page and 6, 7 in the copy.
+    // holds positions 4, 5 in the first physical page and 6, 7 in the copy, which also holds
+    // copies of 4 and 5.
     RadixKvCache.Node end = cacheSequence(cache, new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
-    assertThat(cache.pageConsistentLength(end, 9)).isEqualTo(4);
-    assertThat(cache.pageConsistentLength(end, 6)).isEqualTo(6);
-    assertThat(cache.pageConsistentLength(end, 3)).isEqualTo(3);
+    RadixKvCache.Node shared = cache.match(new int[] {1, 2, 3, 4, 5, 6}).node();
+    int copy = cache.pageAt(end, 1, 9);
+    assertThat(copy).isNotEqualTo(cache.pageAt(shared, 1, 6));
+    copies.clear();
+    RadixKvCache.Match m = cache.match(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+    assertThat(m.length()).isEqualTo(9);
+    PageTable table = PageTable.prefix(pool, k -> cache.pageAt(m.node(), k, 9), 9, false, copier);
+    // All nine tokens are reused: pages 0 and 1 shared (page 1 is the copy, whole), page 2's
+    // one row copied.
+    assertThat(table.length()).isEqualTo(9);
+    assertThat(table.page(0)).isEqualTo(cache.pageAt(shared, 0, 6));
+    assertThat(table.page(1)).isEqualTo(copy);
+    assertThat(copies).hasSize(1);
+    assertThat(copies.get(0)).containsExactly(cache.pageAt(end, 2, 9), table.page(2), 1);
+    table.release();
   }
 }

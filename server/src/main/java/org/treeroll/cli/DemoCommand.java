@@ -18,7 +18,7 @@ import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.RewardedRollouts;
-import org.treeroll.engine.runtime.Scorer;
+import org.treeroll.engine.runtime.TokenScores;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.task.ArithmeticTask;
 import org.treeroll.export.Exporter;
@@ -187,7 +187,7 @@ final class DemoCommand implements Callable<Integer> {
         promptLengths.add(p.length);
       }
     }
-    List<Scorer.TokenScores> scores = session.score(whole, params.logprobTemperature());
+    List<TokenScores> scores = session.score(whole, params.logprobTemperature()).join();
     double maxDiff = 0;
     for (int i = 0; i < whole.size(); i++) {
       float[] rec = recorded.get(i);

@@ -58,7 +58,7 @@ final class GenerateCommand implements Callable<Integer> {
           expanded.add(p);
         }
       }
-      List<Completion> out = session.generate(expanded, sampling.params());
+      List<Completion> out = session.generate(expanded, sampling.params()).join();
       ObjectMapper json = new ObjectMapper();
       for (int i = 0; i < out.size(); i++) {
         Completion c = out.get(i);

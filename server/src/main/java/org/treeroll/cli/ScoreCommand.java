@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
-import org.treeroll.engine.runtime.Scorer;
+import org.treeroll.engine.runtime.TokenScores;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -38,7 +38,7 @@ final class ScoreCommand implements Callable<Integer> {
         InferenceSession session = new InferenceSession(lm, kvBudgetMb << 20)) {
       int[] ids = input.ids != null ? input.ids : lm.tokenizer().encode(input.text);
       Cli.checkTokenIds(ids, lm.config().vocabSize(), input.ids != null ? "--ids" : "--text");
-      Scorer.TokenScores s = session.score(List.of(ids), temperature).get(0);
+      TokenScores s = session.score(List.of(ids), temperature).join().get(0);
       ObjectMapper json = new ObjectMapper();
       ObjectNode o = json.createObjectNode();
       o.put("temperature", temperature);

@@ -33,8 +33,11 @@ public final class TreeRollCli {
 
   static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new TreeRollCli());
-    cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+    cli.setExecutionExceptionHandler((thrown, cmd, parsed) -> {
       PrintWriter err = cmd.getErr();
+      // The engine answers with futures: what failed is inside the CompletionException.
+      Exception e = thrown instanceof java.util.concurrent.CompletionException c && c.getCause() instanceof Exception x
+          ? x : thrown;
       if (e instanceof TreeRollException) {
         err.println("treeroll: error: " + e.getMessage());
         err.flush();

@@ -16,7 +16,7 @@ import org.treeroll.engine.io.DType;
 import org.treeroll.engine.model.ModelPreset;
 import org.treeroll.engine.model.RandomModelWriter;
 import org.treeroll.engine.runtime.Completion;
-import org.treeroll.engine.runtime.Scorer;
+import org.treeroll.engine.runtime.TokenScores;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.tree.FinishReason;
 
@@ -31,7 +31,7 @@ class GenerationTest {
     Path dir = tmp.resolve("tiny-qwen3");
     RandomModelWriter.write(dir, ModelPreset.TINY_QWEN3, 3, DType.BF16, tmp);
     model = LoadedModel.open(dir);
-    session = new InferenceSession(model, 8L << 20, 4, 64);
+    session = new InferenceSession(null, model, 8L << 20, 4, 64);
   }
 
   @AfterAll
@@ -44,12 +44,12 @@ class GenerationTest {
   void sampledLogProbsEqualTeacherForcedRescoring() {
     List<int[]> prompts = prompts("Q: 1 + 2 = ?\nA:", "Hello", "x");
     SamplingParams p = SamplingParams.defaults().withMaxTokens(20).withSeed(5).withTemperature(0.8);
-    List<Completion> out = session.generate(prompts, p);
+    List<Completion> out = session.generate(prompts, p).join();
     List<int[]> full = new ArrayList<>();
     for (int i = 0; i < out.size(); i++) {
       full.add(concat(prompts.get(i), out.get(i).tokens()));
     }
-    List<Scorer.TokenScores> scores = session.score(full, 0.8);
+    List<TokenScores> scores = session.score(full, 0.8).join();
     for (int i = 0; i < out.size(); i++) {
       Completion c = out.get(i);
       int offset = prompts.get(i).length - 1;
@@ -60,23 +60,25 @@ class GenerationTest {
             .isCloseTo(scores.get(i).entropies()[offset + t], org.assertj.core.data.Offset.offset(1e-4));
       }
     }
-    assertThat(session.kv().pool().pagesInUse()).isZero();
+    var stats = session.stats().join();
+    assertThat(stats.liveBranches()).isZero();
+    assertThat(stats.cacheLocks()).isZero(); // nothing holds pages but the prefix cache
   }
 
   @Test
   void sameSeedSameTokensWhateverTheBatch() {
     SamplingParams p = SamplingParams.defaults().withMaxTokens(16).withSeed(11).withIgnoreEos(true);
     List<int[]> prompts = prompts("abc", "a longer prompt here", "q");
-    List<Completion> batched = session.generate(prompts, p);
-    List<Completion> again = session.generate(prompts, p);
+    List<Completion> batched = session.generate(prompts, p).join();
+    List<Completion> again = session.generate(prompts, p).join();
     for (int i = 0; i < prompts.size(); i++) {
       assertThat(again.get(i).tokens()).isEqualTo(batched.get(i).tokens());
     }
     // Sequence 0 alone (same index, so same RNG stream) draws the same tokens.
-    List<Completion> alone = session.generate(prompts.subList(0, 1), p);
+    List<Completion> alone = session.generate(prompts.subList(0, 1), p).join();
     assertThat(alone.get(0).tokens()).isEqualTo(batched.get(0).tokens());
     // A different seed changes the draws.
-    List<Completion> other = session.generate(prompts, p.withSeed(12));
+    List<Completion> other = session.generate(prompts, p.withSeed(12)).join();
     assertThat(other.get(1).tokens()).isNotEqualTo(batched.get(1).tokens());
   }
 
@@ -84,13 +86,13 @@ class GenerationTest {
   void stopTokensAndMaxTokensEndResponses() {
     SamplingParams greedy = SamplingParams.defaults().withTemperature(0).withMaxTokens(12).withIgnoreEos(true);
     int[] prompt = prompts("stop here").get(0);
-    Completion free = session.generate(List.of(prompt), greedy).get(0);
+    Completion free = session.generate(List.of(prompt), greedy).join().get(0);
     assertThat(free.tokens()).hasSize(12);
     assertThat(free.finishReason()).isEqualTo(FinishReason.MAX_TOKENS);
     // Make the greedy path's 4th token a stop token: the response ends right there, stop included.
     int stop = free.tokens()[3];
     int firstAt = Arrays.stream(free.tokens()).boxed().toList().indexOf(stop);
-    Completion stopped = session.generate(List.of(prompt), greedy.withStopTokenIds(stop)).get(0);
+    Completion stopped = session.generate(List.of(prompt), greedy.withStopTokenIds(stop)).join().get(0);
     assertThat(stopped.finishReason()).isEqualTo(FinishReason.STOP_TOKEN);
     assertThat(stopped.tokens()).containsExactly(Arrays.copyOf(free.tokens(), firstAt + 1));
   }
@@ -98,7 +100,7 @@ class GenerationTest {
   @Test
   void topCandidatesAreSortedAndIncludeGreedyChoice() {
     SamplingParams p = SamplingParams.defaults().withTemperature(0).withMaxTokens(4).withLogprobs(5);
-    Completion c = session.generate(prompts("candidates"), p).get(0);
+    Completion c = session.generate(prompts("candidates"), p).join().get(0);
     assertThat(c.candidates()).hasSize(c.tokens().length);
     for (int t = 0; t < c.tokens().length; t++) {
       var cand = c.candidates().get(t);
@@ -110,46 +112,37 @@ class GenerationTest {
   }
 
   @Test
-  void rolloutsReusePromptsWithinAWeightVersion() {
+  void rolloutsReusePromptsAcrossRequests() {
     var cfg = new org.treeroll.branching.TreeRolloutConfig(4, 3, 2, 4, 2, 12);
     var hooks = org.treeroll.engine.runtime.RolloutHooks.NONE;
     List<int[]> prompts = prompts("The same system prompt, then a question");
     SamplingParams p = SamplingParams.defaults().withSeed(1);
-    session.setWeightVersion(7);
-    var first = session.rollout(prompts, cfg, p, hooks);
-    long hitsBefore = session.prefixCache().stats().hitTokens();
-    var second = session.rollout(prompts, cfg, p, hooks);
-    assertThat(session.prefixCache().stats().hitTokens() - hitsBefore).isGreaterThanOrEqualTo(prompts.get(0).length - 1);
-    assertThat(second.get(0).weightVersion()).isEqualTo(7);
+    var first = session.rollout(prompts, cfg, p, hooks).join();
+    long hitsBefore = session.rolloutStats().cacheHitTokens();
+    var second = session.rollout(prompts, cfg, p, hooks).join();
+    assertThat(session.rolloutStats().cacheHitTokens() - hitsBefore).isGreaterThanOrEqualTo(prompts.get(0).length - 1);
     assertThat(RolloutTreeShape.of(second.get(0))).isEqualTo(RolloutTreeShape.of(first.get(0)));
-    session.setWeightVersion(8);
-    assertThat(session.prefixCache().stats().cachedTokens()).isZero();
-    assertThat(session.rollout(prompts, cfg, p, hooks).get(0).weightVersion()).isEqualTo(8);
   }
 
   @Test
-  void scoringWaitsForRolloutsInFlightAndRolloutsFromTwoThreadsBothComplete() throws Exception {
+  void rolloutsFromTwoThreadsAndScoringInFlightAllComplete() throws Exception {
     var cfg = new org.treeroll.branching.TreeRolloutConfig(4, 3, 2, 4, 2, 12);
-    var release = new java.util.concurrent.CountDownLatch(1);
-    var held = new org.treeroll.engine.runtime.RolloutHooks() {
-      @Override
-      public void leafFinished(org.treeroll.tree.RolloutTree tree, org.treeroll.tree.SegmentNode leaf) {
-        try {
-          release.await(); // keeps the rollout in flight until the test has tried to score
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }
-    };
-    var first = session.rolloutAsync(prompts("one"), cfg, SamplingParams.defaults().withSeed(1), held);
-    var second = session.rolloutAsync(prompts("two", "three"), cfg, SamplingParams.defaults().withSeed(2),
-        org.treeroll.engine.runtime.RolloutHooks.NONE);
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> session.score(prompts("xy z"), 1.0))
-        .isInstanceOf(org.treeroll.tree.TreeRollException.class).hasMessageContaining("rollouts are in flight");
-    release.countDown();
-    assertThat(first.get().get(0).leaves()).hasSize(4);
-    assertThat(second.get()).hasSize(2);
-    assertThat(session.score(prompts("xy z"), 1.0)).hasSize(1);
+    List<int[]> scored = prompts("xy z and some more");
+    float[] alone = session.score(scored, 1.0).get(1, java.util.concurrent.TimeUnit.MINUTES).get(0).logProbs();
+    var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      var first = pool.submit(() -> session.rollout(prompts("one"), cfg, SamplingParams.defaults().withSeed(1),
+          org.treeroll.engine.runtime.RolloutHooks.NONE).join());
+      var second = pool.submit(() -> session.rollout(prompts("two", "three"), cfg, SamplingParams.defaults().withSeed(2),
+          org.treeroll.engine.runtime.RolloutHooks.NONE).join());
+      var score = session.score(scored, 1.0);
+      assertThat(first.get(1, java.util.concurrent.TimeUnit.MINUTES).get(0).leaves()).hasSize(4);
+      assertThat(second.get(1, java.util.concurrent.TimeUnit.MINUTES)).hasSize(2);
+      // Scored between rollout steps, it is what it is alone.
+      assertThat(score.get(1, java.util.concurrent.TimeUnit.MINUTES).get(0).logProbs()).containsExactly(alone);
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   /** Token ids of every node, in creation order. */

@@ -39,7 +39,7 @@ class RewardedRolloutsTest {
     Path dir = tmp.resolve("tiny-llama");
     RandomModelWriter.write(dir, ModelPreset.TINY_LLAMA, 11, DType.F32, tmp);
     model = LoadedModel.open(dir);
-    session = new InferenceSession(model, 8L << 20, 4, 64);
+    session = new InferenceSession(null, model, 8L << 20, 4, 64);
   }
 
   @AfterAll

@@ -6,14 +6,15 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
 import org.treeroll.engine.model.ModelConfig;
-import org.treeroll.engine.runtime.Generator;
+import io.vertx.core.Vertx;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
 import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.engine.scheduler.Scheduler;
 import org.treeroll.kvcache.PagePool;
 
 /**
- * Decode throughput at several batch sizes, through the same {@link Generator} users run: each
+ * Decode throughput at several batch sizes, through the same {@link Scheduler} users run: each
  * sequence gets a random prompt, then all decode together, sampling included. Reported against
  * what a step must do: read every weight once (batch 1 is bandwidth-bound) and spend 2 FLOPs per
  * weight per sequence plus attention (large batches are compute-bound).
@@ -52,18 +53,28 @@ public final class DecodeBenchmark {
    */
   public static List<Row> run(Model model, int[] batches, int promptTokens, int steps, long seed,
       Supplier<MachineLimits> limits) {
+    Vertx vertx = Vertx.vertx();
+    try {
+      return run(vertx, model, batches, promptTokens, steps, seed, limits);
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().join();
+    }
+  }
+
+  private static List<Row> run(Vertx vertx, Model model, int[] batches, int promptTokens, int steps, long seed,
+      Supplier<MachineLimits> limits) {
     ModelConfig cfg = model.config();
     List<Row> rows = new ArrayList<>();
     for (int batch : batches) {
       int perSeq = promptTokens + WARMUP_STEPS + steps + 1;
-      PagePool pool = new PagePool(batch * ((perSeq + 15) / 16), 16);
-      try (KvStore kv = model.newKvStore(pool)) {
-        Generator gen = new Generator(model, kv, batch * promptTokens, new int[0]);
+      PagePool pool = new PagePool(batch * ((perSeq + 15) / 16 + 1), 16);
+      try (KvStore kv = model.newKvStore(pool);
+          Scheduler engine = Scheduler.start(vertx, model, kv, new int[0], batch * promptTokens, false)) {
         LongArrayList decodeNanos = new LongArrayList();
         MachineLimits[] measured = new MachineLimits[1];
-        gen.setStepObserver((decoding, prefill, nanos) -> {
-          if (prefill == 0) {
-            decodeNanos.add(nanos);
+        engine.setStepListener(step -> {
+          if (step.decode()) {
+            decodeNanos.add(step.nanos());
             if (decodeNanos.size() == WARMUP_STEPS) {
               measured[0] = limits.get();
             }
@@ -76,7 +87,7 @@ public final class DecodeBenchmark {
         }
         SamplingParams p = SamplingParams.defaults().withIgnoreEos(true)
             .withMaxTokens(WARMUP_STEPS + steps + 1).withSeed(seed);
-        gen.generate(prompts, p);
+        engine.generate(prompts, p).join();
         long[] timed = decodeNanos.subList(WARMUP_STEPS, decodeNanos.size()).toLongArray();
         java.util.Arrays.sort(timed);
         int timedSteps = timed.length;

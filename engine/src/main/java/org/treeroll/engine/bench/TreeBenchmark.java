@@ -6,8 +6,9 @@ import java.util.SplittableRandom;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
+import io.vertx.core.Vertx;
 import org.treeroll.engine.runtime.RolloutHooks;
-import org.treeroll.engine.runtime.TreeSampler;
+import org.treeroll.engine.scheduler.Scheduler;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.kvcache.PagePool;
 import org.treeroll.tree.RolloutTree;
@@ -63,16 +64,19 @@ public final class TreeBenchmark {
       TreeRolloutConfig cfg, SamplingParams params) {
     long bytesPerPage = KvStore.bytesPerToken(model.config()) * 16;
     PagePool pool = new PagePool((int) (kvBudgetBytes / bytesPerPage), 16);
-    try (KvStore kv = model.newKvStore(pool)) {
-      TreeSampler sampler = new TreeSampler(model, kv, new int[0], 4096);
+    Vertx vertx = Vertx.vertx();
+    try (KvStore kv = model.newKvStore(pool);
+        Scheduler engine = Scheduler.start(vertx, model, kv, new int[0], 4096, false)) {
       long t0 = System.nanoTime();
-      List<RolloutTree> trees = sampler.sample(prompts, cfg, params, RolloutHooks.NONE);
+      List<RolloutTree> trees = engine.rollout(prompts, cfg, params, RolloutHooks.NONE).join();
       double sec = (System.nanoTime() - t0) / 1e9;
       long independent = trees.stream().mapToLong(RolloutTree::independentTokens).sum();
       int leaves = trees.stream().mapToInt(t -> t.leaves().size()).sum();
       long paths = trees.stream().flatMap(t -> t.leaves().stream()).mapToLong(l -> l.pathLength()).sum();
-      return new Side(sampler.stats().computedTokens(), independent, paths, sec,
+      return new Side(engine.totals().computedTokens(), independent, paths, sec,
           (long) pool.peakPagesInUse() * bytesPerPage, leaves);
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().join();
     }
   }
 }

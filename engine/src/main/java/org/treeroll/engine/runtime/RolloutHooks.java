@@ -5,7 +5,7 @@ import org.treeroll.tree.SegmentNode;
 
 /**
  * What a rollout tells its caller while it runs, and what it asks about answers. Called on the
- * sampling thread: implementations hand slow work (a remote verifier) off and return at once. A
+ * engine's scheduler thread: implementations hand slow work (a remote verifier) off and return at once. A
  * hook that throws fails its own request, with what it threw; requests batched with it go on.
  */
 public interface RolloutHooks {
@@ -27,5 +27,5 @@ public interface RolloutHooks {
    * Every tree of the request is done; {@code stats} counts this request's own work, whatever
    * else shared its forward steps. Called just before the request completes.
    */
-  default void rolloutFinished(TreeSampler.Stats stats) {}
+  default void rolloutFinished(RolloutStats stats) {}
 }

@@ -45,10 +45,18 @@ public record NextTokenDistributions(float[] probs, float[] entropies, int vocab
     int vocab = (int) rows.getShape().get(1);
     NDArray logp = (temperature == null ? rows : rows.div(temperature)).logSoftmax(-1);
     NDArray p = logp.exp();
-    // H = -sum p log p, as one batched dot product per row: no [rows, vocab] temporary.
+    return new NextTokenDistributions(floats(p), entropies(p, logp).toFloatArray(), vocab);
+  }
+
+  /**
+   * The entropy (nats) of each row of a distribution {@code [rows, vocab]} given as probabilities
+   * and their logs: {@code H = -sum p log p}, as one batched dot product per row (no
+   * {@code [rows, vocab]} temporary). The one formula for sampling and scoring alike.
+   */
+  public static NDArray entropies(NDArray p, NDArray logp) {
     long n = logp.getShape().get(0);
-    NDArray entropy = p.reshape(n, 1, vocab).matMul(logp.reshape(n, vocab, 1)).reshape(n).neg();
-    return new NextTokenDistributions(floats(p), entropy.toFloatArray(), vocab);
+    long vocab = logp.getShape().get(1);
+    return p.reshape(n, 1, vocab).matMul(logp.reshape(n, vocab, 1)).reshape(n).neg();
   }
 
   /**

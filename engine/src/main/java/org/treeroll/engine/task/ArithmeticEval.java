@@ -54,7 +54,7 @@ public final class ArithmeticEval {
       }
       SamplingParams params = SamplingParams.defaults().withTemperature(temperature)
           .withSeed(samplingSeed).withMaxTokens(MAX_TOKENS);
-      List<Completion> out = session.generate(prompts, params);
+      List<Completion> out = session.generate(prompts, params).join();
       for (int i = 0; i < problems.size(); i++) {
         ArithmeticTask.Problem p = problems.get(i);
         String response = model.tokenizer().decode(out.get(i).tokens(), true);

@@ -200,13 +200,23 @@ class LlamaDecoderTest {
     try (LlamaDecoder model = LlamaDecoder.load(cfg, TinyModels.weights(cfg, 5), DjlRuntime.device());
         KvStore kv = model.newKvStore(new PagePool(32, 4))) {
       int before = model.liveArrays();
-      Generator gen = new Generator(model, kv, 16, cfg.eosTokenIds());
-      var params = org.treeroll.engine.sampling.SamplingParams.defaults().withMaxTokens(9).withLogprobs(3);
-      var out = gen.generate(List.of(new int[] {1, 2, 3}, new int[] {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21}), params);
-      assertThat(out).hasSize(2);
-      assertThat(model.liveArrays()).isEqualTo(before);
-      assertThat(kv.pool().pagesInUse()).isZero();
-      assertThat(kv.pool().peakPagesInUse()).isPositive();
+      io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+      try (var engine = org.treeroll.engine.scheduler.Scheduler.start(vertx, model, kv, cfg.eosTokenIds(), 16, false)) {
+        var params = org.treeroll.engine.sampling.SamplingParams.defaults().withMaxTokens(9).withLogprobs(3);
+        var out = engine.generate(List.of(new int[] {1, 2, 3},
+            new int[] {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21}), params)
+            .get(1, java.util.concurrent.TimeUnit.MINUTES);
+        assertThat(out).hasSize(2);
+        assertThat(out.get(0).candidates()).hasSize(out.get(0).tokens().length);
+        assertThat(model.liveArrays()).isEqualTo(before);
+        var stats = engine.stats().get(1, java.util.concurrent.TimeUnit.MINUTES);
+        assertThat(stats.pagesInUse()).isZero();
+        assertThat(stats.peakPagesInUse()).isPositive();
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      } finally {
+        vertx.close().toCompletionStage().toCompletableFuture().join();
+      }
     }
   }
 

@@ -1,0 +1,94 @@
+package org.treeroll.engine.scheduler;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.treeroll.engine.runtime.SequenceChunk;
+import org.treeroll.engine.runtime.TokenScores;
+import org.treeroll.engine.sampling.NextTokenDistributions;
+import org.treeroll.kvcache.PageTable;
+
+/**
+ * Teacher-forced scoring as scheduler work: the log-prob of every token of each sequence given
+ * the tokens before it, what a trainer recomputes as old log-probs. It advances one chunk of at
+ * most {@code maxStepTokens} positions per scheduler turn, between rollout steps, and takes the
+ * pages of a whole sequence before it starts it, so it never holds pages while it waits.
+ * Log-softmax and the target gather run in the engine; two floats per token leave it.
+ */
+final class ScoreJob {
+  final List<int[]> sequences;
+  final double temperature;
+  final CompletableFuture<List<TokenScores>> done = new CompletableFuture<>();
+  private final List<TokenScores> results = new ArrayList<>();
+  private PageTable table; // of the sequence being scored, null between sequences
+  private float[] logProbs;
+  private float[] entropies;
+  private int position; // next position to feed
+
+  ScoreJob(List<int[]> sequences, double temperature) {
+    this.sequences = sequences;
+    this.temperature = temperature;
+  }
+
+  /**
+   * Runs the next chunk. Returns false when the next sequence cannot get its pages yet.
+   */
+  boolean advance(KvMemory memory, ForwardPass forward, int maxStepTokens) {
+    int[] seq = sequences.get(results.size());
+    if (table == null) {
+      // Positions 0..n-2 predict tokens 1..n-1; the last token is only a target.
+      if (!memory.makeRoom(memory.pool().pagesFor(seq.length - 1))) {
+        return false;
+      }
+      table = new PageTable(memory.pool());
+      table.reserve(seq.length - 1);
+      logProbs = new float[seq.length - 1];
+      entropies = new float[seq.length - 1];
+      position = 0;
+    }
+    int start = position;
+    int end = Math.min(seq.length - 1, start + maxStepTokens);
+    long[] targets = new long[end - start];
+    for (int i = 0; i < targets.length; i++) {
+      targets[i] = seq[start + i + 1];
+    }
+    float[][] scored = forward.run(List.of(new SequenceChunk(table, Arrays.copyOfRange(seq, start, end), true)),
+        logits -> scores(logits, targets, temperature));
+    System.arraycopy(scored[0], 0, logProbs, start, targets.length);
+    System.arraycopy(scored[1], 0, entropies, start, targets.length);
+    position = end;
+    if (end == seq.length - 1) {
+      release();
+      results.add(new TokenScores(logProbs, entropies));
+      if (results.size() == sequences.size()) {
+        done.complete(List.copyOf(results));
+      }
+    }
+    return true;
+  }
+
+  boolean finished() {
+    return results.size() == sequences.size();
+  }
+
+  /** Returns the pages of the sequence in progress (on completion, failure or cancellation). */
+  void release() {
+    if (table != null) {
+      table.release();
+      table = null;
+    }
+  }
+
+  private static float[][] scores(NDArray logits, long[] targets, double temperature) {
+    NDManager m = logits.getManager();
+    NDArray logp = logits.muli(1.0 / temperature).logSoftmax(-1);
+    NDArray picked = logp.get(new NDIndex("{}, {}",
+        m.arange(targets.length).toType(DataType.INT64, false), m.create(targets)));
+    return new float[][] {picked.toFloatArray(), NextTokenDistributions.entropies(logp.exp(), logp).toFloatArray()};
+  }
+}
