@@ -5,7 +5,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.function.Consumer;
 import org.treeroll.branching.BranchingPolicy;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.model.ModelConfig;
@@ -21,12 +20,14 @@ import org.treeroll.tree.TreeRollException;
  * Queue and admission. Requests are checked on the caller's thread (a bad one is refused at
  * once, nothing queued), wait in arrival order, and join the batch at the next step: rollouts
  * become trees whose roots wait for their prompt's prefill, score jobs join the scoring queue.
- * While a weight swap is pending nothing is admitted, so no request straddles two versions.
+ * Weight swaps queue in the same order: a request queued before a swap runs on the old weights,
+ * one queued after it waits for the new ones, so no request straddles two versions.
  */
 final class Admission {
   private final Model model;
   private final PagePool pool;
-  private final ArrayDeque<Object> queue = new ArrayDeque<>(); // RolloutRun | ScoreJob, scheduler thread only
+  // RolloutRun | ScoreJob | WeightSwap, in arrival order; scheduler thread only.
+  private final ArrayDeque<Object> queue = new ArrayDeque<>();
 
   Admission(Model model, PagePool pool) {
     this.model = model;
@@ -105,39 +106,48 @@ final class Admission {
     queue.add(request);
   }
 
+  /** The oldest queued request or swap, or null. */
+  Object head() {
+    return queue.peek();
+  }
+
+  Object take() {
+    return queue.poll();
+  }
+
   boolean remove(Object request) {
     return queue.remove(request);
   }
 
-  int queued() {
-    return queue.size();
+  /** Queued requests, swaps not counted. */
+  int queuedRequests() {
+    return (int) queue.stream().filter(r -> !(r instanceof WeightSwap)).count();
   }
 
-  /** Takes every queued request out (engine failure or shutdown). */
+  int queuedSwaps() {
+    return queue.size() - queuedRequests();
+  }
+
+  /** The version the last queued swap will set, or {@code current} when none is queued. */
+  long lastVersion(long current) {
+    long v = current;
+    for (Object r : queue) {
+      if (r instanceof WeightSwap s) {
+        v = s.version();
+      }
+    }
+    return v;
+  }
+
+  /** Takes everything queued out (engine failure or shutdown). */
   List<Object> drain() {
     List<Object> out = new ArrayList<>(queue);
     queue.clear();
     return out;
   }
 
-  /**
-   * Admits every queued request: each rollout's trees start as waiting roots stamped with
-   * {@code weightVersion}.
-   */
-  void admitAll(long weightVersion, Consumer<RolloutRun> rollouts, Consumer<ScoreJob> scores) {
-    while (!queue.isEmpty()) {
-      Object r = queue.poll();
-      if (r instanceof RolloutRun run) {
-        plant(run, weightVersion);
-        rollouts.accept(run);
-      } else {
-        scores.accept((ScoreJob) r);
-      }
-    }
-  }
-
   /** Makes a request's trees, each a waiting branch at its prompt. Tree i is seeded from (seed, i). */
-  private static void plant(RolloutRun run, long weightVersion) {
+  static void plant(RolloutRun run, long weightVersion) {
     for (int i = 0; i < run.prompts.size(); i++) {
       long seed = TokenSampler.rngFor(run.params.seed(), i).nextLong();
       TreeState t = new TreeState(run, new RolloutTree(i, run.prompts.get(i), weightVersion, seed, run.policy.name()),

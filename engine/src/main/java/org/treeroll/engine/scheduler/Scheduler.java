@@ -67,7 +67,6 @@ public final class Scheduler implements AutoCloseable {
   // Scheduler-thread state.
   private final List<RolloutRun> active = new ArrayList<>();
   private final ArrayDeque<ScoreJob> scoring = new ArrayDeque<>();
-  private final ArrayDeque<WeightSwap> swaps = new ArrayDeque<>();
   private long weightVersion;
   private boolean turnQueued;
   private boolean closed;
@@ -167,14 +166,14 @@ public final class Scheduler implements AutoCloseable {
     CompletableFuture<Long> done = new CompletableFuture<>();
     long deadline = System.nanoTime() + policy.timeout().toNanos();
     send(() -> {
-      long last = swaps.isEmpty() ? weightVersion : swaps.peekLast().version();
+      long last = admission.lastVersion(weightVersion);
       long version = policy.version() < 0 ? last + 1 : policy.version();
       if (version <= last) {
         done.completeExceptionally(new TreeRollException("weight update version " + version
             + " must be greater than " + last));
         return;
       }
-      swaps.add(new WeightSwap(version, policy, deadline, apply, done));
+      admission.enqueue(new WeightSwap(version, policy, deadline, apply, done));
     });
     return handOut(done, () -> {});
   }
@@ -268,7 +267,7 @@ public final class Scheduler implements AutoCloseable {
   }
 
   private boolean hasWork() {
-    return !active.isEmpty() || !scoring.isEmpty() || !swaps.isEmpty() || admission.queued() > 0;
+    return !active.isEmpty() || !scoring.isEmpty() || admission.head() != null;
   }
 
   private void turn() {
@@ -296,15 +295,29 @@ public final class Scheduler implements AutoCloseable {
     queueTurn();
   }
 
-  /** Applies a pending weight swap when it may go, else admits queued requests. */
+  /**
+   * Admits queued requests in arrival order up to the first weight swap, which goes once the
+   * requests in flight are done (or aborted), or fails past its deadline.
+   */
   private void swapOrAdmit() {
-    while (!swaps.isEmpty()) {
-      WeightSwap s = swaps.peek();
+    for (Object head = admission.head(); head != null; head = admission.head()) {
+      if (head instanceof RolloutRun run) {
+        admission.take();
+        Admission.plant(run, weightVersion);
+        active.add(run);
+        continue;
+      }
+      if (head instanceof ScoreJob job) {
+        admission.take();
+        scoring.add(job);
+        continue;
+      }
+      WeightSwap s = (WeightSwap) head;
       if (s.policy().abort()) {
         abortInFlight(new TreeRollException("aborted: the weights are being updated to version " + s.version()));
       }
       if (active.isEmpty() && scoring.isEmpty()) {
-        swaps.poll();
+        admission.take();
         s.apply().run();
         if (cache != null) {
           cache.setWeightVersion(s.version()); // drops every prefix computed under the old weights
@@ -313,16 +326,15 @@ public final class Scheduler implements AutoCloseable {
         weightVersion = s.version();
         s.done().complete(s.version());
       } else if (System.nanoTime() - s.deadlineNanos() > 0) {
-        swaps.poll();
+        admission.take();
         s.done().completeExceptionally(new TreeRollException("weight update to version " + s.version()
             + " timed out after " + s.policy().timeout() + " waiting for " + active.size() + " rollouts and "
             + scoring.size() + " scoring requests in flight; the old weights (version " + weightVersion
             + ") keep serving"));
       } else {
-        return; // wait for the requests in flight; admit nothing meanwhile
+        return; // wait for the requests in flight; admit nothing queued behind the swap
       }
     }
-    admission.admitAll(weightVersion, active::add, scoring::add);
   }
 
   private void completeFinished() {
@@ -383,16 +395,13 @@ public final class Scheduler implements AutoCloseable {
   private void failEverything(Throwable why) {
     abortInFlight(why);
     for (Object r : admission.drain()) {
-      if (r instanceof RolloutRun run) {
-        run.done.completeExceptionally(why);
-      } else {
-        ((ScoreJob) r).done.completeExceptionally(why);
+      switch (r) {
+        case RolloutRun run -> run.done.completeExceptionally(why);
+        case ScoreJob job -> job.done.completeExceptionally(why);
+        case WeightSwap s -> s.done().completeExceptionally(why);
+        default -> throw new IllegalStateException("unknown queued item " + r);
       }
     }
-    for (WeightSwap s : swaps) {
-      s.done().completeExceptionally(why);
-    }
-    swaps.clear();
   }
 
   private void releaseAll(RolloutRun run) {
@@ -423,8 +432,8 @@ public final class Scheduler implements AutoCloseable {
     }
     RadixKvCache.Stats c = cache == null ? null : cache.stats();
     return new EngineStats(weightVersion, kv.pool().capacity(), kv.pool().pagesInUse(), kv.pool().peakPagesInUse(),
-        c == null ? 0 : c.cachedTokens(), cache == null ? 0 : cache.liveLocks(), active.size(), admission.queued(),
-        branches, scoring.size(), swaps.size(), total.snapshot());
+        c == null ? 0 : c.cachedTokens(), cache == null ? 0 : cache.liveLocks(), active.size(),
+        admission.queuedRequests(), branches, scoring.size(), admission.queuedSwaps(), total.snapshot());
   }
 
   private static Completion completion(SegmentNode leaf) {
