@@ -6,8 +6,10 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.bench.DecodeBenchmark;
 import org.treeroll.engine.bench.MachineLimits;
+import org.treeroll.engine.bench.SharedPrefixBenchmark;
 import org.treeroll.engine.bench.TreeBenchmark;
 import org.treeroll.engine.runtime.DjlRuntime;
 import org.treeroll.tree.TreeRollException;
@@ -18,7 +20,7 @@ import picocli.CommandLine.Option;
 /** Benchmarks: commands that print numbers (never tests with timing assertions). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks that print tables.",
-    subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class})
+    subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.SharedPrefix.class})
 final class BenchCommand {
 
   @Command(name = "decode", mixinStandardHelpOptions = true,
@@ -121,6 +123,99 @@ final class BenchCommand {
       }
       String depths = String.join("/", IntStream.range(depth - forks, depth).mapToObj(String::valueOf).toList());
       return new TreeRolloutConfig(segment, depth, 1, n, 2, segment * depth).withPolicy("fixed:depths=" + depths);
+    }
+  }
+
+  @Command(name = "shared-prefix", mixinStandardHelpOptions = true,
+      description = "Prefix sharing at admission: N requests sharing a system prompt, submitted together.")
+  static final class SharedPrefix implements Callable<Integer> {
+    // The bundled model's context (512) is shorter than the default prompts.
+    @Mixin ModelOption model = new ModelOption("tiny-qwen3");
+
+    @Option(names = "--requests", defaultValue = "64", description = "Requests N (default: ${DEFAULT-VALUE})")
+    int requests;
+
+    @Option(names = "--system-tokens", defaultValue = "512",
+        description = "Shared system prompt length S (default: ${DEFAULT-VALUE})")
+    int systemTokens;
+
+    @Option(names = "--user-tokens", defaultValue = "16-32",
+        description = "Each request's own user part: a length, or MIN-MAX drawn per request (default: ${DEFAULT-VALUE})")
+    String userTokens;
+
+    @Option(names = "--max-tokens", defaultValue = "8", description = "Answer length at most (default: ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the prompts and the sampling (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--kv-budget-mb", defaultValue = "2048", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
+    long kvBudgetMb;
+
+    @Override
+    public Integer call() {
+      int[] user = userRange();
+      positive("--requests", requests);
+      if (systemTokens < 0) {
+        throw new TreeRollException("--system-tokens must be >= 0, got " + systemTokens);
+      }
+      positive("--max-tokens", maxTokens);
+      positive("--kv-budget-mb", kvBudgetMb);
+      var w = new SharedPrefixBenchmark.Workload(requests, systemTokens, user[0], user[1], maxTokens, seed);
+      try (LoadedModel lm = LoadedModel.open(model.resolve())) {
+        ModelConfig cfg = lm.config();
+        if (w.longestPrompt() + maxTokens > cfg.maxPositionEmbeddings()) {
+          throw new TreeRollException("--system-tokens " + systemTokens + " + --user-tokens " + user[1]
+              + " + --max-tokens " + maxTokens + " = " + (w.longestPrompt() + maxTokens) + " exceeds "
+              + lm.dir().getFileName() + "'s max_position_embeddings " + cfg.maxPositionEmbeddings());
+        }
+        System.out.printf("model: %s (max_position_embeddings %d); %d requests: system prompt of %d tokens"
+            + " + user part of %s tokens (random ordinary ids, seed %d); one answer each of %d tokens (EOS ignored)%n",
+            lm.dir().getFileName(), cfg.maxPositionEmbeddings(), requests, systemTokens, userTokens, seed, maxTokens);
+        System.out.println("prefill = computed - decode; decode = sum over answers of (answer tokens - 1): every"
+            + " sampled token is fed back once except an answer's last (no branch was suspended, so nothing was recomputed)");
+        List<SharedPrefixBenchmark.Result> rows = SharedPrefixBenchmark.run(lm, kvBudgetMb << 20, w);
+        System.out.println();
+        System.out.println("| submission | prompt tokens | prefill computed | prefix-cache hits | decode computed | computed / prompt | ideal | forward steps | wall s |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (SharedPrefixBenchmark.Result r : rows) {
+          String how = switch (r.submission()) {
+            case ONE_CALL -> "one rollout call";
+            case CONCURRENT_CALLERS -> requests + " concurrent rolloutAsync callers";
+          };
+          System.out.printf("| %s | %,d | %,d | %,d | %,d | %.3f | %.3f | %,d | %.2f |%n", how,
+              r.promptTokens(), r.prefillTokens(), r.cacheHitTokens(), r.decodeTokens(), r.ratio(),
+              r.idealRatio(), r.forwardSteps(), r.seconds());
+        }
+        System.out.println();
+        SharedPrefixBenchmark.Result first = rows.get(0);
+        System.out.printf("ideal: each distinct prompt prefix computed once, the %,d tokens of the prompts' prefix trie"
+            + " (S + sum of user parts = %,d; user parts that begin alike share those tokens too)%n",
+            first.distinctPrefixTokens(), first.promptTokens() - (long) (requests - 1) * systemTokens);
+      }
+      return 0;
+    }
+
+    /** {@code --user-tokens}: "N" or "MIN-MAX". */
+    private int[] userRange() {
+      String[] parts = userTokens.split("-", -1);
+      try {
+        int lo = Integer.parseInt(parts[0].strip());
+        int hi = parts.length == 2 ? Integer.parseInt(parts[1].strip()) : lo;
+        if (parts.length <= 2 && lo >= 1 && hi >= lo) {
+          return new int[] {lo, hi};
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new TreeRollException("--user-tokens must be a length >= 1 or MIN-MAX with 1 <= MIN <= MAX, got '"
+          + userTokens + "'");
+    }
+
+    private static void positive(String option, long v) {
+      if (v <= 0) {
+        throw new TreeRollException(option + " must be > 0, got " + v);
+      }
     }
   }
 }

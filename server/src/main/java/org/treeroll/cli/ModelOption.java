@@ -13,13 +13,23 @@ final class ModelOption {
   /** The bundled default model, trained on the arithmetic task (docs/model.md). */
   static final String BUNDLED = "treeroll-arith";
 
-  @Option(names = {"-m", "--model"}, defaultValue = BUNDLED,
+  // No annotation default: picocli takes the field's initial value, so a command can choose its own.
+  @Option(names = {"-m", "--model"},
       description = "HF model directory, the bundled " + BUNDLED + ", or a generated preset: tiny-llama,"
           + " tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, qwen3-0.6b (default: ${DEFAULT-VALUE})")
   String model;
 
   @Option(names = "--model-seed", defaultValue = "0", description = "Seed of a generated preset's weights")
   long modelSeed;
+
+  ModelOption() {
+    this(BUNDLED);
+  }
+
+  /** For a command whose default must be another model (one with a longer context, say). */
+  ModelOption(String defaultModel) {
+    this.model = defaultModel;
+  }
 
   /** The model directory, generating a preset's into the cache when needed. */
   Path resolve() {

@@ -83,6 +83,14 @@ class CliErrorsTest {
   }
 
   @Test
+  void sharedPrefixBenchRefusesPromptsLongerThanTheContext() {
+    CliRun.of("bench", "shared-prefix", "--model", good.toString(), "--system-tokens", "2040")
+        .assertOneLineError("--system-tokens 2040", "max_position_embeddings 2048");
+    CliRun.of("bench", "shared-prefix", "--model", good.toString(), "--user-tokens", "9-3")
+        .assertOneLineError("--user-tokens", "9-3");
+  }
+
+  @Test
   void trainModelWritesALoadableModel() {
     Path dir = tmp.resolve("trained");
     CliRun r = CliRun.of("train-model", "--out", dir.toString(), "--steps", "3", "--batch", "2", "--eval", "2");

@@ -19,10 +19,12 @@ import org.treeroll.tree.TreeRollException;
 public final class TextTokenizer implements AutoCloseable {
   private final HuggingFaceTokenizer hf;
   private final SpecialTokens special;
+  private final int[] addedIds;
 
-  private TextTokenizer(HuggingFaceTokenizer hf, SpecialTokens special) {
+  private TextTokenizer(HuggingFaceTokenizer hf, SpecialTokens special, int[] addedIds) {
     this.hf = hf;
     this.special = special;
+    this.addedIds = addedIds;
   }
 
   /** Loads {@code dir/tokenizer.json} with the optional tokenizer and generation configs. */
@@ -43,7 +45,7 @@ public final class TextTokenizer implements AutoCloseable {
           .optTruncation(false)
           .optPadding(false)
           .build();
-      return new TextTokenizer(hf, special);
+      return new TextTokenizer(hf, special, added.values().intStream().sorted().toArray());
     } catch (IOException | RuntimeException e) {
       throw new TreeRollException(file + ": cannot load tokenizer: " + e.getMessage(), e);
     }
@@ -68,6 +70,14 @@ public final class TextTokenizer implements AutoCloseable {
 
   public SpecialTokens special() {
     return special;
+  }
+
+  /**
+   * Ids of tokenizer.json's added tokens, ascending: the special tokens and any others added on
+   * top of the base vocabulary (e.g. Qwen's {@code <think>}).
+   */
+  public int[] addedTokenIds() {
+    return addedIds.clone();
   }
 
   @Override

@@ -25,6 +25,7 @@ class TextTokenizerTest {
       assertThat(t.encode("A")).containsExactly((int) 'A');
       assertThat(t.encode("x<|im_end|>")).containsExactly((int) 'x', 257);
       assertThat(t.decode(new int[] {(int) 'x', 257}, true)).isEqualTo("x");
+      assertThat(t.addedTokenIds()).containsExactly(256, 257);
     }
   }
 
@@ -59,6 +60,8 @@ class TextTokenizerTest {
       assertThat(sp.eosIds()).contains(151645);
       assertThat(sp.padToken()).isEqualTo("<|endoftext|>");
       assertThat(sp.chatTemplate()).contains("<|im_start|>");
+      // 26 added tokens from <|endoftext|> to </think>, the base vocabulary below them.
+      assertThat(t.addedTokenIds()).hasSize(26).startsWith(151643).endsWith(151668);
     }
   }
 
