@@ -181,7 +181,7 @@ final class BenchCommand {
         for (SharedPrefixBenchmark.Result r : rows) {
           String how = switch (r.submission()) {
             case ONE_CALL -> "one rollout call";
-            case CONCURRENT_CALLERS -> requests + " concurrent rolloutAsync callers";
+            case CONCURRENT_CALLERS -> requests + " concurrent callers";
           };
           System.out.printf("| %s | %,d | %,d | %,d | %,d | %.3f | %.3f | %,d | %.2f |%n", how,
               r.promptTokens(), r.prefillTokens(), r.cacheHitTokens(), r.decodeTokens(), r.ratio(),

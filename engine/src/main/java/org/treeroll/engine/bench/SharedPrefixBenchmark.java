@@ -8,24 +8,20 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.RolloutHooks;
-import org.treeroll.engine.runtime.TreeSampler;
+import org.treeroll.engine.runtime.RolloutStats;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.tree.RolloutTree;
-import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeRollException;
 
 /**
@@ -62,7 +58,7 @@ public final class SharedPrefixBenchmark {
   public enum Submission {
     /** One {@code rollout} call carrying every prompt. */
     ONE_CALL,
-    /** One {@code rolloutAsync} call per request, from as many threads, admitted in one step. */
+    /** One {@code rollout} call per request, from as many threads at once. */
     CONCURRENT_CALLERS
   }
 
@@ -112,9 +108,9 @@ public final class SharedPrefixBenchmark {
       Engine engine = new Engine(s);
       Measured m = switch (how) {
         case ONE_CALL -> oneCall(engine, prompts, w);
-        case CONCURRENT_CALLERS -> concurrentCallers(engine, prompts, w, gateToken(lm, prompts));
+        case CONCURRENT_CALLERS -> concurrentCallers(engine, prompts, w);
       };
-      TreeSampler.Stats d = minus(m.after(), m.before());
+      RolloutStats d = minus(m.after(), m.before());
       if (d.suspensions() > 0) {
         throw new TreeRollException(d.suspensions() + " branches gave up their pages and recomputed their"
             + " paths, so prefill cannot be told from decode; give the KV cache more memory");
@@ -128,11 +124,11 @@ public final class SharedPrefixBenchmark {
   }
 
   /** Stats around the measured requests, their trees in request order, wall-clock between. */
-  private record Measured(TreeSampler.Stats before, TreeSampler.Stats after, double seconds,
+  private record Measured(RolloutStats before, RolloutStats after, double seconds,
       List<RolloutTree> trees) {}
 
   private static Measured oneCall(Engine engine, List<int[]> prompts, Workload w) {
-    TreeSampler.Stats before = engine.stats();
+    RolloutStats before = engine.stats();
     long t0 = System.nanoTime();
     List<RolloutTree> trees = engine.rollout(prompts, config(w), params(w));
     double sec = (System.nanoTime() - t0) / 1e9;
@@ -140,74 +136,36 @@ public final class SharedPrefixBenchmark {
   }
 
   /**
-   * N threads each submit one request. To admit them in the same step whatever the threads'
-   * timing, a one-token gate request holds the sampling thread in its {@code leafFinished} hook
-   * (hooks run on that thread) until every request is queued.
+   * N threads each submit one request at once. Whichever turn of the scheduler admits each, the
+   * shared system prompt should be computed once: requests admitted in the same step defer to
+   * the first, later ones find it cached.
    */
-  private static Measured concurrentCallers(Engine engine, List<int[]> prompts, Workload w, int gateToken) {
-    int n = prompts.size();
-    CountDownLatch held = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    RolloutHooks gateHooks = new RolloutHooks() {
-      @Override
-      public void leafFinished(RolloutTree tree, SegmentNode leaf) {
-        held.countDown();
-        awaitUninterruptibly(release);
-      }
-    };
-    CompletableFuture<List<RolloutTree>> gate = engine.rolloutAsync(List.of(new int[] {gateToken}),
-        TreeRolloutConfig.independent(1, 1), params(w), gateHooks);
+  private static Measured concurrentCallers(Engine engine, List<int[]> prompts, Workload w) {
+    RolloutStats before = engine.stats();
+    long t0 = System.nanoTime();
     List<Future<List<RolloutTree>>> callers = new ArrayList<>();
-    TreeSampler.Stats before;
-    long t0;
+    List<RolloutTree> trees = new ArrayList<>();
     try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
-      try {
-        awaitHeld(held, gate);
-        CountDownLatch queued = new CountDownLatch(n);
-        for (int i = 0; i < n; i++) {
-          List<int[]> one = List.of(prompts.get(i));
-          SamplingParams p = params(w).withSeed(w.seed() + i);
-          callers.add(threads.submit(() -> {
-            CompletableFuture<List<RolloutTree>> f;
-            try {
-              f = engine.rolloutAsync(one, config(w), p, RolloutHooks.NONE);
-            } finally {
-              queued.countDown();
-            }
-            return f.join();
-          }));
-        }
-        awaitUninterruptibly(queued);
-        before = engine.stats(); // the gate's work is done: its only answer has ended
-        t0 = System.nanoTime();
-      } finally {
-        release.countDown();
+      for (int i = 0; i < prompts.size(); i++) {
+        List<int[]> one = List.of(prompts.get(i));
+        SamplingParams p = params(w).withSeed(w.seed() + i);
+        callers.add(threads.submit(() -> engine.rollout(one, config(w), p)));
       }
-      List<RolloutTree> trees = new ArrayList<>();
       for (Future<List<RolloutTree>> c : callers) {
         trees.addAll(result(c));
       }
-      double sec = (System.nanoTime() - t0) / 1e9;
-      gate.join();
-      return new Measured(before, engine.stats(), sec, trees);
     }
+    double sec = (System.nanoTime() - t0) / 1e9;
+    return new Measured(before, engine.stats(), sec, trees);
   }
 
-  /**
-   * Every call into the session API, kept here: that API is being reworked (into methods that
-   * return futures), and adapting this benchmark should mean editing this record alone.
-   */
+  /** Every call into the session API. */
   private record Engine(InferenceSession session) {
     List<RolloutTree> rollout(List<int[]> prompts, TreeRolloutConfig cfg, SamplingParams params) {
-      return session.rollout(prompts, cfg, params, RolloutHooks.NONE);
+      return session.rollout(prompts, cfg, params, RolloutHooks.NONE).join();
     }
 
-    CompletableFuture<List<RolloutTree>> rolloutAsync(List<int[]> prompts, TreeRolloutConfig cfg,
-        SamplingParams params, RolloutHooks hooks) {
-      return session.rolloutAsync(prompts, cfg, params, hooks);
-    }
-
-    TreeSampler.Stats stats() {
+    RolloutStats stats() {
       return session.rolloutStats();
     }
   }
@@ -283,18 +241,6 @@ public final class SharedPrefixBenchmark {
     }
   }
 
-  /** An ordinary id no prompt starts with, so the gate request's cached path matches none. */
-  private static int gateToken(LoadedModel lm, List<int[]> prompts) {
-    IntOpenHashSet firsts = new IntOpenHashSet();
-    prompts.forEach(p -> firsts.add(p[0]));
-    for (int id : ordinaryIds(lm)) {
-      if (!firsts.contains(id)) {
-        return id;
-      }
-    }
-    throw new TreeRollException("every ordinary token starts some prompt; no gate token is left");
-  }
-
   private static int[] draw(SplittableRandom rng, int[] ids, int n) {
     int[] out = new int[n];
     for (int i = 0; i < n; i++) {
@@ -303,8 +249,8 @@ public final class SharedPrefixBenchmark {
     return out;
   }
 
-  private static TreeSampler.Stats minus(TreeSampler.Stats a, TreeSampler.Stats b) {
-    return new TreeSampler.Stats(a.computedTokens() - b.computedTokens(),
+  private static RolloutStats minus(RolloutStats a, RolloutStats b) {
+    return new RolloutStats(a.computedTokens() - b.computedTokens(),
         a.cacheHitTokens() - b.cacheHitTokens(), a.suspensions() - b.suspensions(),
         a.refills() - b.refills(), a.forwardSteps() - b.forwardSteps());
   }
@@ -321,36 +267,6 @@ public final class SharedPrefixBenchmark {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
-    }
-  }
-
-  /** Waits for the gate to hold the sampling thread; fails if the gate request ends first. */
-  private static void awaitHeld(CountDownLatch held, CompletableFuture<?> gate) {
-    try {
-      while (!held.await(50, TimeUnit.MILLISECONDS)) {
-        if (gate.isDone()) {
-          gate.join(); // throws what failed it
-          throw new IllegalStateException("the gate request ended without holding the sampling thread");
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private static void awaitUninterruptibly(CountDownLatch latch) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        latch.await();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
     }
   }
 }
