@@ -11,10 +11,13 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.treeroll.engine.io.WeightSource;
+import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PageTable;
 import org.treeroll.kvcache.PagePool;
+import org.treeroll.tree.TreeRollException;
 
 /**
  * The Llama-family decoder (Llama, Qwen2, Qwen3) on DJL's PyTorch engine, in fp32. On CPU, where
@@ -29,6 +32,9 @@ import org.treeroll.kvcache.PagePool;
  * <p>A forward step packs the new tokens of all sequences into one {@code [tokens, hidden]}
  * matrix for every projection. Only attention sees sequences: each gathers its KV rows from the
  * page slots in its table, padded to the longest sequence and masked.
+ *
+ * <p>Weights change in place ({@link #prepareUpdate}, {@link #applyUpdate}): both paths read the
+ * same memory, so only the small arrays {@link JavaForward} copies are rebuilt.
  */
 public final class LlamaDecoder implements Model {
   private final ModelConfig cfg;
@@ -37,9 +43,11 @@ public final class LlamaDecoder implements Model {
   private final Projection lmHead; // over embedT when tied
   private final SharedArray finalNorm;
   private final Layer[] layers;
+  // Each layer's norm weights as sent, for refolding a matrix update; replaced, never mutated.
+  private final AtomicReferenceArray<LayerNorms> norms;
   private final double[] invFreq;
   private final int qkRows; // query plus key heads: they share q/k-norm and RoPE
-  private final JavaForward javaForward; // null where it cannot run
+  private volatile JavaForward javaForward; // null where it cannot run; rebuilt by updates
   private int javaMaxTokens = Integer.MAX_VALUE; // tests lower it to force PyTorch
 
   /**
@@ -54,6 +62,9 @@ public final class LlamaDecoder implements Model {
       SharedArray bo,
       Projection gateUp,
       Projection down) {}
+
+  /** A layer's RMSNorm weights before folding: the input norm and the post-attention norm. */
+  record LayerNorms(float[] input, float[] postAttention) {}
 
   /**
    * A weight matrix, stored {@code [in, out]} (in-major) or HF's {@code [out, in]}, and the matmul
@@ -77,6 +88,11 @@ public final class LlamaDecoder implements Model {
       this(w.array(), w.array().transpose(), w.data(), in, out, inMajor);
     }
 
+    /** The stored matrix ({@code weightT} is a view of it). */
+    SharedArray shared() {
+      return new SharedArray(weight, data);
+    }
+
     NDArray apply(NDArray x) {
       if (inMajor && x.getShape().get(0) < TALL_SKINNY_ROWS) {
         return x.matMul(weight); // weight is [in, out]
@@ -97,13 +113,14 @@ public final class LlamaDecoder implements Model {
   }
 
   private LlamaDecoder(ModelConfig cfg, NDManager manager, SharedArray embedT,
-      Projection lmHead, SharedArray finalNorm, Layer[] layers) {
+      Projection lmHead, SharedArray finalNorm, Layer[] layers, LayerNorms[] norms) {
     this.cfg = cfg;
     this.manager = manager;
     this.embedT = embedT;
     this.lmHead = lmHead;
     this.finalNorm = finalNorm;
     this.layers = layers;
+    this.norms = new AtomicReferenceArray<>(norms);
     this.qkRows = cfg.numHeads() + cfg.numKvHeads();
     int half = cfg.headDim() / 2;
     this.invFreq = new double[half];
@@ -144,8 +161,10 @@ public final class LlamaDecoder implements Model {
       Projection lmHead = cfg.tieWordEmbeddings() ? new Projection(embedT, (int) d, (int) v, true)
           : Projection.of(m, weights.read(LM_HEAD, v, d), v, d, inMajor);
       Layer[] layers = new Layer[cfg.numLayers()];
+      LayerNorms[] norms = new LayerNorms[layers.length];
       for (int l = 0; l < layers.length; l++) {
-        Projection wqkv = fused(m, d, weights.read(layer(l, INPUT_NORM), d),
+        norms[l] = new LayerNorms(weights.read(layer(l, INPUT_NORM), d), weights.read(layer(l, POST_ATTN_NORM), d));
+        Projection wqkv = fused(m, d, norms[l].input(),
             weights.read(layer(l, Q_PROJ + ".weight"), q, d),
             weights.read(layer(l, K_PROJ + ".weight"), kv, d),
             weights.read(layer(l, V_PROJ + ".weight"), kv, d));
@@ -170,13 +189,13 @@ public final class LlamaDecoder implements Model {
             qkNorm,
             Projection.of(m, weights.read(layer(l, O_PROJ + ".weight"), d, q), d, q, inMajor),
             cfg.outputBias() ? SharedArray.of(m, weights.read(layer(l, O_PROJ + ".bias"), d)) : null,
-            fused(m, d, weights.read(layer(l, POST_ATTN_NORM), d),
+            fused(m, d, norms[l].postAttention(),
                 weights.read(layer(l, GATE_PROJ), ff, d),
                 weights.read(layer(l, UP_PROJ), ff, d)),
             Projection.of(m, weights.read(layer(l, DOWN_PROJ), d, ff), d, ff, inMajor));
       }
       SharedArray finalNorm = SharedArray.of(m, weights.read(FINAL_NORM, d));
-      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers);
+      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers, norms);
     } catch (RuntimeException e) {
       m.close();
       throw e;
@@ -319,8 +338,56 @@ public final class LlamaDecoder implements Model {
   }
 
   @Override
+  public PreparedUpdate prepareUpdate(WeightUpdate update) {
+    return PreparedWeights.prepare(this, update);
+  }
+
+  @Override
+  public void applyUpdate(PreparedUpdate update) {
+    if (!(update instanceof PreparedWeights p) || p.model() != this) {
+      throw new TreeRollException("weight update: prepared by another model; prepare it with this one");
+    }
+    for (var e : p.normsRead().entrySet()) {
+      if (norms.get(e.getKey()) != e.getValue()) {
+        throw new TreeRollException("weight update: prepared against the norm weights of layer " + e.getKey()
+            + ", which an update applied since has replaced; prepare it again");
+      }
+    }
+    try (NDManager scratch = manager.newSubManager()) {
+      for (WeightWrite w : p.writes()) {
+        w.apply(scratch);
+      }
+    }
+    p.normsAfter().forEach(norms::set);
+    if (javaForward != null) {
+      // The Java path copied the small arrays (biases, norms); the matrices it reads in place.
+      javaForward = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+    }
+  }
+
+  @Override
   public void close() {
     manager.close();
+  }
+
+  SharedArray embedT() {
+    return embedT;
+  }
+
+  Projection lmHead() {
+    return lmHead;
+  }
+
+  SharedArray finalNorm() {
+    return finalNorm;
+  }
+
+  Layer layerWeights(int l) {
+    return layers[l];
+  }
+
+  LayerNorms layerNorms(int l) {
+    return norms.get(l);
   }
 
   /** Routes steps of up to {@code tokens} tokens to {@link JavaForward}, larger ones to PyTorch. */
@@ -460,18 +527,31 @@ public final class LlamaDecoder implements Model {
     int col = 0;
     for (float[] b : blocks) {
       int rows = b.length / (int) in;
-      for (int r = 0; r < rows; r++) {
-        int src = r * (int) in;
-        for (int c = 0; c < in; c++) {
-          out[c * total + col + r] = b[src + c] * rowScale[c];
-        }
+      float[] f = fold(b, rows, (int) in, rowScale);
+      for (int c = 0; c < in; c++) {
+        System.arraycopy(f, c * rows, out, c * total + col, rows);
       }
       col += rows;
     }
     return new Projection(SharedArray.of(m, out, new Shape(in, total)), (int) in, total, true);
   }
 
-  private static float[] transpose(float[] w, int rows, int cols) {
+  /**
+   * HF's row-major {@code [rows, in]} block transposed to {@code [in, rows]}, row c scaled by
+   * {@code rowScale[c]}: how load and weight updates both fold a norm into a matrix.
+   */
+  static float[] fold(float[] block, int rows, int in, float[] rowScale) {
+    float[] out = new float[block.length];
+    for (int r = 0; r < rows; r++) {
+      int src = r * in;
+      for (int c = 0; c < in; c++) {
+        out[c * rows + r] = block[src + c] * rowScale[c];
+      }
+    }
+    return out;
+  }
+
+  static float[] transpose(float[] w, int rows, int cols) {
     float[] t = new float[w.length];
     final int tile = 64;
     for (int r0 = 0; r0 < rows; r0 += tile) {
