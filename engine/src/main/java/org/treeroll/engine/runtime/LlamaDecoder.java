@@ -18,11 +18,14 @@ import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PageTable;
 import org.treeroll.kvcache.PagePool;
 import org.treeroll.tree.TreeRollException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Llama-family decoder (Llama, Qwen2, Qwen3) on DJL's PyTorch engine, in fp32. On CPU, where
  * the JDK has the Vector API, every step runs in {@link JavaForward} instead, over the same weight
- * and KV memory; PyTorch runs them on GPU and on JDK 21.
+ * and KV memory; PyTorch runs them on GPU and on JDK 21. The path is chosen once, at load, and
+ * logged with its reason; {@link #forwardSteps()} counts the steps each path ran.
  *
  * <p>Layout choices, measured on CPU (see {@link Projection}): every projection matrix is stored
  * {@code [in, out]} for the Java path, and with its longer side contiguous for PyTorch; q, k and
@@ -37,6 +40,7 @@ import org.treeroll.tree.TreeRollException;
  * same memory, so only the small arrays {@link JavaForward} copies are rebuilt.
  */
 public final class LlamaDecoder implements Model {
+  private static final Logger LOG = LoggerFactory.getLogger(LlamaDecoder.class);
   private final ModelConfig cfg;
   private final NDManager manager;
   private final SharedArray embedT; // [hidden, vocab]
@@ -49,6 +53,7 @@ public final class LlamaDecoder implements Model {
   private final int qkRows; // query plus key heads: they share q/k-norm and RoPE
   private volatile JavaForward javaForward; // null where it cannot run; rebuilt by updates
   private int javaMaxTokens = Integer.MAX_VALUE; // tests lower it to force PyTorch
+  private final ForwardSteps.Counter steps = new ForwardSteps.Counter();
 
   /**
    * One block's weights. The input and post-attention RMSNorm weights are folded into the rows of
@@ -113,7 +118,7 @@ public final class LlamaDecoder implements Model {
   }
 
   private LlamaDecoder(ModelConfig cfg, NDManager manager, SharedArray embedT,
-      Projection lmHead, SharedArray finalNorm, Layer[] layers, LayerNorms[] norms) {
+      Projection lmHead, SharedArray finalNorm, Layer[] layers, LayerNorms[] norms, boolean forPyTorch) {
     this.cfg = cfg;
     this.manager = manager;
     this.embedT = embedT;
@@ -127,16 +132,54 @@ public final class LlamaDecoder implements Model {
     for (int i = 0; i < half; i++) {
       invFreq[i] = Math.pow(cfg.ropeTheta(), -2.0 * i / cfg.headDim());
     }
-    boolean shared = embedT.data() != null && usable(lmHead);
-    for (Layer l : layers) {
-      shared &= usable(l.qkv) && usable(l.o) && usable(l.gateUp) && usable(l.down);
+    String reason = pyTorchReason(forPyTorch);
+    JavaForward java = null;
+    if (reason == null) {
+      try {
+        java = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+      } catch (IllegalStateException e) {
+        LOG.warn("forward path: the Java kernels could not be created, so PyTorch runs every step", e);
+        reason = e.getMessage();
+      }
     }
-    this.javaForward = shared ? JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq) : null;
+    this.javaForward = java;
+    LOG.info("forward path: {}", java != null ? java.description() : "PyTorch (reason: " + reason + ")");
   }
 
-  /** Whether {@link JavaForward} can read {@code p}: in shared memory, in-major. */
-  private static boolean usable(Projection p) {
-    return p.data() != null && p.inMajor();
+  /** Why PyTorch must run the steps rather than {@link JavaForward}, or null if it need not. */
+  private String pyTorchReason(boolean forPyTorch) {
+    Device device = manager.getDevice();
+    if (!Device.Type.CPU.equals(device.getDeviceType())) {
+      return "device is " + device;
+    }
+    String jvm = JavaForward.unavailableReason();
+    if (jvm != null) {
+      return jvm;
+    }
+    if (forPyTorch) {
+      return "the weights were laid out for PyTorch's matmuls at load";
+    }
+    // On the CPU every array is shared, and in-major without forPyTorch, unless it is too large.
+    if (embedT.data() == null) {
+      return tooLarge(EMBED, embedT.array());
+    }
+    if (lmHead.data() == null) {
+      return tooLarge(LM_HEAD, lmHead.weight());
+    }
+    for (int l = 0; l < layers.length; l++) {
+      Layer w = layers[l];
+      for (Projection p : List.of(w.qkv, w.o, w.gateUp, w.down)) {
+        if (p.data() == null) {
+          return tooLarge("a matrix of layer " + l, p.weight());
+        }
+      }
+    }
+    return null;
+  }
+
+  private static String tooLarge(String what, NDArray a) {
+    return String.format("%s %s takes %.2f GiB, over the 2 GiB one direct buffer holds, so PyTorch owns it"
+        + " and the Java kernels cannot read it", what, a.getShape(), 4.0 * a.size() / (1L << 30));
   }
 
   /** Loads every weight of {@code cfg} from {@code weights} onto {@code device}. */
@@ -195,7 +238,7 @@ public final class LlamaDecoder implements Model {
             Projection.of(m, weights.read(layer(l, DOWN_PROJ), d, ff), d, ff, inMajor));
       }
       SharedArray finalNorm = SharedArray.of(m, weights.read(FINAL_NORM, d));
-      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers, norms);
+      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers, norms, forPyTorch);
     } catch (RuntimeException e) {
       m.close();
       throw e;
@@ -214,7 +257,13 @@ public final class LlamaDecoder implements Model {
 
   @Override
   public KvStore newKvStore(PagePool pool) {
-    return new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim());
+    KvStore kv = new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim());
+    if (javaForward != null && !kv.shared()) {
+      LOG.warn("forward path: PyTorch for steps on this KV store (reason: a layer's KV of {} slots takes over"
+          + " the 2 GiB one direct buffer holds, so the Java kernels cannot read it)",
+          (long) pool.capacity() * pool.pageSize());
+    }
+    return kv;
   }
 
   @Override
@@ -227,12 +276,14 @@ public final class LlamaDecoder implements Model {
         throw new IllegalStateException("page table not reserved for " + needed + " tokens");
       }
     }
-    if (javaForward != null && kv.shared() && tokens <= javaMaxTokens) {
+    JavaForward java = javaForward;
+    if (java != null && kv.shared() && tokens <= javaMaxTokens) {
       int rows = 0;
       for (SequenceChunk c : chunks) {
         rows += c.logitRows();
       }
-      float[] logits = javaForward.forward(chunks, kv);
+      float[] logits = java.forward(chunks, kv);
+      steps.javaVectorStep();
       return out.create(logits, new Shape(rows, cfg.vocabSize()));
     }
     try (NDManager step = out.newSubManager()) {
@@ -247,6 +298,7 @@ public final class LlamaDecoder implements Model {
       for (SequenceChunk c : chunks) {
         c.table().advance(c.tokens().length);
       }
+      steps.pytorchStep();
       return logits;
     }
   }
@@ -361,8 +413,19 @@ public final class LlamaDecoder implements Model {
     p.normsAfter().forEach(norms::set);
     if (javaForward != null) {
       // The Java path copied the small arrays (biases, norms); the matrices it reads in place.
-      javaForward = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+      try {
+        javaForward = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+      } catch (IllegalStateException e) {
+        javaForward = null; // its copies are stale: PyTorch sees the new weights
+        LOG.warn("forward path: PyTorch from now on (reason: the Java kernels could not be rebuilt after a weight"
+            + " update)", e);
+      }
     }
+  }
+
+  /** Forward steps this model ran on each path. */
+  public ForwardSteps forwardSteps() {
+    return steps.snapshot();
   }
 
   @Override
