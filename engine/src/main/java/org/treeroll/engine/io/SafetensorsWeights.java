@@ -80,6 +80,11 @@ final class SafetensorsWeights implements WeightSource {
     }
   }
 
+  /** The open file holding {@code name}, or null if no file does. */
+  SafetensorsFile fileOf(String name) {
+    return byTensor.get(name);
+  }
+
   @Override
   public Set<String> names() {
     return Collections.unmodifiableSet(byTensor.keySet());

@@ -1,5 +1,6 @@
 package org.treeroll.engine.runtime;
 
+import java.lang.reflect.InvocationTargetException;
 import java.util.List;
 import org.treeroll.engine.model.ModelConfig;
 
@@ -14,36 +15,52 @@ import org.treeroll.engine.model.ModelConfig;
  * every step runs on PyTorch.
  */
 interface JavaForward {
+  String IMPLEMENTATION = "org.treeroll.engine.runtime.VectorForward";
 
   /** Logits {@code [rows, vocab]} row-major, rows as {@link Model#forward} orders them. */
   float[] forward(List<SequenceChunk> chunks, KvStore kv);
 
+  /** What runs the steps, for the log: e.g. "Java Vector API kernels (JDK 25, CPU, 512-bit vectors: 16 float lanes)". */
+  String description();
+
   /** Whether this JVM can run the implementation: JDK 22+, the module present, the class built. */
   static boolean available() {
-    if (Runtime.version().feature() < 22 || ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
-      return false;
+    return unavailableReason() == null;
+  }
+
+  /** Why this JVM cannot run the implementation, or null if it can. */
+  static String unavailableReason() {
+    int jdk = Runtime.version().feature();
+    if (jdk < 22) {
+      return "JDK " + jdk + " has no Vector API path; the kernels need JDK 22+ with jdk.incubator.vector";
+    }
+    if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+      return "the jdk.incubator.vector module is not loaded; start the JVM with --add-modules jdk.incubator.vector";
     }
     try {
-      Class.forName("org.treeroll.engine.runtime.VectorForward", false, JavaForward.class.getClassLoader());
-      return true;
+      Class.forName(IMPLEMENTATION, false, JavaForward.class.getClassLoader());
+      return null;
     } catch (ClassNotFoundException | LinkageError e) {
-      return false; // built on a JDK without the kernels
+      return "this build has no Vector API kernels (it was compiled on a JDK before 22)";
     }
   }
 
-  /** The Vector API implementation over these weights, or null where it cannot run. */
+  /**
+   * The Vector API implementation over these weights; the caller has checked {@link #available}.
+   *
+   * @throws IllegalStateException with the cause if it cannot be created all the same
+   */
   static JavaForward create(ModelConfig cfg, SharedArray embedT, LlamaDecoder.Layer[] layers,
       SharedArray finalNorm, LlamaDecoder.Projection lmHead, double[] invFreq) {
-    if (!available()) {
-      return null;
-    }
     try {
-      return (JavaForward) Class.forName("org.treeroll.engine.runtime.VectorForward")
+      return (JavaForward) Class.forName(IMPLEMENTATION)
           .getDeclaredConstructor(ModelConfig.class, SharedArray.class, LlamaDecoder.Layer[].class,
               SharedArray.class, LlamaDecoder.Projection.class, double[].class)
           .newInstance(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+    } catch (InvocationTargetException e) {
+      throw new IllegalStateException("the Vector API kernels failed to start: " + e.getCause(), e.getCause());
     } catch (ReflectiveOperationException | LinkageError e) {
-      return null;
+      throw new IllegalStateException("the Vector API kernels cannot be created: " + e, e);
     }
   }
 }

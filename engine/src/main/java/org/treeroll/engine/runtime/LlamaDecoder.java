@@ -11,15 +11,21 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.treeroll.engine.io.WeightSource;
+import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PageTable;
 import org.treeroll.kvcache.PagePool;
+import org.treeroll.tree.TreeRollException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Llama-family decoder (Llama, Qwen2, Qwen3) on DJL's PyTorch engine, in fp32. On CPU, where
  * the JDK has the Vector API, every step runs in {@link JavaForward} instead, over the same weight
- * and KV memory; PyTorch runs them on GPU and on JDK 21.
+ * and KV memory; PyTorch runs them on GPU and on JDK 21. The path is chosen once, at load, and
+ * logged with its reason; {@link #forwardSteps()} counts the steps each path ran.
  *
  * <p>Layout choices, measured on CPU (see {@link Projection}): every projection matrix is stored
  * {@code [in, out]} for the Java path, and with its longer side contiguous for PyTorch; q, k and
@@ -29,18 +35,25 @@ import org.treeroll.kvcache.PagePool;
  * <p>A forward step packs the new tokens of all sequences into one {@code [tokens, hidden]}
  * matrix for every projection. Only attention sees sequences: each gathers its KV rows from the
  * page slots in its table, padded to the longest sequence and masked.
+ *
+ * <p>Weights change in place ({@link #prepareUpdate}, {@link #applyUpdate}): both paths read the
+ * same memory, so only the small arrays {@link JavaForward} copies are rebuilt.
  */
 public final class LlamaDecoder implements Model {
+  private static final Logger LOG = LoggerFactory.getLogger(LlamaDecoder.class);
   private final ModelConfig cfg;
   private final NDManager manager;
   private final SharedArray embedT; // [hidden, vocab]
   private final Projection lmHead; // over embedT when tied
   private final SharedArray finalNorm;
   private final Layer[] layers;
+  // Each layer's norm weights as sent, for refolding a matrix update; replaced, never mutated.
+  private final AtomicReferenceArray<LayerNorms> norms;
   private final double[] invFreq;
   private final int qkRows; // query plus key heads: they share q/k-norm and RoPE
-  private final JavaForward javaForward; // null where it cannot run
+  private volatile JavaForward javaForward; // null where it cannot run; rebuilt by updates
   private int javaMaxTokens = Integer.MAX_VALUE; // tests lower it to force PyTorch
+  private final ForwardSteps.Counter steps = new ForwardSteps.Counter();
 
   /**
    * One block's weights. The input and post-attention RMSNorm weights are folded into the rows of
@@ -54,6 +67,9 @@ public final class LlamaDecoder implements Model {
       SharedArray bo,
       Projection gateUp,
       Projection down) {}
+
+  /** A layer's RMSNorm weights before folding: the input norm and the post-attention norm. */
+  record LayerNorms(float[] input, float[] postAttention) {}
 
   /**
    * A weight matrix, stored {@code [in, out]} (in-major) or HF's {@code [out, in]}, and the matmul
@@ -77,6 +93,11 @@ public final class LlamaDecoder implements Model {
       this(w.array(), w.array().transpose(), w.data(), in, out, inMajor);
     }
 
+    /** The stored matrix ({@code weightT} is a view of it). */
+    SharedArray shared() {
+      return new SharedArray(weight, data);
+    }
+
     NDArray apply(NDArray x) {
       if (inMajor && x.getShape().get(0) < TALL_SKINNY_ROWS) {
         return x.matMul(weight); // weight is [in, out]
@@ -97,29 +118,68 @@ public final class LlamaDecoder implements Model {
   }
 
   private LlamaDecoder(ModelConfig cfg, NDManager manager, SharedArray embedT,
-      Projection lmHead, SharedArray finalNorm, Layer[] layers) {
+      Projection lmHead, SharedArray finalNorm, Layer[] layers, LayerNorms[] norms, boolean forPyTorch) {
     this.cfg = cfg;
     this.manager = manager;
     this.embedT = embedT;
     this.lmHead = lmHead;
     this.finalNorm = finalNorm;
     this.layers = layers;
+    this.norms = new AtomicReferenceArray<>(norms);
     this.qkRows = cfg.numHeads() + cfg.numKvHeads();
     int half = cfg.headDim() / 2;
     this.invFreq = new double[half];
     for (int i = 0; i < half; i++) {
       invFreq[i] = Math.pow(cfg.ropeTheta(), -2.0 * i / cfg.headDim());
     }
-    boolean shared = embedT.data() != null && usable(lmHead);
-    for (Layer l : layers) {
-      shared &= usable(l.qkv) && usable(l.o) && usable(l.gateUp) && usable(l.down);
+    String reason = pyTorchReason(forPyTorch);
+    JavaForward java = null;
+    if (reason == null) {
+      try {
+        java = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+      } catch (IllegalStateException e) {
+        LOG.warn("forward path: the Java kernels could not be created, so PyTorch runs every step", e);
+        reason = e.getMessage();
+      }
     }
-    this.javaForward = shared ? JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq) : null;
+    this.javaForward = java;
+    LOG.info("forward path: {}", java != null ? java.description() : "PyTorch (reason: " + reason + ")");
   }
 
-  /** Whether {@link JavaForward} can read {@code p}: in shared memory, in-major. */
-  private static boolean usable(Projection p) {
-    return p.data() != null && p.inMajor();
+  /** Why PyTorch must run the steps rather than {@link JavaForward}, or null if it need not. */
+  private String pyTorchReason(boolean forPyTorch) {
+    Device device = manager.getDevice();
+    if (!Device.Type.CPU.equals(device.getDeviceType())) {
+      return "device is " + device;
+    }
+    String jvm = JavaForward.unavailableReason();
+    if (jvm != null) {
+      return jvm;
+    }
+    if (forPyTorch) {
+      return "the weights were laid out for PyTorch's matmuls at load";
+    }
+    // On the CPU every array is shared, and in-major without forPyTorch, unless it is too large.
+    if (embedT.data() == null) {
+      return tooLarge(EMBED, embedT.array());
+    }
+    if (lmHead.data() == null) {
+      return tooLarge(LM_HEAD, lmHead.weight());
+    }
+    for (int l = 0; l < layers.length; l++) {
+      Layer w = layers[l];
+      for (Projection p : List.of(w.qkv, w.o, w.gateUp, w.down)) {
+        if (p.data() == null) {
+          return tooLarge("a matrix of layer " + l, p.weight());
+        }
+      }
+    }
+    return null;
+  }
+
+  private static String tooLarge(String what, NDArray a) {
+    return String.format("%s %s takes %.2f GiB, over the 2 GiB one direct buffer holds, so PyTorch owns it"
+        + " and the Java kernels cannot read it", what, a.getShape(), 4.0 * a.size() / (1L << 30));
   }
 
   /** Loads every weight of {@code cfg} from {@code weights} onto {@code device}. */
@@ -144,8 +204,10 @@ public final class LlamaDecoder implements Model {
       Projection lmHead = cfg.tieWordEmbeddings() ? new Projection(embedT, (int) d, (int) v, true)
           : Projection.of(m, weights.read(LM_HEAD, v, d), v, d, inMajor);
       Layer[] layers = new Layer[cfg.numLayers()];
+      LayerNorms[] norms = new LayerNorms[layers.length];
       for (int l = 0; l < layers.length; l++) {
-        Projection wqkv = fused(m, d, weights.read(layer(l, INPUT_NORM), d),
+        norms[l] = new LayerNorms(weights.read(layer(l, INPUT_NORM), d), weights.read(layer(l, POST_ATTN_NORM), d));
+        Projection wqkv = fused(m, d, norms[l].input(),
             weights.read(layer(l, Q_PROJ + ".weight"), q, d),
             weights.read(layer(l, K_PROJ + ".weight"), kv, d),
             weights.read(layer(l, V_PROJ + ".weight"), kv, d));
@@ -170,13 +232,13 @@ public final class LlamaDecoder implements Model {
             qkNorm,
             Projection.of(m, weights.read(layer(l, O_PROJ + ".weight"), d, q), d, q, inMajor),
             cfg.outputBias() ? SharedArray.of(m, weights.read(layer(l, O_PROJ + ".bias"), d)) : null,
-            fused(m, d, weights.read(layer(l, POST_ATTN_NORM), d),
+            fused(m, d, norms[l].postAttention(),
                 weights.read(layer(l, GATE_PROJ), ff, d),
                 weights.read(layer(l, UP_PROJ), ff, d)),
             Projection.of(m, weights.read(layer(l, DOWN_PROJ), d, ff), d, ff, inMajor));
       }
       SharedArray finalNorm = SharedArray.of(m, weights.read(FINAL_NORM, d));
-      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers);
+      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers, norms, forPyTorch);
     } catch (RuntimeException e) {
       m.close();
       throw e;
@@ -195,7 +257,13 @@ public final class LlamaDecoder implements Model {
 
   @Override
   public KvStore newKvStore(PagePool pool) {
-    return new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim());
+    KvStore kv = new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim());
+    if (javaForward != null && !kv.shared()) {
+      LOG.warn("forward path: PyTorch for steps on this KV store (reason: a layer's KV of {} slots takes over"
+          + " the 2 GiB one direct buffer holds, so the Java kernels cannot read it)",
+          (long) pool.capacity() * pool.pageSize());
+    }
+    return kv;
   }
 
   @Override
@@ -208,12 +276,14 @@ public final class LlamaDecoder implements Model {
         throw new IllegalStateException("page table not reserved for " + needed + " tokens");
       }
     }
-    if (javaForward != null && kv.shared() && tokens <= javaMaxTokens) {
+    JavaForward java = javaForward;
+    if (java != null && kv.shared() && tokens <= javaMaxTokens) {
       int rows = 0;
       for (SequenceChunk c : chunks) {
         rows += c.logitRows();
       }
-      float[] logits = javaForward.forward(chunks, kv);
+      float[] logits = java.forward(chunks, kv);
+      steps.javaVectorStep();
       return out.create(logits, new Shape(rows, cfg.vocabSize()));
     }
     try (NDManager step = out.newSubManager()) {
@@ -228,6 +298,7 @@ public final class LlamaDecoder implements Model {
       for (SequenceChunk c : chunks) {
         c.table().advance(c.tokens().length);
       }
+      steps.pytorchStep();
       return logits;
     }
   }
@@ -319,8 +390,67 @@ public final class LlamaDecoder implements Model {
   }
 
   @Override
+  public PreparedUpdate prepareUpdate(WeightUpdate update) {
+    return PreparedWeights.prepare(this, update);
+  }
+
+  @Override
+  public void applyUpdate(PreparedUpdate update) {
+    if (!(update instanceof PreparedWeights p) || p.model() != this) {
+      throw new TreeRollException("weight update: prepared by another model; prepare it with this one");
+    }
+    for (var e : p.normsRead().entrySet()) {
+      if (norms.get(e.getKey()) != e.getValue()) {
+        throw new TreeRollException("weight update: prepared against the norm weights of layer " + e.getKey()
+            + ", which an update applied since has replaced; prepare it again");
+      }
+    }
+    try (NDManager scratch = manager.newSubManager()) {
+      for (WeightWrite w : p.writes()) {
+        w.apply(scratch);
+      }
+    }
+    p.normsAfter().forEach(norms::set);
+    if (javaForward != null) {
+      // The Java path copied the small arrays (biases, norms); the matrices it reads in place.
+      try {
+        javaForward = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+      } catch (IllegalStateException e) {
+        javaForward = null; // its copies are stale: PyTorch sees the new weights
+        LOG.warn("forward path: PyTorch from now on (reason: the Java kernels could not be rebuilt after a weight"
+            + " update)", e);
+      }
+    }
+  }
+
+  /** Forward steps this model ran on each path. */
+  public ForwardSteps forwardSteps() {
+    return steps.snapshot();
+  }
+
+  @Override
   public void close() {
     manager.close();
+  }
+
+  SharedArray embedT() {
+    return embedT;
+  }
+
+  Projection lmHead() {
+    return lmHead;
+  }
+
+  SharedArray finalNorm() {
+    return finalNorm;
+  }
+
+  Layer layerWeights(int l) {
+    return layers[l];
+  }
+
+  LayerNorms layerNorms(int l) {
+    return norms.get(l);
   }
 
   /** Routes steps of up to {@code tokens} tokens to {@link JavaForward}, larger ones to PyTorch. */
@@ -460,18 +590,31 @@ public final class LlamaDecoder implements Model {
     int col = 0;
     for (float[] b : blocks) {
       int rows = b.length / (int) in;
-      for (int r = 0; r < rows; r++) {
-        int src = r * (int) in;
-        for (int c = 0; c < in; c++) {
-          out[c * total + col + r] = b[src + c] * rowScale[c];
-        }
+      float[] f = fold(b, rows, (int) in, rowScale);
+      for (int c = 0; c < in; c++) {
+        System.arraycopy(f, c * rows, out, c * total + col, rows);
       }
       col += rows;
     }
     return new Projection(SharedArray.of(m, out, new Shape(in, total)), (int) in, total, true);
   }
 
-  private static float[] transpose(float[] w, int rows, int cols) {
+  /**
+   * HF's row-major {@code [rows, in]} block transposed to {@code [in, rows]}, row c scaled by
+   * {@code rowScale[c]}: how load and weight updates both fold a norm into a matrix.
+   */
+  static float[] fold(float[] block, int rows, int in, float[] rowScale) {
+    float[] out = new float[block.length];
+    for (int r = 0; r < rows; r++) {
+      int src = r * in;
+      for (int c = 0; c < in; c++) {
+        out[c * rows + r] = block[src + c] * rowScale[c];
+      }
+    }
+    return out;
+  }
+
+  static float[] transpose(float[] w, int rows, int cols) {
     float[] t = new float[w.length];
     final int tile = 64;
     for (int r0 = 0; r0 < rows; r0 += tile) {

@@ -4,6 +4,8 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.List;
+import java.util.Set;
+import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PagePool;
 
@@ -29,6 +31,35 @@ public interface Model extends AutoCloseable {
 
   /** The input embedding row of {@code token} (a copy), e.g. for semantic branching scores. */
   float[] inputEmbedding(int token);
+
+  /**
+   * Reads, checks and converts new weights into this model's own layout, changing nothing: any
+   * thread may call it while steps run. Every tensor must be one this model has, with its shape
+   * and finite values; a norm weight that is folded into other matrices must come with them.
+   * Tensors left out keep their values.
+   *
+   * @throws org.treeroll.tree.TreeRollException naming the first tensor refused and why
+   */
+  PreparedUpdate prepareUpdate(WeightUpdate update);
+
+  /**
+   * Copies a prepared update into the weights in place. Call it between forward steps, on the
+   * thread that runs them: no step may run concurrently. Every later step, on either forward
+   * path, uses the new weights.
+   *
+   * @throws org.treeroll.tree.TreeRollException before changing anything, if the update was
+   *     prepared by another model, or against norm weights that an update applied since replaced
+   */
+  void applyUpdate(PreparedUpdate update);
+
+  /** Weights read, checked and laid out by {@link #prepareUpdate}, ready to copy in. */
+  interface PreparedUpdate {
+    /** HF names of the tensors it replaces. */
+    Set<String> names();
+
+    /** Bytes it holds until applied (fp32, in the model's layout). */
+    long bytes();
+  }
 
   @Override
   void close();

@@ -53,6 +53,11 @@ final class VectorForward implements JavaForward {
     VectorKernels.startWarmUp();
   }
 
+  @Override
+  public String description() {
+    return "Java Vector API kernels (JDK " + Runtime.version().feature() + ", CPU, " + VectorKernels.shape() + ")";
+  }
+
   private static float[] floats(SharedArray a) {
     return a == null ? null : MemorySegment.ofBuffer(a.data()).toArray(ValueLayout.JAVA_FLOAT);
   }

@@ -388,6 +388,11 @@ final class VectorKernels {
     void run(int from, int to);
   }
 
+  /** The vectors and threads the kernels run on, for the log. */
+  static String shape() {
+    return S.vectorBitSize() + "-bit vectors: " + L + " float lanes, " + THREADS + " threads";
+  }
+
   /** Starts compiling the kernels in the background, once per JVM (see {@link #warmUp}). */
   static void startWarmUp() {
     if (WARM_UP_STARTED.compareAndSet(false, true)) {
