@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.RolloutHooks;
@@ -13,6 +14,7 @@ import org.treeroll.engine.runtime.TokenScores;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.scheduler.EngineStats;
 import org.treeroll.engine.scheduler.Scheduler;
+import org.treeroll.engine.scheduler.WeightSwapPolicy;
 import org.treeroll.kvcache.PagePool;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.TreeRollException;
@@ -87,6 +89,17 @@ public final class InferenceSession implements AutoCloseable {
   /** Teacher-forced log-probs of tokens {@code 1..n-1} of each sequence at {@code temperature}. */
   public CompletableFuture<List<TokenScores>> score(List<int[]> sequences, double temperature) {
     return scheduler.score(sequences, temperature);
+  }
+
+  /**
+   * New weights (a HF directory, safetensors files or in-memory tensors; any subset of the
+   * model's tensors, F32, BF16 or F16), checked completely before anything changes, swapped in
+   * at a step boundary as {@code policy} says: by default after the requests in flight finish,
+   * none of which ever sees two versions; the prefix cache is flushed. Answers with the new
+   * version; a malformed update fails naming the tensor, and the old weights keep serving.
+   */
+  public CompletableFuture<Long> updateWeights(WeightUpdate update, WeightSwapPolicy policy) {
+    return scheduler.updateWeights(update, policy);
   }
 
   /** A snapshot of the engine (weights version, pages, cache, requests), taken between steps. */

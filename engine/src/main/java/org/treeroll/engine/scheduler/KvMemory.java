@@ -162,12 +162,20 @@ final class KvMemory {
     }
     RadixKvCache.Match m = cache.match(path);
     int reuse = Math.min(m.length(), path.length - 1);
-    boolean partial = reuse % kv.pool().pageSize() != 0;
-    if (reuse == 0 || (partial && !makeRoom(1))) {
+    if (reuse == 0) {
       return new CachedPrefix(new PageTable(kv.pool()), 0);
     }
-    return new CachedPrefix(PageTable.prefix(kv.pool(), k -> cache.pageAt(m.node(), k, reuse), reuse, false, kv),
-        reuse);
+    // Making room for the copy of a partial page must not evict the very prefix being reused.
+    cache.lock(m.node());
+    try {
+      if (reuse % kv.pool().pageSize() != 0 && !makeRoom(1)) {
+        return new CachedPrefix(new PageTable(kv.pool()), 0);
+      }
+      return new CachedPrefix(PageTable.prefix(kv.pool(), k -> cache.pageAt(m.node(), k, reuse), reuse, false, kv),
+          reuse);
+    } finally {
+      cache.unlock(m.node());
+    }
   }
 
   /**

@@ -21,6 +21,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.treeroll.branching.RepetitionRule;
 import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
@@ -71,6 +72,7 @@ public final class Scheduler implements AutoCloseable {
   private boolean turnQueued;
   private boolean closed;
   private volatile boolean shut; // close() was called: callers are refused at once
+  private CompletableFuture<Long> updates = CompletableFuture.completedFuture(0L); // the last weight update; guarded by this
   // Set once deployed.
   private Context context;
   private String deploymentId;
@@ -158,11 +160,31 @@ public final class Scheduler implements AutoCloseable {
   }
 
   /**
-   * Swaps the weights at a step boundary, as {@code policy} says, and answers with the new
-   * version. {@code apply} copies already validated weights into the model; it runs on the
-   * scheduler thread with no step in flight.
+   * New weights: read and checked completely on a Vert.x worker thread (a malformed update is
+   * refused and the old weights keep serving), then swapped in at a step boundary as
+   * {@code policy} says. Answers with the new version.
    */
-  public CompletableFuture<Long> swapWeights(Runnable apply, WeightSwapPolicy policy) {
+  public CompletableFuture<Long> updateWeights(WeightUpdate update, WeightSwapPolicy policy) {
+    if (update == null || policy == null) {
+      throw new TreeRollException("weight update: " + (update == null ? "update" : "policy") + " is null");
+    }
+    // One update at a time: each is prepared against the weights the one before it left (norm
+    // weights are folded into the matrices, so a partial update depends on them).
+    synchronized (this) {
+      CompletableFuture<Long> next = updates.handle((r, e) -> null)
+          .thenCompose(v -> vertx.executeBlocking(() -> model.prepareUpdate(update), false).toCompletionStage())
+          .thenCompose(prepared -> swapWeights(() -> model.applyUpdate(prepared), policy));
+      updates = next;
+      return next;
+    }
+  }
+
+  /**
+   * Swaps weights at a step boundary, as {@code policy} says, and answers with the new version.
+   * {@code apply} copies already checked weights into the model; it runs on the scheduler thread
+   * with no step in flight.
+   */
+  CompletableFuture<Long> swapWeights(Runnable apply, WeightSwapPolicy policy) {
     CompletableFuture<Long> done = new CompletableFuture<>();
     long deadline = System.nanoTime() + policy.timeout().toNanos();
     send(() -> {
@@ -318,7 +340,12 @@ public final class Scheduler implements AutoCloseable {
       }
       if (active.isEmpty() && scoring.isEmpty()) {
         admission.take();
-        s.apply().run();
+        try {
+          s.apply().run();
+        } catch (RuntimeException e) { // refused before anything changed: the old weights serve on
+          s.done().completeExceptionally(e);
+          continue;
+        }
         if (cache != null) {
           cache.setWeightVersion(s.version()); // drops every prefix computed under the old weights
         }
