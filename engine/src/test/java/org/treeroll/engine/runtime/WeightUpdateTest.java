@@ -203,6 +203,24 @@ class WeightUpdateTest {
     }
   }
 
+  /** Preparing runs on another thread while steps run, and changes nothing until applied. */
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("configs")
+  void prepareOnAnotherThreadLeavesServedWeightsAlone(ModelConfig cfg, Path path) throws Exception {
+    List<NamedTensor> b = RandomModelWriter.tensors(cfg, SEED_B);
+    try (LlamaDecoder model = LlamaDecoderTest.load(cfg, TinyModels.weights(cfg, SEED_A), path)) {
+      float[][] before = logits(model);
+      var prepared = java.util.concurrent.CompletableFuture.supplyAsync(() -> model.prepareUpdate(f32(b)));
+      for (int i = 0; i < 3; i++) {
+        assertThat(maxAbsDiff(logits(model), before)).isZero();
+      }
+      Model.PreparedUpdate update = prepared.get();
+      assertThat(maxAbsDiff(logits(model), before)).isZero();
+      model.applyUpdate(update);
+      assertThat(maxAbsDiff(logits(model), freshLogits(cfg, InMemoryWeights.of(b), path))).isZero();
+    }
+  }
+
   /** Prepared against a norm that another update then replaced: refolding would be stale. */
   @Test
   void updatePreparedAgainstReplacedNormsIsRefused() {
