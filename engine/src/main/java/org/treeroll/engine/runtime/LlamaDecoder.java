@@ -411,6 +411,7 @@ public final class LlamaDecoder implements Model {
       }
     }
     p.normsAfter().forEach(norms::set);
+    LOG.debug("weight update applied: {} tensors, {} bytes", p.names().size(), p.bytes());
     if (javaForward != null) {
       // The Java path copied the small arrays (biases, norms); the matrices it reads in place.
       try {
