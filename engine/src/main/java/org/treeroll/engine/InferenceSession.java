@@ -120,11 +120,6 @@ public final class InferenceSession implements AutoCloseable {
     return scheduler.owner();
   }
 
-  /** Bytes of KV one token takes across all layers. */
-  public long kvBytesPerToken() {
-    return kv.bytesPerToken();
-  }
-
   /** Fails whatever is in flight, stops the engine's thread and frees the KV memory. */
   @Override
   public void close() {
