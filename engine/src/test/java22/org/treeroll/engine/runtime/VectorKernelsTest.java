@@ -17,7 +17,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * columns past the last whole panel (and matrices narrower than one panel), inputs past one K
  * block, vector tails of odd widths.
  */
+@org.junit.jupiter.api.condition.EnabledIf(value = "vectorApiLoaded", disabledReason = "the JVM runs without jdk.incubator.vector")
 class VectorKernelsTest {
+
+  static boolean vectorApiLoaded() {
+    return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+  }
 
   static Stream<Arguments> shapes() {
     int[][] inOut = {{7, 5}, {38, 259}, {50, 38}, {64, 48}, {96, 1030}, {1030, 97}, {600, 130}};
