@@ -35,7 +35,8 @@ public final class JsonlExporter implements Exporter {
     });
   }
 
-  static ObjectNode toJson(ExportRow r) {
+  /** One row as the JSON object a line of the export holds (the HTTP API answers with the same). */
+  public static ObjectNode toJson(ExportRow r) {
     ObjectNode o = JSON.createObjectNode();
     o.put(Columns.UID, r.uid());
     o.put(Columns.TREE_ID, r.treeId());

@@ -3,6 +3,7 @@ package org.treeroll.engine;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.IntConsumer;
 import org.treeroll.advantage.AdvantageEstimator;
 import org.treeroll.advantage.BatchAdvantages;
@@ -12,6 +13,7 @@ import org.treeroll.engine.runtime.RolloutStats;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.tokenizer.TextTokenizer;
 import org.treeroll.reward.AnswerExtractor;
+import org.treeroll.reward.Reward;
 import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.TreeRewards;
 import org.treeroll.tree.RolloutTree;
@@ -54,22 +56,50 @@ public final class RewardedRollouts {
     }
   }
 
+  /** What a caller hears while a batch runs, on the engine's thread: return at once. */
+  public interface Listener {
+    /** An answer ended and its verdict (a reward or an error) is written on its leaf. */
+    default void answerScored(RolloutTree tree, SegmentNode leaf, Reward reward) {}
+
+    /** A tree is done and numbered for good; some of its answers may still be being scored. */
+    default void treeFinished(RolloutTree tree) {}
+  }
+
   /**
    * Samples a tree per problem, scores every answer and computes advantages.
    *
-   * @param onLeaf called with the number of answers finished so far (for progress display)
+   * @param onLeaf called with the number of answers scored so far (for progress display)
    */
   public Result run(List<TreeRewards.Problem> problems, TreeRolloutConfig config, SamplingParams params,
       IntConsumer onLeaf) {
+    TextTokenizer tok = session.model().tokenizer();
+    List<int[]> prompts = problems.stream().map(p -> tok.encode(p.prompt())).toList();
+    int[] scored = {0};
+    return start(prompts, problems, config, params, new Listener() {
+      @Override
+      public void answerScored(RolloutTree tree, SegmentNode leaf, Reward reward) {
+        onLeaf.accept(++scored[0]);
+      }
+    }).join();
+  }
+
+  /**
+   * {@link #run} without waiting, on prompts already tokenized ({@code problems} give the text a
+   * reward function sees and the references, in the same order). Cancelling the future cancels
+   * the rollout.
+   */
+  public CompletableFuture<Result> start(List<int[]> prompts, List<TreeRewards.Problem> problems,
+      TreeRolloutConfig config, SamplingParams params, Listener listener) {
     if (problems.isEmpty()) {
       throw new TreeRollException("problems: the list is empty");
     }
+    if (prompts.size() != problems.size()) {
+      throw new TreeRollException("problems: " + problems.size() + " for " + prompts.size() + " prompts");
+    }
     TextTokenizer tok = session.model().tokenizer();
-    List<int[]> prompts = problems.stream().map(p -> tok.encode(p.prompt())).toList();
     // Verdicts are written onto leaves on the engine's thread, which may still be splitting nodes.
     TreeRewards.Batch batch = new TreeRewards(reward, session.treeWriter()).batch();
     Set<Integer> added = new HashSet<>();
-    int[] finished = {0};
     RolloutStats[] own = new RolloutStats[1];
     RolloutHooks hooks = new RolloutHooks() {
       @Override
@@ -83,18 +113,29 @@ public final class RewardedRollouts {
       }
 
       @Override
+      public void treeFinished(RolloutTree tree) {
+        listener.treeFinished(tree);
+      }
+
+      @Override
       public void leafFinished(RolloutTree tree, SegmentNode leaf) {
         if (added.add(tree.id())) {
           batch.add(tree, problems.get(tree.id()));
         }
-        batch.submit(tree, leaf, tok.decode(RolloutTree.responseTokens(leaf), true));
-        onLeaf.accept(++finished[0]);
+        batch.submit(tree, leaf, tok.decode(RolloutTree.responseTokens(leaf), true))
+            .thenAccept(r -> listener.answerScored(tree, leaf, r));
       }
     };
     long t0 = System.nanoTime();
-    List<RolloutTree> trees = session.rollout(prompts, config, params, hooks).join();
-    TreeRewards.Summary summary = batch.awaitAll().join();
-    double seconds = (System.nanoTime() - t0) / 1e9;
-    return new Result(trees, summary, estimator.estimate(trees), own[0], seconds);
+    CompletableFuture<List<RolloutTree>> rollout = session.rollout(prompts, config, params, hooks);
+    CompletableFuture<Result> result = rollout.thenCombine(rollout.thenCompose(t -> batch.awaitAll()),
+        (trees, summary) -> new Result(trees, summary, estimator.estimate(trees), own[0],
+            (System.nanoTime() - t0) / 1e9));
+    result.whenComplete((r, e) -> {
+      if (result.isCancelled()) {
+        rollout.cancel(true);
+      }
+    });
+    return result;
   }
 }

@@ -56,7 +56,8 @@ public final class TreeDump {
     return trees;
   }
 
-  static ObjectNode toJson(RolloutTree t) {
+  /** One tree as the JSON object a dump line holds (the HTTP API answers with the same). */
+  public static ObjectNode toJson(RolloutTree t) {
     ObjectNode o = JSON.createObjectNode();
     o.put("format", FORMAT);
     o.put("version", VERSION);

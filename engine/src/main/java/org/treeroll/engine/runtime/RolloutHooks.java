@@ -24,6 +24,12 @@ public interface RolloutHooks {
   default void leafFinished(RolloutTree tree, SegmentNode leaf) {}
 
   /**
+   * A tree is done: no answer of it is being written and none will start. Its nodes are
+   * numbered for good (depth first, see {@link RolloutTree#renumber}); nothing changes it again.
+   */
+  default void treeFinished(RolloutTree tree) {}
+
+  /**
    * Every tree of the request is done; {@code stats} counts this request's own work, whatever
    * else shared its forward steps. Called just before the request completes.
    */

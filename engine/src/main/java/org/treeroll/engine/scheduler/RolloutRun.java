@@ -39,7 +39,7 @@ final class RolloutRun implements BranchingContext {
   }
 
   boolean finished() {
-    return trees.stream().allMatch(t -> t.live.isEmpty());
+    return trees.stream().allMatch(t -> t.done);
   }
 
   @Override
@@ -78,6 +78,17 @@ final class RolloutRun implements BranchingContext {
       }
     }
     return null;
+  }
+
+  /** {@link RolloutHooks#treeFinished}, unless a hook of this request has thrown. */
+  void treeFinished(RolloutTree tree) {
+    if (failure == null) {
+      try {
+        hooks.treeFinished(tree);
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
   }
 
   /** {@link RolloutHooks#leafFinished}, unless a hook of this request has thrown. */

@@ -373,7 +373,6 @@ public final class Scheduler implements AutoCloseable {
         r.done.completeExceptionally(r.failure);
       } else if (r.finished()) {
         it.remove();
-        r.trees.forEach(t -> t.tree.renumber());
         try {
           r.hooks.rolloutFinished(r.counters.snapshot());
           r.done.complete(r.trees.stream().map(t -> t.tree).toList());

@@ -207,7 +207,11 @@ final class TreeGrowth {
   void refill(TreeState t) {
     RolloutRun run = t.run;
     int missing = run.cfg.leafBudget() - t.leaves;
-    if (!t.live.isEmpty() || missing <= 0 || t.tree.leaves().isEmpty() || t.refillsLeft-- <= 0) {
+    if (t.done || !t.live.isEmpty()) {
+      return;
+    }
+    if (missing <= 0 || t.tree.leaves().isEmpty() || t.refillsLeft-- <= 0) {
+      finishTree(t);
       return;
     }
     // The policy's offsets count from the nodes as they are now. Splitting a node at offset k
@@ -244,5 +248,15 @@ final class TreeGrowth {
       }
     }
     t.finishedThisSegment = 0;
+    if (t.live.isEmpty()) {
+      finishTree(t); // the policy found nowhere to fork
+    }
+  }
+
+  /** A tree with no live branch that will not grow again: numbered for good and reported. */
+  private static void finishTree(TreeState t) {
+    t.done = true;
+    t.tree.renumber();
+    t.run.treeFinished(t.tree);
   }
 }

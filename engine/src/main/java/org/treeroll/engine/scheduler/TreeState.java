@@ -14,6 +14,7 @@ final class TreeState {
   int leaves;
   int finishedThisSegment;
   int refillsLeft; // a policy whose new answers keep dying at once must not loop forever
+  boolean done; // no branch is live and none will start: numbered for good, reported
 
   TreeState(RolloutRun run, RolloutTree tree, SplittableRandom seeds, int refills) {
     this.run = run;
