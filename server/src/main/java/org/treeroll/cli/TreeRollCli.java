@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       TrainModelCommand.class,
       BenchCommand.class,
       AnalyzeCommand.class,
+      ServeCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class TreeRollCli {

@@ -1,0 +1,659 @@
+package org.treeroll.server;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.treeroll.advantage.BatchAdvantages;
+import org.treeroll.engine.InferenceSession;
+import org.treeroll.engine.RewardedRollouts;
+import org.treeroll.engine.io.WeightUpdate;
+import org.treeroll.engine.runtime.KvStore;
+import org.treeroll.engine.runtime.RolloutHooks;
+import org.treeroll.engine.runtime.RolloutStats;
+import org.treeroll.engine.scheduler.WeightSwapPolicy;
+import org.treeroll.export.ExportRow;
+import org.treeroll.export.JsonlExporter;
+import org.treeroll.reward.Reward;
+import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.SegmentNode;
+import org.treeroll.tree.TreeDump;
+import org.treeroll.tree.TreeRollException;
+
+/**
+ * The HTTP API over one engine (docs/http-api.md). Handlers run on Vert.x event loops and never
+ * block them: every engine call returns a future, and answers are built off the event loop. A
+ * rollout is tracked by id while it runs (so {@code DELETE} cancels it and frees its pages at the
+ * next step boundary) and kept for a while once finished (a Caffeine cache with expiry and a size
+ * bound). A client that disconnects cancels its request; so does the request timeout.
+ */
+public final class RolloutServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(RolloutServer.class);
+  static final ObjectMapper JSON = new ObjectMapper();
+  private static final Set<String> WEIGHT_FIELDS = Set.of("path", "policy", "timeout_s", "version");
+
+  private final Vertx vertx;
+  private final InferenceSession session;
+  private final ServerOptions options;
+  private final String modelName;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final Map<String, CompletableFuture<?>> running = new ConcurrentHashMap<>();
+  private final Cache<String, ObjectNode> finished;
+  private final ServerMetrics metrics;
+  private final Router router;
+  private HttpServer server;
+
+  private RolloutServer(Vertx vertx, InferenceSession session, ServerOptions options) {
+    this.vertx = vertx;
+    this.session = session;
+    this.options = options;
+    this.modelName = session.model().dir().getFileName().toString();
+    this.finished = Caffeine.newBuilder().expireAfterWrite(options.resultTtl()).maximumSize(options.maxResults()).build();
+    this.metrics = new ServerMetrics(session, inFlight,
+        KvStore.bytesPerToken(session.model().config()) * InferenceSession.DEFAULT_PAGE_SIZE);
+    this.router = routes();
+  }
+
+  /** Starts listening; returns once the port is bound. */
+  public static RolloutServer start(Vertx vertx, InferenceSession session, ServerOptions options) {
+    RolloutServer s = new RolloutServer(vertx, session, options);
+    s.server = await(vertx.createHttpServer(new HttpServerOptions().setHost(options.host()).setPort(options.port())
+        .setCompressionSupported(true)).requestHandler(s.router).listen());
+    log.info("serving {} on http://{}:{}{}", s.modelName, options.host(), s.server.actualPort(),
+        options.apiKey() == null ? "" : " (API key required)");
+    return s;
+  }
+
+  public int port() {
+    return server.actualPort();
+  }
+
+  /** The routes this server answers, as {@code METHOD /path} (the OpenAPI document lists the same). */
+  List<String> routeList() {
+    return router.getRoutes().stream().filter(r -> r.getPath() != null && r.methods() != null)
+        .flatMap(r -> r.methods().stream().map(m -> m.name() + " " + r.getPath())).sorted().toList();
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      await(server.close());
+      server = null;
+    }
+    running.values().forEach(f -> f.cancel(true));
+  }
+
+  private Router routes() {
+    Router r = Router.router(vertx);
+    r.route().handler(this::authenticate);
+    r.route().handler(BodyHandler.create().setBodyLimit(options.maxBodyBytes()).setHandleFileUploads(false));
+    r.post("/v1/rollouts").handler(this::postRollout);
+    r.get("/v1/rollouts/:id").handler(this::getRollout);
+    r.delete("/v1/rollouts/:id").handler(this::deleteRollout);
+    r.post("/v1/weights").handler(this::postWeights);
+    r.get("/v1/models").handler(this::getModels);
+    r.get("/health").handler(this::getHealth);
+    r.get("/metrics").handler(this::getMetrics);
+    r.get("/openapi.json").handler(this::getOpenApi);
+    r.route().last().handler(ctx -> fail(ctx, new ApiError(404, null, "no route " + ctx.request().method() + " "
+        + ctx.request().path())));
+    r.route().failureHandler(this::onFailure);
+    return r;
+  }
+
+  // ---- Cross-cutting: key, errors, admission. ----
+
+  private void authenticate(RoutingContext ctx) {
+    ctx.put("t0", System.nanoTime());
+    if (options.apiKey() == null || ctx.request().path().equals("/health")) {
+      ctx.next();
+      return;
+    }
+    String h = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
+    byte[] given = h != null && h.startsWith("Bearer ") ? h.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
+    if (!MessageDigest.isEqual(given, options.apiKey().getBytes(StandardCharsets.UTF_8))) {
+      fail(ctx, new ApiError(401, null, "a valid API key is required: send Authorization: Bearer <key>"));
+      return;
+    }
+    ctx.next();
+  }
+
+  /** Vert.x failures (a body over the limit, a handler that threw) as JSON errors. */
+  private void onFailure(RoutingContext ctx) {
+    Throwable t = ctx.failure();
+    if (t instanceof ApiError e) {
+      fail(ctx, e);
+    } else if (ctx.statusCode() == 413) {
+      fail(ctx, new ApiError(413, null, "the body is larger than " + options.maxBodyBytes() + " bytes"));
+    } else if (ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
+      fail(ctx, new ApiError(ctx.statusCode(), null, "bad request"));
+    } else {
+      log.error("request {} {} failed", ctx.request().method(), ctx.request().path(), t);
+      fail(ctx, new ApiError(500, null, "internal error; the server log has the details"));
+    }
+  }
+
+  private void fail(RoutingContext ctx, ApiError e) {
+    if (e.status == 429) {
+      ctx.response().putHeader(HttpHeaders.RETRY_AFTER, "1");
+    }
+    if (e.status == 401) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer");
+    }
+    sendJson(ctx, e.status, e.toJson());
+  }
+
+  private void sendJson(RoutingContext ctx, int status, JsonNode body) {
+    HttpServerResponse res = ctx.response();
+    if (res.ended() || res.closed()) {
+      return;
+    }
+    if (res.headWritten()) { // a stream: the error is its last event
+      res.end(line(body));
+      return;
+    }
+    res.setStatusCode(status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(Buffer.buffer(bytes(body)));
+    Long t0 = ctx.get("t0");
+    String route = ctx.currentRoute() == null || ctx.currentRoute().getPath() == null ? "other" : ctx.currentRoute().getPath();
+    metrics.record(route, status, t0 == null ? 0 : System.nanoTime() - t0);
+  }
+
+  /** The JSON body of a request; an empty, non-JSON or malformed body is refused. */
+  private static JsonNode jsonBody(RoutingContext ctx) {
+    String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+    if (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
+      throw new ApiError(415, null, "expected Content-Type: application/json, got " + (type == null ? "none" : type));
+    }
+    Buffer body = ctx.body().buffer();
+    if (body == null || body.length() == 0) {
+      throw ApiError.badRequest(null, "the body is empty; expected a JSON object");
+    }
+    try {
+      JsonNode n = JSON.readTree(body.getBytes());
+      if (n == null || n.isMissingNode()) {
+        throw ApiError.badRequest(null, "the body is empty; expected a JSON object");
+      }
+      return n;
+    } catch (JacksonException e) {
+      throw ApiError.badRequest(null, "the body is not valid JSON: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw ApiError.badRequest(null, "the body cannot be read: " + e.getMessage());
+    }
+  }
+
+  /** Takes a place among the requests in flight, or refuses with 429. */
+  private void admit() {
+    if (inFlight.incrementAndGet() > options.maxInFlight()) {
+      inFlight.decrementAndGet();
+      throw new ApiError(429, null, options.maxInFlight() + " requests are in flight; retry later");
+    }
+  }
+
+  /** Runs {@code handler}, answering an {@link ApiError} or a {@link TreeRollException} as a 4xx. */
+  private void guarded(RoutingContext ctx, Runnable handler) {
+    try {
+      handler.run();
+    } catch (ApiError e) {
+      fail(ctx, e);
+    } catch (TreeRollException e) {
+      fail(ctx, ApiError.badRequest(null, e.getMessage()));
+    }
+  }
+
+  // ---- Rollouts. ----
+
+  private void postRollout(RoutingContext ctx) {
+    guarded(ctx, () -> {
+      RolloutRequest req = RolloutRequest.parse(jsonBody(ctx), session.model(), options, "ro-" + UUID.randomUUID(), vertx);
+      if (running.containsKey(req.id()) || finished.getIfPresent(req.id()) != null) {
+        req.close();
+        throw new ApiError(409, "id", "a rollout with id " + req.id() + " exists; choose another");
+      }
+      try {
+        admit();
+      } catch (ApiError e) {
+        req.close();
+        throw e;
+      }
+      startRollout(ctx, req);
+    });
+  }
+
+  private void startRollout(RoutingContext ctx, RolloutRequest req) {
+    Context loop = vertx.getOrCreateContext();
+    HttpServerResponse res = ctx.response();
+    AtomicBoolean over = new AtomicBoolean();
+    if (req.stream()) {
+      res.setChunked(true).putHeader(HttpHeaders.CONTENT_TYPE, "application/x-ndjson");
+    }
+    Events events = new Events(loop, res, req.stream());
+    CompletableFuture<ObjectNode> result;
+    try {
+      result = req.reward() == null ? plainRollout(req, events) : rewardedRollout(req, events);
+    } catch (RuntimeException e) {
+      inFlight.decrementAndGet();
+      req.close();
+      throw e;
+    }
+    running.put(req.id(), result);
+    long timer = vertx.setTimer(options.requestTimeout().toMillis(), t -> {
+      // Failing the result cancels the engine request (see linked).
+      result.completeExceptionally(new ApiError(504, null, "timed out after "
+          + options.requestTimeout().toSeconds() + " s; the rollout was cancelled"));
+    });
+    res.closeHandler(v -> {
+      if (!over.get()) {
+        result.cancel(true); // the client went away: free its pages
+      }
+    });
+    result.whenComplete((body, e) -> {
+      over.set(true);
+      vertx.cancelTimer(timer);
+      running.remove(req.id());
+      inFlight.decrementAndGet();
+      req.close();
+      if (body != null) {
+        finished.put(req.id(), body);
+      }
+      loop.runOnContext(v -> {
+        if (e != null) {
+          fail(ctx, asApiError(e));
+        } else if (req.stream()) {
+          ObjectNode done = JSON.createObjectNode().put("event", "done");
+          done.setAll(body);
+          done.remove("trees"); // each came as its own event
+          res.end(line(done));
+          metrics.record("/v1/rollouts", 200, System.nanoTime() - (long) ctx.get("t0"));
+        } else {
+          sendJson(ctx, 200, body);
+        }
+      });
+    });
+  }
+
+  /** Trees only: no reward, no advantages. */
+  private CompletableFuture<ObjectNode> plainRollout(RolloutRequest req, Events events) {
+    RolloutStats[] stats = new RolloutStats[1];
+    RolloutHooks hooks = new RolloutHooks() {
+      @Override
+      public void leafFinished(RolloutTree tree, SegmentNode leaf) {
+        events.answer(tree, leaf, null);
+      }
+
+      @Override
+      public void treeFinished(RolloutTree tree) {
+        events.tree(tree);
+      }
+
+      @Override
+      public void rolloutFinished(RolloutStats s) {
+        stats[0] = s;
+      }
+    };
+    long t0 = System.nanoTime();
+    CompletableFuture<List<RolloutTree>> trees = session.rollout(req.prompts(), req.tree(), req.sampling(), hooks);
+    return linked(trees, t -> rolloutJson(req, t, null, null, stats[0], (System.nanoTime() - t0) / 1e9));
+  }
+
+  private CompletableFuture<ObjectNode> rewardedRollout(RolloutRequest req, Events events) {
+    RewardedRollouts rollouts = new RewardedRollouts(session, req.reward(), req.estimator());
+    CompletableFuture<RewardedRollouts.Result> run = rollouts.start(req.prompts(), req.problems(), req.tree(),
+        req.sampling(), new RewardedRollouts.Listener() {
+          @Override
+          public void answerScored(RolloutTree tree, SegmentNode leaf, Reward reward) {
+            events.answer(tree, leaf, reward);
+          }
+
+          @Override
+          public void treeFinished(RolloutTree tree) {
+            events.tree(tree);
+          }
+        });
+    return linked(run, r -> rolloutJson(req, r.trees(), r, r.advantages(), r.stats(), r.seconds()));
+  }
+
+  /**
+   * {@code source} mapped by {@code render}; cancelling or failing the result cancels
+   * {@code source} (the engine request).
+   */
+  private static <T> CompletableFuture<ObjectNode> linked(CompletableFuture<T> source, Function<T, ObjectNode> render) {
+    CompletableFuture<ObjectNode> out = new CompletableFuture<>();
+    source.whenComplete((v, e) -> {
+      if (e != null) {
+        out.completeExceptionally(e);
+      } else {
+        try {
+          out.complete(render.apply(v));
+        } catch (RuntimeException x) {
+          out.completeExceptionally(x);
+        }
+      }
+    });
+    out.whenComplete((v, e) -> {
+      if (e != null) {
+        source.cancel(true);
+      }
+    });
+    return out;
+  }
+
+  private ObjectNode rolloutJson(RolloutRequest req, List<RolloutTree> trees, RewardedRollouts.Result rewarded,
+      BatchAdvantages advantages, RolloutStats stats, double seconds) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("id", req.id());
+    o.put("object", "rollout");
+    o.put("status", "completed");
+    o.put("model", modelName);
+    o.put("weight_version", trees.isEmpty() ? 0 : trees.get(0).weightVersion());
+    ArrayNode ts = o.putArray("trees");
+    trees.forEach(t -> ts.add(TreeDump.toJson(t)));
+    if (rewarded != null) {
+      ObjectNode r = o.putObject("rewards");
+      r.put("scored", rewarded.rewards().scored());
+      r.put("errors", rewarded.rewards().errors());
+      if (Double.isFinite(rewarded.rewards().meanReward())) {
+        r.put("mean_reward", rewarded.rewards().meanReward());
+      } else {
+        r.putNull("mean_reward");
+      }
+      r.put("first_error", rewarded.rewards().firstError());
+      o.put("estimator", advantages.estimator());
+      ArrayNode rows = o.putArray("advantages");
+      ExportRow.of(advantages).forEach(row -> rows.add(JsonlExporter.toJson(row)));
+    }
+    ObjectNode s = o.putObject("stats");
+    if (stats != null) {
+      s.put("computed_tokens", stats.computedTokens());
+      s.put("cache_hit_tokens", stats.cacheHitTokens());
+      s.put("suspensions", stats.suspensions());
+      s.put("refills", stats.refills());
+      s.put("forward_steps", stats.forwardSteps());
+    }
+    s.put("answers", trees.stream().mapToInt(t -> t.leaves().size()).sum());
+    s.put("seconds", seconds);
+    return o;
+  }
+
+  /** Stream events (NDJSON lines), written on the request's event loop. */
+  private final class Events {
+    private final Context loop;
+    private final HttpServerResponse res;
+    private final boolean on;
+
+    Events(Context loop, HttpServerResponse res, boolean on) {
+      this.loop = loop;
+      this.res = res;
+      this.on = on;
+    }
+
+    /** An answer ended (and, with a reward, was scored). Called on the engine's thread. */
+    void answer(RolloutTree tree, SegmentNode leaf, Reward reward) {
+      if (!on) {
+        return;
+      }
+      ObjectNode e = JSON.createObjectNode();
+      e.put("event", "answer");
+      e.put("tree_id", tree.id());
+      ArrayNode tokens = e.putArray("tokens");
+      for (int t : RolloutTree.responseTokens(leaf)) {
+        tokens.add(t);
+      }
+      e.put("text", session.model().tokenizer().decode(RolloutTree.responseTokens(leaf), true));
+      ArrayNode lps = e.putArray("logprobs");
+      for (float lp : RolloutTree.responseLogProbs(leaf)) {
+        lps.add(lp);
+      }
+      e.put("finish_reason", leaf.finishReason() == null ? null
+          : leaf.finishReason().name().toLowerCase(java.util.Locale.ROOT));
+      if (reward != null) {
+        if (reward.ok()) {
+          e.put("reward", reward.value());
+        } else {
+          e.putNull("reward");
+          e.put("reward_error", reward.error());
+        }
+      }
+      send(e);
+    }
+
+    /** A tree is done and numbered for good. Called on the engine's thread. */
+    void tree(RolloutTree tree) {
+      if (on) {
+        ObjectNode e = JSON.createObjectNode();
+        e.put("event", "tree");
+        e.set("tree", TreeDump.toJson(tree));
+        send(e);
+      }
+    }
+
+    private void send(ObjectNode e) {
+      Buffer b = line(e);
+      loop.runOnContext(v -> {
+        if (!res.ended() && !res.closed()) {
+          res.write(b);
+        }
+      });
+    }
+  }
+
+  private void getRollout(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    ObjectNode done = finished.getIfPresent(id);
+    if (done != null) {
+      sendJson(ctx, 200, done);
+    } else if (running.containsKey(id)) {
+      sendJson(ctx, 202, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "running"));
+    } else {
+      fail(ctx, new ApiError(404, "id", "no rollout " + id + " (finished ones are kept "
+          + options.resultTtl().toMinutes() + " minutes)"));
+    }
+  }
+
+  private void deleteRollout(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    CompletableFuture<?> f = running.get(id);
+    if (f != null) {
+      f.cancel(true); // the engine frees its pages at its next step boundary
+      sendJson(ctx, 200, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "cancelled"));
+    } else if (finished.getIfPresent(id) != null) {
+      finished.invalidate(id);
+      sendJson(ctx, 200, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "deleted"));
+    } else {
+      fail(ctx, new ApiError(404, "id", "no rollout " + id));
+    }
+  }
+
+  // ---- Weights, models, health, metrics, the API description. ----
+
+  private void postWeights(RoutingContext ctx) {
+    guarded(ctx, () -> {
+      String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+      boolean raw = type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("application/octet-stream");
+      JsonFields f = raw ? queryFields(ctx) : JsonFields.of(jsonBody(ctx), "", WEIGHT_FIELDS);
+      WeightSwapPolicy policy = weightPolicy(f);
+      Context loop = vertx.getOrCreateContext();
+      CompletableFuture<Long> update;
+      if (raw) {
+        Buffer body = ctx.body().buffer();
+        if (body == null || body.length() == 0) {
+          throw ApiError.badRequest("body", "empty; expected a safetensors file");
+        }
+        update = vertx.executeBlocking(() -> {
+          Path tmp = Files.createTempFile("treeroll-weights", ".safetensors");
+          Files.write(tmp, body.getBytes());
+          return tmp;
+        }, false).toCompletionStage().toCompletableFuture().thenCompose(tmp -> {
+          CompletableFuture<Long> u;
+          try {
+            u = session.updateWeights(WeightUpdate.fromSafetensors(List.of(tmp)), policy);
+          } catch (RuntimeException e) {
+            u = CompletableFuture.failedFuture(e);
+          }
+          return u.whenComplete((v, e) -> tmp.toFile().delete());
+        });
+      } else {
+        String path = f.string("path", null, 4096);
+        if (path == null) {
+          throw ApiError.badRequest("path", "required: a HF model directory or a .safetensors file on the server");
+        }
+        Path p = Path.of(path);
+        update = vertx.executeBlocking(() -> Files.isDirectory(p) ? WeightUpdate.fromDirectory(p)
+            : WeightUpdate.fromSafetensors(List.of(p)), false).toCompletionStage().toCompletableFuture()
+            .thenCompose(u -> session.updateWeights(u, policy));
+      }
+      update.whenComplete((v, e) -> loop.runOnContext(x -> {
+        if (e != null) {
+          ApiError err = asApiError(e);
+          fail(ctx, err.status == 500 ? err : new ApiError(err.status, raw ? "body" : "path", err.getMessage()));
+        } else {
+          sendJson(ctx, 200, JSON.createObjectNode().put("object", "weights").put("weight_version", v));
+        }
+      }));
+    });
+  }
+
+  private static JsonFields queryFields(RoutingContext ctx) {
+    ObjectNode o = JSON.createObjectNode();
+    for (Map.Entry<String, String> q : ctx.queryParams()) {
+      String v = q.getValue();
+      if (v.matches("-?\\d{1,18}")) {
+        o.put(q.getKey(), Long.parseLong(v));
+      } else {
+        o.put(q.getKey(), v);
+      }
+    }
+    o.remove("path");
+    return JsonFields.of(o, "", WEIGHT_FIELDS);
+  }
+
+  private static WeightSwapPolicy weightPolicy(JsonFields f) {
+    String mode = f.string("policy", "wait", 16);
+    WeightSwapPolicy p = switch (mode) {
+      case "wait" -> WeightSwapPolicy.waitForRequests();
+      case "abort" -> WeightSwapPolicy.abortRequests();
+      default -> throw ApiError.badRequest("policy", "expected \"wait\" or \"abort\", got \"" + mode + "\"");
+    };
+    p = p.withTimeout(Duration.ofSeconds(f.integer("timeout_s", 600, 1, 86_400)));
+    long version = f.longValue("version", -1);
+    if (version < -1) {
+      throw ApiError.badRequest("version", "must be >= 0, got " + version);
+    }
+    return p.withVersion(version);
+  }
+
+  private void getModels(RoutingContext ctx) {
+    ObjectNode o = JSON.createObjectNode().put("object", "list");
+    o.putArray("data").addObject().put("id", modelName).put("object", "model").put("created", 0)
+        .put("owned_by", "treeroll").put("max_model_len", session.model().config().maxPositionEmbeddings());
+    sendJson(ctx, 200, o);
+  }
+
+  private void getHealth(RoutingContext ctx) {
+    Context loop = vertx.getOrCreateContext();
+    session.stats().whenComplete((s, e) -> loop.runOnContext(v -> {
+      if (e != null) {
+        fail(ctx, new ApiError(503, null, "the engine does not answer: " + e.getMessage()));
+      } else {
+        sendJson(ctx, 200, JSON.createObjectNode().put("status", "ok").put("model", modelName)
+            .put("weight_version", s.weightVersion()).put("requests_in_flight", inFlight.get()));
+      }
+    }));
+  }
+
+  private void getMetrics(RoutingContext ctx) {
+    Context loop = vertx.getOrCreateContext();
+    metrics.scrape().whenComplete((text, e) -> loop.runOnContext(v -> {
+      if (e != null) {
+        fail(ctx, new ApiError(503, null, "the engine does not answer: " + e.getMessage()));
+      } else {
+        ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8").end(text);
+      }
+    }));
+  }
+
+  private void getOpenApi(RoutingContext ctx) {
+    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(Buffer.buffer(openApi()));
+  }
+
+  static byte[] openApi() {
+    try (InputStream in = RolloutServer.class.getResourceAsStream("openapi.json")) {
+      return in.readAllBytes();
+    } catch (IOException | NullPointerException e) {
+      throw new IllegalStateException("openapi.json is missing from the build", e);
+    }
+  }
+
+  // ---- Helpers. ----
+
+  static ApiError asApiError(Throwable e) {
+    Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    if (t instanceof ApiError a) {
+      return a;
+    }
+    if (t instanceof CancellationException) {
+      return new ApiError(409, null, "cancelled (DELETE /v1/rollouts/{id}, or the client went away)");
+    }
+    if (t instanceof TreeRollException x) {
+      return x.getMessage() != null && x.getMessage().startsWith("aborted: the weights")
+          ? new ApiError(503, null, x.getMessage() + "; retry") : ApiError.badRequest(null, x.getMessage());
+    }
+    log.error("request failed", t);
+    return new ApiError(500, null, "internal error; the server log has the details");
+  }
+
+  static Buffer line(JsonNode n) {
+    return Buffer.buffer(bytes(n)).appendByte((byte) '\n');
+  }
+
+  private static byte[] bytes(JsonNode n) {
+    try {
+      return JSON.writeValueAsBytes(n);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static <T> T await(io.vertx.core.Future<T> f) {
+    try {
+      return f.toCompletionStage().toCompletableFuture().get(1, TimeUnit.MINUTES);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new TreeRollException("cannot start the server: " + e.getCause().getMessage(), e.getCause());
+    } catch (Exception e) {
+      throw new TreeRollException("cannot start the server: " + e.getMessage(), e);
+    }
+  }
+}
