@@ -20,7 +20,8 @@ import picocli.CommandLine.Option;
 /** Benchmarks: commands that print numbers (never tests with timing assertions). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks that print tables.",
-    subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.SharedPrefix.class})
+    subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.SharedPrefix.class,
+        BenchCommand.Server.class})
 final class BenchCommand {
 
   @Command(name = "decode", mixinStandardHelpOptions = true,
@@ -126,6 +127,54 @@ final class BenchCommand {
     }
   }
 
+  @Command(name = "server", mixinStandardHelpOptions = true,
+      description = "Requests/s and latency of the HTTP API at several concurrencies, against the embedded API.")
+  static final class Server implements Callable<Integer> {
+    @Mixin ModelOption model = new ModelOption();
+
+    @Option(names = "--concurrency", split = ",", defaultValue = "1,8,32,64",
+        description = "Clients sending requests back to back (default: ${DEFAULT-VALUE})")
+    int[] concurrency;
+
+    @Option(names = "--requests", defaultValue = "128", description = "Requests per level and side (default: ${DEFAULT-VALUE})")
+    int requests;
+
+    @Option(names = "--leaves", defaultValue = "4", description = "Answers per request (default: ${DEFAULT-VALUE})")
+    int leaves;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the problems and the sampling (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Override
+    public Integer call() {
+      positive("--requests", requests);
+      positive("--leaves", leaves);
+      for (int c : concurrency) {
+        positive("--concurrency", c);
+      }
+      // Trees of arithmetic answers: segments of 8 tokens, answers of up to 96.
+      TreeRolloutConfig tree = new TreeRolloutConfig(8, 12, Math.min(2, leaves), leaves, 2, 96);
+      try (LoadedModel lm = LoadedModel.open(model.resolve())) {
+        System.out.printf("model: %s; each request: one held-out arithmetic problem, a tree of %d answers (segments"
+            + " of 8, at most 96 tokens); %d requests per level and side, server and client in one process%n",
+            lm.dir().getFileName(), leaves, requests);
+        System.out.println();
+        System.out.println("| concurrency | HTTP req/s | HTTP p50 ms | HTTP p99 ms | embedded req/s | embedded p50 ms"
+            + " | embedded p99 ms | server overhead ms/request |");
+        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (var r : org.treeroll.server.ServerBenchmark.run(lm, 512L << 20, concurrency, requests, tree, seed)) {
+          System.out.printf("| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |%n", r.http().concurrency(),
+              r.http().requestsPerSecond(), r.http().p50(), r.http().p99(), r.embedded().requestsPerSecond(),
+              r.embedded().p50(), r.embedded().p99(), r.overheadMs());
+        }
+        System.out.println();
+        System.out.println("server overhead: mean HTTP latency minus mean embedded latency at the same concurrency"
+            + " (JSON parsing, tokenizing, rendering, the loopback round trip)");
+      }
+      return 0;
+    }
+  }
+
   @Command(name = "shared-prefix", mixinStandardHelpOptions = true,
       description = "Prefix sharing at admission: N requests sharing a system prompt, submitted together.")
   static final class SharedPrefix implements Callable<Integer> {
@@ -211,11 +260,11 @@ final class BenchCommand {
       throw new TreeRollException("--user-tokens must be a length >= 1 or MIN-MAX with 1 <= MIN <= MAX, got '"
           + userTokens + "'");
     }
+  }
 
-    private static void positive(String option, long v) {
-      if (v <= 0) {
-        throw new TreeRollException(option + " must be > 0, got " + v);
-      }
+  private static void positive(String option, long v) {
+    if (v <= 0) {
+      throw new TreeRollException(option + " must be > 0, got " + v);
     }
   }
 }
