@@ -108,19 +108,52 @@ class ForwardPathTest {
     }
   }
 
+  /**
+   * A KV store whose layer is over 2 GiB (2^29 + 1024 floats) runs steps on the Java kernels too: a
+   * sequence whose pages straddle the first 1 GiB boundary of the layer's memory gets the logits
+   * PyTorch computes. One layer; ~2 GiB of native memory, freed when the store closes.
+   */
+  @Test
+  void aKvStoreWithALayerOver2GibStaysOnTheJavaKernels() {
+    assumeTrue(JavaForward.available(), "the Vector API path needs JDK 22+");
+    ModelConfig oneLayer = withVocab(cfg, cfg.vocabSize());
+    int pageSize = 16;
+    int pages = (1 << 19) + 1; // 1024 floats a page: 64 a slot (one KV head of 32, keys and values)
+    assertThat(4L * pages * pageSize * 2 * oneLayer.numKvHeads() * oneLayer.headDim()).isGreaterThan(1L << 31);
+    int[] prompt = new SplittableRandom(4).ints(100, 0, cfg.vocabSize()).toArray();
+    try (LlamaDecoder model = LlamaDecoder.load(oneLayer, TinyModels.weights(oneLayer, 1), DjlRuntime.device());
+        KvStore kv = model.newKvStore(new PagePool(pages, pageSize))) {
+      assertThat(kv.layerChunks(0)).hasSize(3);
+      // Hold the pages below the boundary (slot 2^22, page 2^18): the next sequence's 7 pages straddle it.
+      for (int p = 0; p < (1 << 18) - 3; p++) {
+        assertThat(kv.pool().allocate()).isEqualTo(p);
+      }
+      float[][] java = promptThenOneToken(model, kv, prompt, 7);
+      model.setJavaMaxTokens(0);
+      float[][] pytorch = promptThenOneToken(model, kv, prompt, 7);
+      assertThat(model.forwardSteps()).isEqualTo(new ForwardSteps(2, 2));
+      assertThat(LlamaDecoderTest.maxAbsDiff(java, pytorch)).isLessThan(1e-4);
+    }
+  }
+
   /** Logits of every prompt position, then of one more token, on a fresh KV store. */
   private static float[][] promptThenOneToken(LlamaDecoder model, int[] prompt, int next) {
     try (KvStore kv = model.newKvStore(new PagePool(2, 4))) {
-      PageTable table = new PageTable(kv.pool());
-      table.reserve(prompt.length);
-      float[][] rows = LlamaDecoderTest.forward(model, kv, List.of(new SequenceChunk(table, prompt, true)));
-      table.reserve(1);
-      float[][] last = LlamaDecoderTest.forward(model, kv, List.of(new SequenceChunk(table, new int[] {next}, false)));
-      table.release();
-      float[][] all = java.util.Arrays.copyOf(rows, rows.length + 1);
-      all[rows.length] = last[0];
-      return all;
+      return promptThenOneToken(model, kv, prompt, next);
     }
+  }
+
+  /** Logits of every prompt position, then of one more token, on a new sequence of {@code kv}. */
+  private static float[][] promptThenOneToken(LlamaDecoder model, KvStore kv, int[] prompt, int next) {
+    PageTable table = new PageTable(kv.pool());
+    table.reserve(prompt.length);
+    float[][] rows = LlamaDecoderTest.forward(model, kv, List.of(new SequenceChunk(table, prompt, true)));
+    table.reserve(1);
+    float[][] last = LlamaDecoderTest.forward(model, kv, List.of(new SequenceChunk(table, new int[] {next}, false)));
+    table.release();
+    float[][] all = java.util.Arrays.copyOf(rows, rows.length + 1);
+    all[rows.length] = last[0];
+    return all;
   }
 
   private static ModelConfig withVocab(ModelConfig c, int vocab) {
