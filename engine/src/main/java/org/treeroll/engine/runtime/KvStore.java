@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import java.nio.ByteBuffer;
+import java.util.List;
 import org.treeroll.kvcache.PageCopier;
 import org.treeroll.kvcache.PagePool;
 
@@ -18,6 +20,7 @@ public final class KvStore implements PageCopier, AutoCloseable {
   private final SharedArray[] layers;
   private final int rowWidth;
   private final long bytesPerToken;
+  private volatile boolean closed;
 
   /** KV bytes one token takes across all layers of {@code cfg} (fp32 keys and values). */
   public static long bytesPerToken(org.treeroll.engine.model.ModelConfig cfg) {
@@ -45,15 +48,24 @@ public final class KvStore implements PageCopier, AutoCloseable {
     return layers[l].array();
   }
 
-  /** Layer {@code l}'s KV bytes, row-major {@code [slots, rowWidth]}; null unless {@link #shared}. */
-  java.nio.ByteBuffer layerData(int l) {
-    return layers[l].data();
+  /**
+   * Layer {@code l}'s KV memory, row-major {@code [slots, rowWidth]}, as {@link SharedArray#chunks}
+   * holds it; null unless {@link #shared}.
+   *
+   * @throws IllegalStateException once the store is closed: over 2 GB the memory is PyTorch's, and
+   *     freed
+   */
+  List<ByteBuffer> layerChunks(int l) {
+    if (closed) {
+      throw new IllegalStateException("the KV store is closed");
+    }
+    return layers[l].chunks();
   }
 
   /** Whether Java sees every layer's KV (see {@link SharedArray}). */
   boolean shared() {
     for (SharedArray a : layers) {
-      if (a.data() == null) {
+      if (!a.visibleToJava()) {
         return false;
       }
     }
@@ -95,6 +107,7 @@ public final class KvStore implements PageCopier, AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     manager.close();
   }
 }

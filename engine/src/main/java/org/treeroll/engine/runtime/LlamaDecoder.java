@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.treeroll.engine.io.WeightSource;
@@ -83,19 +84,20 @@ public final class LlamaDecoder implements Model {
    * matrix in-major: its register tiles reach ~220 GFLOP/s at 64 rows on the down projection
    * stored so, against ~150 with dot products over {@code [out, in]}.
    *
-   * @param data the weight's bytes for {@link JavaForward}, null if PyTorch owns them
+   * @param chunks the weight's memory for {@link JavaForward} (see {@link SharedArray#chunks}), null
+   *     if only PyTorch sees it
    */
-  record Projection(NDArray weight, NDArray weightT, java.nio.ByteBuffer data, int in, int out, boolean inMajor) {
+  record Projection(NDArray weight, NDArray weightT, List<ByteBuffer> chunks, int in, int out, boolean inMajor) {
     /** Rows at which the tall-skinny product overtakes {@code x @ W}. */
     static final long TALL_SKINNY_ROWS = 16;
 
     Projection(SharedArray w, int in, int out, boolean inMajor) {
-      this(w.array(), w.array().transpose(), w.data(), in, out, inMajor);
+      this(w.array(), w.array().transpose(), w.chunks(), in, out, inMajor);
     }
 
     /** The stored matrix ({@code weightT} is a view of it). */
     SharedArray shared() {
-      return new SharedArray(weight, data);
+      return new SharedArray(weight, chunks);
     }
 
     NDArray apply(NDArray x) {
@@ -111,8 +113,7 @@ public final class LlamaDecoder implements Model {
     /** From HF's row-major {@code [out, in]}: in-major if {@code inMajor} or the matrix is wide. */
     static Projection of(NDManager m, float[] w, long out, long in, boolean inMajor) {
       return inMajor || out >= in
-          ? new Projection(SharedArray.of(m, transpose(w, (int) out, (int) in), new Shape(in, out)),
-              (int) in, (int) out, true)
+          ? new Projection(SharedArray.transposed(m, w, (int) out, (int) in), (int) in, (int) out, true)
           : new Projection(SharedArray.of(m, w, new Shape(out, in)), (int) in, (int) out, false);
     }
   }
@@ -159,27 +160,9 @@ public final class LlamaDecoder implements Model {
     if (forPyTorch) {
       return "the weights were laid out for PyTorch's matmuls at load";
     }
-    // On the CPU every array is shared, and in-major without forPyTorch, unless it is too large.
-    if (embedT.data() == null) {
-      return tooLarge(EMBED, embedT.array());
-    }
-    if (lmHead.data() == null) {
-      return tooLarge(LM_HEAD, lmHead.weight());
-    }
-    for (int l = 0; l < layers.length; l++) {
-      Layer w = layers[l];
-      for (Projection p : List.of(w.qkv, w.o, w.gateUp, w.down)) {
-        if (p.data() == null) {
-          return tooLarge("a matrix of layer " + l, p.weight());
-        }
-      }
-    }
+    // On the CPU Java sees every array, whatever its size (see SharedArray), and without
+    // forPyTorch every matrix is in-major.
     return null;
-  }
-
-  private static String tooLarge(String what, NDArray a) {
-    return String.format("%s %s takes %.2f GiB, over the 2 GiB one direct buffer holds, so PyTorch owns it"
-        + " and the Java kernels cannot read it", what, a.getShape(), 4.0 * a.size() / (1L << 30));
   }
 
   /** Loads every weight of {@code cfg} from {@code weights} onto {@code device}. */
@@ -200,7 +183,7 @@ public final class LlamaDecoder implements Model {
       long q = (long) cfg.numHeads() * cfg.headDim();
       long kv = (long) cfg.numKvHeads() * cfg.headDim();
       long ff = cfg.intermediateSize();
-      SharedArray embedT = SharedArray.of(m, transpose(weights.read(EMBED, v, d), (int) v, (int) d), new Shape(d, v));
+      SharedArray embedT = SharedArray.transposed(m, weights.read(EMBED, v, d), (int) v, (int) d);
       Projection lmHead = cfg.tieWordEmbeddings() ? new Projection(embedT, (int) d, (int) v, true)
           : Projection.of(m, weights.read(LM_HEAD, v, d), v, d, inMajor);
       Layer[] layers = new Layer[cfg.numLayers()];
@@ -257,13 +240,8 @@ public final class LlamaDecoder implements Model {
 
   @Override
   public KvStore newKvStore(PagePool pool) {
-    KvStore kv = new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim());
-    if (javaForward != null && !kv.shared()) {
-      LOG.warn("forward path: PyTorch for steps on this KV store (reason: a layer's KV of {} slots takes over"
-          + " the 2 GiB one direct buffer holds, so the Java kernels cannot read it)",
-          (long) pool.capacity() * pool.pageSize());
-    }
-    return kv;
+    // On the CPU Java sees every layer's KV, whatever its size (see SharedArray).
+    return new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim());
   }
 
   @Override
@@ -431,6 +409,8 @@ public final class LlamaDecoder implements Model {
 
   @Override
   public void close() {
+    // Arrays over 2 GB are PyTorch's memory, freed now: no step may read them in Java after.
+    javaForward = null;
     manager.close();
   }
 

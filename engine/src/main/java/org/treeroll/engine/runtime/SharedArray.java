@@ -3,47 +3,199 @@ package org.treeroll.engine.runtime;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * An fp32 array in a direct buffer that PyTorch uses without a copy (DJL wraps a direct buffer
- * with {@code from_blob}), so Java kernels and PyTorch read and write the same bytes. The buffer
- * is freed with its last reference, after the array's manager is closed.
+ * An fp32 array whose memory PyTorch and the Java kernels both use, so they read and write the
+ * same bytes. Up to 2 GB it lives in one direct buffer that PyTorch wraps without a copy (DJL
+ * wraps a direct buffer with {@code from_blob}); that buffer is freed with its last reference,
+ * after the array's manager is closed. No buffer holds more, so a larger array is allocated by
+ * PyTorch and Java sees it through direct buffers over consecutive slices of it: those point into
+ * PyTorch's memory, which is freed when the array's manager closes, so they must not be used after.
  *
- * @param data the bytes in native order, or null when the array is too large for one direct
- *     buffer (over 2 GB) or not on the CPU: then PyTorch owns a copy and only PyTorch may use it
+ * @param chunks the array's floats in native byte order, row-major: one buffer up to 2 GB, else
+ *     consecutive buffers of {@link #CHUNK_FLOATS} floats (the last one shorter); null where the
+ *     array is not on the CPU: then only PyTorch may use it
  */
-record SharedArray(NDArray array, ByteBuffer data) {
+record SharedArray(NDArray array, List<ByteBuffer> chunks) {
+  /** Floats per buffer of an array over 2 GB: 1 GiB, the largest power of two a buffer holds. */
+  static final long CHUNK_FLOATS = 1L << 28;
 
   /** A zero-filled array of {@code shape}. */
   static SharedArray zeros(NDManager m, Shape shape) {
     long bytes = 4L * shape.size();
-    if (!shareable(m, bytes)) {
+    if (!onCpu(m) || bytes == 0) {
       return new SharedArray(m.zeros(shape), null);
     }
+    if (bytes > Integer.MAX_VALUE) {
+      return mapped(m, m.zeros(shape));
+    }
     ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()); // zeroed
-    return new SharedArray(m.create(buf, shape, DataType.FLOAT32), buf);
+    return new SharedArray(m.create(buf, shape, DataType.FLOAT32), List.of(buf));
   }
 
   /** An array holding a copy of {@code values}. */
   static SharedArray of(NDManager m, float[] values, Shape shape) {
-    long bytes = 4L * values.length;
-    if (!shareable(m, bytes)) {
+    if (values.length != shape.size()) {
+      throw new IllegalArgumentException(values.length + " values for an array of shape " + shape);
+    }
+    SharedArray a = empty(m, shape);
+    if (a == null) {
       return new SharedArray(m.create(values, shape), null);
     }
-    ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
-    buf.asFloatBuffer().put(values);
-    return new SharedArray(m.create(buf, shape, DataType.FLOAT32), buf);
+    a.put(0, values, 0, values.length);
+    return a;
   }
 
   static SharedArray of(NDManager m, float[] values) {
     return of(m, values, new Shape(values.length));
   }
 
-  private static boolean shareable(NDManager m, long bytes) {
-    return bytes > 0 && bytes <= Integer.MAX_VALUE && Device.Type.CPU.equals(m.getDevice().getDeviceType());
+  /**
+   * The transpose {@code [cols, rows]} of the row-major matrix {@code w [rows, cols]}, written
+   * straight into the array's memory: no transposed copy on the heap, which for an embedding of a
+   * 7B model is another 2 GB.
+   */
+  static SharedArray transposed(NDManager m, float[] w, int rows, int cols) {
+    Shape shape = new Shape(cols, rows);
+    if ((long) rows * cols != w.length) {
+      throw new IllegalArgumentException(w.length + " values for a matrix of " + rows + " x " + cols);
+    }
+    SharedArray a = empty(m, shape);
+    if (a == null) {
+      return new SharedArray(m.create(LlamaDecoder.transpose(w, rows, cols), shape), null);
+    }
+    // Tiles of 1024 rows of w by 64 columns (256 KB, in L2): each column of a tile is one run of
+    // 1024 floats of the result. On an 8M x 64 embedding that took 1.6 s here, tiles of 64 x 64
+    // 5.5 s; on Qwen2.5-7B's (152064 x 3584) 2.6 s, where transposing on the heap took 6.9 s.
+    final int runRows = 1024;
+    final int tileCols = 64;
+    float[] run = new float[runRows];
+    for (int r0 = 0; r0 < rows; r0 += runRows) {
+      int n = Math.min(runRows, rows - r0);
+      for (int c0 = 0; c0 < cols; c0 += tileCols) {
+        int cEnd = Math.min(c0 + tileCols, cols);
+        for (int c = c0; c < cEnd; c++) {
+          for (int i = 0, at = r0 * cols + c; i < n; i++, at += cols) {
+            run[i] = w[at];
+          }
+          a.put((long) c * rows + r0, run, 0, n);
+        }
+      }
+    }
+    return a;
+  }
+
+  /** An array of {@code shape} whose values are yet to be written, or null if Java cannot see it. */
+  private static SharedArray empty(NDManager m, Shape shape) {
+    long bytes = 4L * shape.size();
+    if (!onCpu(m) || bytes == 0) {
+      return null;
+    }
+    if (bytes > Integer.MAX_VALUE) {
+      return mapped(m, m.create(shape, DataType.FLOAT32)); // uninitialised: every value is written next
+    }
+    ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    return new SharedArray(m.create(buf, shape, DataType.FLOAT32), List.of(buf));
+  }
+
+  /** Whether the Java kernels can read and write the array (see {@link #chunks}). */
+  boolean visibleToJava() {
+    return chunks != null;
+  }
+
+  /**
+   * Copies {@code values[from, from + len)} to the array's floats {@code [at, at + len)} (row-major)
+   * through Java's view of its memory, which PyTorch reads.
+   */
+  void put(long at, float[] values, int from, int len) {
+    long per = chunks.get(0).capacity() / 4;
+    while (len > 0) {
+      ByteBuffer chunk = chunks.get((int) (at / per));
+      int offset = (int) (at % per);
+      int n = Math.min(len, chunk.capacity() / 4 - offset);
+      chunk.asFloatBuffer().put(offset, values, from, n);
+      at += n;
+      from += n;
+      len -= n;
+    }
+  }
+
+  /**
+   * Java's view of an array PyTorch allocated (contiguous): direct buffers over consecutive slices
+   * of its flattened form. DJL's {@code toByteBuffer(true)} on a contiguous CPU tensor returns a
+   * buffer over the tensor's own memory ({@code NewDirectByteBuffer} on its data pointer), and a
+   * slice of the first axis of a contiguous tensor is a contiguous view; neither is documented, so
+   * each buffer is checked to be the array's memory at its place ({@link #aliases}).
+   *
+   * @throws IllegalStateException if one is not (a DJL that copies), naming the array
+   */
+  private static SharedArray mapped(NDManager m, NDArray array) {
+    long size = array.size();
+    List<ByteBuffer> chunks = new ArrayList<>();
+    try (NDManager views = m.newSubManager()) {
+      NDArray flat = array.reshape(size);
+      flat.attach(views);
+      for (long from = 0; from < size; from += CHUNK_FLOATS) {
+        long to = Math.min(size, from + CHUNK_FLOATS);
+        NDArray slice = flat.get(views, new NDIndex("{}:{}", from, to));
+        chunks.add(slice.toByteBuffer(true).order(ByteOrder.nativeOrder()));
+      }
+    }
+    if (!aliases(m, array, chunks)) {
+      String what = "an array " + array.getShape() + " of " + 4 * size + " bytes";
+      array.close();
+      throw new IllegalStateException(what + ", over the 2 GiB one direct buffer holds, cannot be shared between"
+          + " PyTorch and Java: DJL's toByteBuffer(true) on a slice of it returned a copy, not a view of its memory");
+    }
+    return new SharedArray(array, List.copyOf(chunks));
+  }
+
+  /**
+   * Whether each chunk is the array's memory at its place: a value written at the first and the
+   * last float of each through the buffer reads back through PyTorch at that element. The array
+   * being contiguous, that makes the chunks consecutive in memory. The old values are restored.
+   */
+  private static boolean aliases(NDManager m, NDArray array, List<ByteBuffer> chunks) {
+    long[] dims = array.getShape().getShape();
+    boolean all = true;
+    try (NDManager probe = m.newSubManager()) {
+      for (int c = 0; c < chunks.size() && all; c++) {
+        ByteBuffer chunk = chunks.get(c);
+        if (!chunk.isDirect() || chunk.capacity() % 4 != 0) {
+          return false;
+        }
+        for (int end = 0; end < 2 && all; end++) {
+          int offset = end == 0 ? 0 : chunk.capacity() - 4;
+          float old = chunk.getFloat(offset);
+          float marker = c + (end == 0 ? 0.25f : 0.75f);
+          chunk.putFloat(offset, marker);
+          long element = c * CHUNK_FLOATS + offset / 4;
+          all = array.get(probe, new NDIndex(position(dims, element))).toFloatArray()[0] == marker;
+          chunk.putFloat(offset, old);
+        }
+      }
+    }
+    return all;
+  }
+
+  /** Row-major flat index {@code i} as an index per axis. */
+  private static long[] position(long[] dims, long i) {
+    long[] at = new long[dims.length];
+    for (int k = dims.length - 1; k >= 0; k--) {
+      at[k] = i % dims[k];
+      i /= dims[k];
+    }
+    return at;
+  }
+
+  private static boolean onCpu(NDManager m) {
+    return Device.Type.CPU.equals(m.getDevice().getDeviceType());
   }
 }

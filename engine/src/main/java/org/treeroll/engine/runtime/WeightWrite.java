@@ -3,7 +3,6 @@ package org.treeroll.engine.runtime;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import java.nio.FloatBuffer;
 
 /**
  * New values for a box of a weight array: rows {@code [rowFrom, rowTo)} by columns
@@ -39,20 +38,19 @@ record WeightWrite(SharedArray target, int rowFrom, int rowTo, int colFrom, int 
   }
 
   /**
-   * Copies the values in place: into the shared buffer where Java sees the array (PyTorch reads
+   * Copies the values in place: into the shared memory where Java sees the array (PyTorch reads
    * the same bytes), else through PyTorch ({@code scratch} holds the temporary it copies from).
    */
   void apply(NDManager scratch) {
     Shape shape = target.array().getShape();
     int width = (int) shape.get(shape.dimension() - 1);
     int cols = colTo - colFrom;
-    if (target.data() != null) {
-      FloatBuffer f = target.data().asFloatBuffer();
+    if (target.visibleToJava()) {
       if (cols == width) {
-        f.put(rowFrom * width, values); // whole rows are contiguous
+        target.put((long) rowFrom * width, values, 0, values.length); // whole rows are contiguous
       } else {
         for (int r = rowFrom; r < rowTo; r++) {
-          f.put(r * width + colFrom, values, (r - rowFrom) * cols, cols);
+          target.put((long) r * width + colFrom, values, (r - rowFrom) * cols, cols);
         }
       }
       return;

@@ -2,6 +2,7 @@ package org.treeroll.engine.runtime;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
 import java.util.List;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PageTable;
@@ -18,7 +19,7 @@ final class VectorForward implements JavaForward {
   /** An in-major weight matrix {@code [in, out]} as {@link VectorKernels#matmul} reads it. */
   private record Matrix(MemorySegment data, int in, int out) {
     Matrix(LlamaDecoder.Projection p) {
-      this(MemorySegment.ofBuffer(p.data()), p.in(), p.out());
+      this(memory(p.chunks()), p.in(), p.out());
     }
 
     /** {@code y[r] = x[r] W} for {@code rows} rows of {@code x}. */
@@ -40,7 +41,7 @@ final class VectorForward implements JavaForward {
   VectorForward(ModelConfig cfg, SharedArray embedT, LlamaDecoder.Layer[] layers,
       SharedArray finalNorm, LlamaDecoder.Projection lmHead, double[] invFreq) {
     this.cfg = cfg;
-    this.embedT = MemorySegment.ofBuffer(embedT.data());
+    this.embedT = memory(embedT.chunks());
     this.layers = new Layer[layers.length];
     for (int l = 0; l < layers.length; l++) {
       LlamaDecoder.Layer w = layers[l];
@@ -59,7 +60,34 @@ final class VectorForward implements JavaForward {
   }
 
   private static float[] floats(SharedArray a) {
-    return a == null ? null : MemorySegment.ofBuffer(a.data()).toArray(ValueLayout.JAVA_FLOAT);
+    return a == null ? null : memory(a.chunks()).toArray(ValueLayout.JAVA_FLOAT);
+  }
+
+  /**
+   * An array's memory (see {@link SharedArray#chunks}) as one segment, as the kernels read it. Up
+   * to 2 GB it is the one buffer's. Past that it is PyTorch's, seen through consecutive buffers:
+   * the segment spans them from the first one's address. Such a segment does not keep the memory
+   * alive; the array does, until its model or KV store closes, after which neither runs a step.
+   * Making it is a restricted method: the JVM needs {@code --enable-native-access=ALL-UNNAMED}.
+   *
+   * @throws IllegalStateException if the buffers are not consecutive in memory
+   */
+  @SuppressWarnings("restricted") // reinterpret: the size is the buffers', the lifetime the array's (above)
+  static MemorySegment memory(List<ByteBuffer> chunks) {
+    MemorySegment first = MemorySegment.ofBuffer(chunks.get(0));
+    if (chunks.size() == 1) {
+      return first;
+    }
+    long bytes = 0;
+    for (int c = 0; c < chunks.size(); c++) {
+      long at = MemorySegment.ofBuffer(chunks.get(c)).address();
+      if (at != first.address() + bytes) {
+        throw new IllegalStateException("an array's buffers are not consecutive in memory: buffer " + c
+            + " starts at 0x" + Long.toHexString(at) + ", expected 0x" + Long.toHexString(first.address() + bytes));
+      }
+      bytes += chunks.get(c).capacity();
+    }
+    return MemorySegment.ofAddress(first.address()).reinterpret(bytes);
   }
 
   @Override
@@ -95,7 +123,7 @@ final class VectorForward implements JavaForward {
       }
     }
     for (int l = 0; l < layers.length; l++) {
-      runLayer(layers[l], MemorySegment.ofBuffer(kv.layerData(l)), kv.rowWidth(), x, n, tableOf, pos);
+      runLayer(layers[l], memory(kv.layerChunks(l)), kv.rowWidth(), x, n, tableOf, pos);
     }
     float[] last = new float[rows * d];
     for (int i = 0; i < rows; i++) {
