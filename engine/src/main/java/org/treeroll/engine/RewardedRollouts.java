@@ -1,5 +1,6 @@
 package org.treeroll.engine;
 
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -101,6 +102,9 @@ public final class RewardedRollouts {
     TreeRewards.Batch batch = new TreeRewards(reward, session.treeWriter()).batch();
     Set<Integer> added = new HashSet<>();
     RolloutStats[] own = new RolloutStats[1];
+    // The listener has heard of every answer before the result completes (leaves finish on the
+    // engine's thread, before the rollout's future completes; their verdicts may come later).
+    List<CompletableFuture<Void>> told = new ArrayList<>();
     RolloutHooks hooks = new RolloutHooks() {
       @Override
       public String finalAnswer(int[] response, boolean done) {
@@ -122,13 +126,15 @@ public final class RewardedRollouts {
         if (added.add(tree.id())) {
           batch.add(tree, problems.get(tree.id()));
         }
-        batch.submit(tree, leaf, tok.decode(RolloutTree.responseTokens(leaf), true))
-            .thenAccept(r -> listener.answerScored(tree, leaf, r));
+        told.add(batch.submit(tree, leaf, tok.decode(RolloutTree.responseTokens(leaf), true))
+            .thenAccept(r -> listener.answerScored(tree, leaf, r)));
       }
     };
     long t0 = System.nanoTime();
     CompletableFuture<List<RolloutTree>> rollout = session.rollout(prompts, config, params, hooks);
-    CompletableFuture<Result> result = rollout.thenCombine(rollout.thenCompose(t -> batch.awaitAll()),
+    CompletableFuture<TreeRewards.Summary> scored = rollout.thenCompose(t -> batch.awaitAll()
+        .thenCombine(CompletableFuture.allOf(told.toArray(CompletableFuture[]::new)), (summary, v) -> summary));
+    CompletableFuture<Result> result = rollout.thenCombine(scored,
         (trees, summary) -> new Result(trees, summary, estimator.estimate(trees), own[0],
             (System.nanoTime() - t0) / 1e9));
     result.whenComplete((r, e) -> {
