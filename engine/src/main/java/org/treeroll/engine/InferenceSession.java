@@ -81,6 +81,16 @@ public final class InferenceSession implements AutoCloseable {
     return scheduler.rollout(prompts, config, params, hooks);
   }
 
+  /**
+   * {@link #rollout} with trees numbered (and seeded) from {@code firstTreeId}: batches of one
+   * dataset keep distinct tree ids (the export's group ids) and the same trees whatever the batch
+   * size.
+   */
+  public CompletableFuture<List<RolloutTree>> rollout(List<int[]> prompts, int firstTreeId, TreeRolloutConfig config,
+      SamplingParams params, RolloutHooks hooks) {
+    return scheduler.rollout(prompts, firstTreeId, config, params, hooks);
+  }
+
   /** One independent answer per prompt. */
   public CompletableFuture<List<Completion>> generate(List<int[]> prompts, SamplingParams params) {
     return scheduler.generate(prompts, params);

@@ -76,7 +76,7 @@ public final class RewardedRollouts {
     TextTokenizer tok = session.model().tokenizer();
     List<int[]> prompts = problems.stream().map(p -> tok.encode(p.prompt())).toList();
     int[] scored = {0};
-    return start(prompts, problems, config, params, new Listener() {
+    return start(prompts, 0, problems, config, params, new Listener() {
       @Override
       public void answerScored(RolloutTree tree, SegmentNode leaf, Reward reward) {
         onLeaf.accept(++scored[0]);
@@ -86,10 +86,11 @@ public final class RewardedRollouts {
 
   /**
    * {@link #run} without waiting, on prompts already tokenized ({@code problems} give the text a
-   * reward function sees and the references, in the same order). Cancelling the future cancels
-   * the rollout.
+   * reward function sees and the references, in the same order), trees numbered from
+   * {@code firstTreeId} (see {@link InferenceSession#rollout(List, int, TreeRolloutConfig,
+   * SamplingParams, RolloutHooks)}). Cancelling the future cancels the rollout.
    */
-  public CompletableFuture<Result> start(List<int[]> prompts, List<TreeRewards.Problem> problems,
+  public CompletableFuture<Result> start(List<int[]> prompts, int firstTreeId, List<TreeRewards.Problem> problems,
       TreeRolloutConfig config, SamplingParams params, Listener listener) {
     if (problems.isEmpty()) {
       throw new TreeRollException("problems: the list is empty");
@@ -124,14 +125,14 @@ public final class RewardedRollouts {
       @Override
       public void leafFinished(RolloutTree tree, SegmentNode leaf) {
         if (added.add(tree.id())) {
-          batch.add(tree, problems.get(tree.id()));
+          batch.add(tree, problems.get(tree.id() - firstTreeId));
         }
         told.add(batch.submit(tree, leaf, tok.decode(RolloutTree.responseTokens(leaf), true))
             .thenAccept(r -> listener.answerScored(tree, leaf, r)));
       }
     };
     long t0 = System.nanoTime();
-    CompletableFuture<List<RolloutTree>> rollout = session.rollout(prompts, config, params, hooks);
+    CompletableFuture<List<RolloutTree>> rollout = session.rollout(prompts, firstTreeId, config, params, hooks);
     CompletableFuture<TreeRewards.Summary> scored = rollout.thenCompose(t -> batch.awaitAll()
         .thenCombine(CompletableFuture.allOf(told.toArray(CompletableFuture[]::new)), (summary, v) -> summary));
     CompletableFuture<Result> result = rollout.thenCombine(scored,

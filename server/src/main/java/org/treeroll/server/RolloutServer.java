@@ -331,7 +331,7 @@ public final class RolloutServer implements AutoCloseable {
 
   private CompletableFuture<ObjectNode> rewardedRollout(RolloutRequest req, Events events) {
     RewardedRollouts rollouts = new RewardedRollouts(session, req.reward(), req.estimator());
-    CompletableFuture<RewardedRollouts.Result> run = rollouts.start(req.prompts(), req.problems(), req.tree(),
+    CompletableFuture<RewardedRollouts.Result> run = rollouts.start(req.prompts(), 0, req.problems(), req.tree(),
         req.sampling(), new RewardedRollouts.Listener() {
           @Override
           public void answerScored(RolloutTree tree, SegmentNode leaf, Reward reward) {

@@ -35,7 +35,11 @@ final class Admission {
   }
 
   /** A rollout request after its checks (caller's thread); the scheduler admits it later. */
-  RolloutRun rollout(List<int[]> prompts, TreeRolloutConfig cfg, SamplingParams params, RolloutHooks hooks) {
+  RolloutRun rollout(List<int[]> prompts, int firstTreeId, TreeRolloutConfig cfg, SamplingParams params,
+      RolloutHooks hooks) {
+    if (firstTreeId < 0) {
+      throw new TreeRollException("first tree id must be >= 0, got " + firstTreeId);
+    }
     if (prompts == null || prompts.isEmpty()) {
       throw new TreeRollException("prompts: the list is empty");
     }
@@ -59,7 +63,7 @@ final class Admission {
           + (longest + cfg.maxTokens()) + " tokens needs " + pagesPerAnswer);
     }
     List<int[]> copies = prompts.stream().map(int[]::clone).toList();
-    return new RolloutRun(copies, cfg, policy, p, hooks == null ? RolloutHooks.NONE : hooks, model);
+    return new RolloutRun(copies, firstTreeId, cfg, policy, p, hooks == null ? RolloutHooks.NONE : hooks, model);
   }
 
   /** A scoring request after its checks (caller's thread). */
@@ -146,11 +150,15 @@ final class Admission {
     return out;
   }
 
-  /** Makes a request's trees, each a waiting branch at its prompt. Tree i is seeded from (seed, i). */
+  /**
+   * Makes a request's trees, each a waiting branch at its prompt. Tree {@code first + i} is
+   * seeded from {@code (seed, first + i)}.
+   */
   static void plant(RolloutRun run, long weightVersion) {
     for (int i = 0; i < run.prompts.size(); i++) {
-      long seed = TokenSampler.rngFor(run.params.seed(), i).nextLong();
-      TreeState t = new TreeState(run, new RolloutTree(i, run.prompts.get(i), weightVersion, seed, run.policy.name()),
+      int id = run.firstTreeId + i;
+      long seed = TokenSampler.rngFor(run.params.seed(), id).nextLong();
+      TreeState t = new TreeState(run, new RolloutTree(id, run.prompts.get(i), weightVersion, seed, run.policy.name()),
           new SplittableRandom(seed), 4 * run.cfg.leafBudget());
       t.live.add(new Branch(t, t.tree.root(), null, new IntArrayList()));
       run.trees.add(t);

@@ -16,6 +16,7 @@ import org.treeroll.tree.SegmentNode;
 /** One rollout request: its settings, its trees, the context its policy sees, its future. */
 final class RolloutRun implements BranchingContext {
   final List<int[]> prompts;
+  final int firstTreeId;
   final TreeRolloutConfig cfg;
   final BranchingPolicy policy;
   final SamplingParams params;
@@ -28,9 +29,10 @@ final class RolloutRun implements BranchingContext {
   /** What a hook of this request threw: the request fails alone, before the next step. */
   Throwable failure;
 
-  RolloutRun(List<int[]> prompts, TreeRolloutConfig cfg, BranchingPolicy policy, SamplingParams params,
-      RolloutHooks hooks, Model model) {
+  RolloutRun(List<int[]> prompts, int firstTreeId, TreeRolloutConfig cfg, BranchingPolicy policy,
+      SamplingParams params, RolloutHooks hooks, Model model) {
     this.prompts = prompts;
+    this.firstTreeId = firstTreeId;
     this.cfg = cfg;
     this.policy = policy;
     this.params = params;

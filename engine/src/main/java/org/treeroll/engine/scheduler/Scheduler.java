@@ -139,7 +139,17 @@ public final class Scheduler implements AutoCloseable {
    */
   public CompletableFuture<List<RolloutTree>> rollout(List<int[]> prompts, TreeRolloutConfig cfg,
       SamplingParams params, RolloutHooks hooks) {
-    return submitRollout(admission.rollout(prompts, cfg, params, hooks), trees -> trees);
+    return rollout(prompts, 0, cfg, params, hooks);
+  }
+
+  /**
+   * {@link #rollout} with trees numbered from {@code firstTreeId}: tree {@code i} is
+   * {@code firstTreeId + i} and seeded from {@code (params.seed(), firstTreeId + i)}, so batches of
+   * one dataset get distinct ids and the same trees whatever the batch size.
+   */
+  public CompletableFuture<List<RolloutTree>> rollout(List<int[]> prompts, int firstTreeId, TreeRolloutConfig cfg,
+      SamplingParams params, RolloutHooks hooks) {
+    return submitRollout(admission.rollout(prompts, firstTreeId, cfg, params, hooks), trees -> trees);
   }
 
   /**
@@ -148,7 +158,7 @@ public final class Scheduler implements AutoCloseable {
    */
   public CompletableFuture<List<Completion>> generate(List<int[]> prompts, SamplingParams params) {
     TreeRolloutConfig one = TreeRolloutConfig.independent(1, params.maxTokens()).withRepetition(RepetitionRule.OFF);
-    return submitRollout(admission.rollout(prompts, one, params, RolloutHooks.NONE),
+    return submitRollout(admission.rollout(prompts, 0, one, params, RolloutHooks.NONE),
         trees -> trees.stream().map(t -> completion(t.leaves().get(0))).toList());
   }
 
