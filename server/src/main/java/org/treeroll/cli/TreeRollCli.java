@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       BenchCommand.class,
       AnalyzeCommand.class,
       ServeCommand.class,
+      RolloutCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class TreeRollCli {

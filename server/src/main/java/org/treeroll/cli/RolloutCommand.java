@@ -1,0 +1,210 @@
+package org.treeroll.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.treeroll.advantage.AdvantageEstimators;
+import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.engine.InferenceSession;
+import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.RewardedRollouts;
+import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.export.Exporter;
+import org.treeroll.reward.Reward;
+import org.treeroll.reward.RewardFunction;
+import org.treeroll.reward.RewardFunctions;
+import org.treeroll.reward.TreeRewards;
+import org.treeroll.tree.AtomicFile;
+import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.SegmentNode;
+import org.treeroll.tree.TreeDump;
+import org.treeroll.tree.TreeRollException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Offline rollouts over a prompt dataset in verl's layout: trees with rewards and advantages,
+ * written part by part (a tree dump and the trainer export per part of {@code --batch} prompts).
+ * A rerun with the same settings skips the parts already written, so a killed run resumes.
+ */
+@Command(name = "rollout", mixinStandardHelpOptions = true,
+    description = "Tree rollouts with rewards and advantages over a JSONL or Parquet prompt file (verl's layout).")
+final class RolloutCommand implements Callable<Integer> {
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  @Mixin ModelOption model = new ModelOption();
+
+  @Option(names = "--prompts", required = true,
+      description = "JSONL or .parquet rows with prompt (chat messages or a string), data_source, reward_model.ground_truth")
+  Path prompts;
+
+  @Option(names = "--out", required = true, description = "Output directory (created; a rerun resumes it)")
+  Path out;
+
+  @Option(names = "--policy", defaultValue = "treepo", description = "Branching policy spec (default: ${DEFAULT-VALUE})")
+  String policy;
+
+  @Option(names = "--leaves", defaultValue = "16", description = "Answers per prompt (default: ${DEFAULT-VALUE})")
+  int leaves;
+
+  @Option(names = "--segment", defaultValue = "32", description = "Tokens per segment (default: ${DEFAULT-VALUE})")
+  int segment;
+
+  @Option(names = "--depth", defaultValue = "8", description = "Segments per answer at most (default: ${DEFAULT-VALUE})")
+  int depth;
+
+  @Option(names = "--reward", defaultValue = "math", description = "Reward function spec (default: ${DEFAULT-VALUE})")
+  String reward;
+
+  @Option(names = "--estimator", defaultValue = "treepo", description = "Advantage estimator spec (default: ${DEFAULT-VALUE})")
+  String estimator;
+
+  @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature (default: ${DEFAULT-VALUE})")
+  double temperature;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Sampling seed; row i's tree is seeded from (seed, i) (default: ${DEFAULT-VALUE})")
+  long seed;
+
+  @Option(names = "--batch", defaultValue = "16", description = "Prompts per part (default: ${DEFAULT-VALUE})")
+  int batch;
+
+  @Option(names = "--kv-budget-mb", defaultValue = "1024", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
+  long kvBudgetMb;
+
+  @Override
+  public Integer call() {
+    positive("--leaves", leaves);
+    positive("--segment", segment);
+    positive("--depth", depth);
+    positive("--batch", batch);
+    positive("--kv-budget-mb", kvBudgetMb);
+    TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, Math.min(2, leaves), leaves, 2, segment * depth)
+        .withPolicy(policy);
+    var est = AdvantageEstimators.create(estimator);
+    SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed);
+    List<PromptDataset.Row> rows = PromptDataset.read(prompts);
+    try (LoadedModel lm = LoadedModel.open(model.resolve());
+        InferenceSession session = new InferenceSession(lm, kvBudgetMb << 20);
+        RewardFunction fn = RewardFunctions.create(reward)) {
+      checkManifest(lm, rows.size(), cfg, est.name());
+      Function<PromptDataset.Row, String> render = promptRenderer(lm);
+      int parts = (rows.size() + batch - 1) / batch;
+      int done = 0;
+      int skipped = 0;
+      System.out.printf("%d prompts from %s in %d parts of %d; %d answers each; policy %s, reward %s, estimator %s%n",
+          rows.size(), prompts, parts, batch, leaves, cfg.policy(), fn.name(), est.name());
+      try (ProgressBar bar = new ProgressBarBuilder().setTaskName("answers").setInitialMax((long) rows.size() * leaves)
+          .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).continuousUpdate().build()) {
+        for (int part = 0; part < parts; part++) {
+          List<PromptDataset.Row> slice = rows.subList(part * batch, Math.min(rows.size(), (part + 1) * batch));
+          if (written(part)) {
+            skipped++;
+            bar.stepBy((long) slice.size() * leaves);
+            continue;
+          }
+          List<TreeRewards.Problem> problems = slice.stream()
+              .map(r -> new TreeRewards.Problem(render.apply(r), r.groundTruth())).toList();
+          List<int[]> ids = problems.stream().map(p -> lm.tokenizer().encode(p.prompt())).toList();
+          RewardedRollouts.Result r = new RewardedRollouts(session, fn, est).start(ids, slice.get(0).index(), problems,
+              cfg, params, new RewardedRollouts.Listener() {
+                @Override
+                public void answerScored(RolloutTree tree, SegmentNode leaf, Reward reward) {
+                  bar.step();
+                }
+              }).join();
+          writePart(part, r);
+          done++;
+          bar.setExtraMessage(String.format("mean reward %.3f", r.rewards().meanReward()));
+        }
+      }
+      System.out.printf("wrote %d parts to %s (%d already there); trees in part-*.trees.jsonl"
+          + " (docs/file-formats.md), trainer rows in part-*.train.jsonl and .parquet (docs/export.md)%n",
+          done, out, skipped);
+    }
+    return 0;
+  }
+
+  /**
+   * The prompt text: a string as it is; chat messages as the model's chat template renders them.
+   */
+  private static Function<PromptDataset.Row, String> promptRenderer(LoadedModel lm) {
+    return r -> {
+      if (r.text() != null) {
+        return r.text();
+      }
+      throw new TreeRollException("row " + r.index() + ": chat message prompts need the model's chat template,"
+          + " which this build does not render yet; give the prompt as a string");
+    };
+  }
+
+  private Path part(int part, String suffix) {
+    return out.resolve(String.format("part-%05d.%s", part, suffix));
+  }
+
+  /** Whether a part is complete: its trainer export is written last. */
+  private boolean written(int part) {
+    return Files.isRegularFile(part(part, "train.parquet"));
+  }
+
+  private void writePart(int part, RewardedRollouts.Result r) {
+    TreeDump.write(part(part, "trees.jsonl"), r.trees());
+    Exporter.forFormat("jsonl").write(part(part, "train.jsonl"), r.advantages());
+    Exporter.forFormat("parquet").write(part(part, "train.parquet"), r.advantages());
+  }
+
+  /**
+   * Writes the run's settings on the first run; a rerun must have the same ones, or its parts
+   * would not belong together.
+   */
+  private void checkManifest(LoadedModel lm, int rows, TreeRolloutConfig cfg, String est) {
+    ObjectNode m = JSON.createObjectNode();
+    m.put("prompts", prompts.toAbsolutePath().normalize().toString());
+    m.put("rows", rows);
+    m.put("model", lm.dir().toAbsolutePath().normalize().toString());
+    m.put("batch", batch);
+    m.put("leaves", leaves);
+    m.put("segment", segment);
+    m.put("depth", depth);
+    m.put("policy", cfg.policy());
+    m.put("reward", reward);
+    m.put("estimator", est);
+    m.put("temperature", temperature);
+    m.put("seed", seed);
+    Path file = out.resolve("manifest.json");
+    try {
+      Files.createDirectories(out);
+      if (Files.isRegularFile(file)) {
+        JsonNode before = JSON.readTree(file.toFile());
+        for (var it = m.fields(); it.hasNext(); ) {
+          var f = it.next();
+          JsonNode was = before.get(f.getKey());
+          if (was == null || !f.getValue().asText().equals(was.asText())) {
+            throw new TreeRollException(out + " holds a run with " + f.getKey() + " = " + was
+                + ", not " + f.getValue() + "; use another --out or the same settings to resume it");
+          }
+        }
+      } else {
+        AtomicFile.write(file, tmp -> Files.writeString(tmp, JSON.writeValueAsString(m)));
+      }
+    } catch (IOException e) {
+      throw new TreeRollException(file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void positive(String option, long v) {
+    if (v <= 0) {
+      throw new TreeRollException(option + " must be > 0, got " + v);
+    }
+  }
+}
