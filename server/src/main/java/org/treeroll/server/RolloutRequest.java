@@ -75,6 +75,7 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
     AdvantageEstimator estimator = reward == null ? null
         : component("estimator", () -> AdvantageEstimators.create(estimatorSpec == null ? "grpo" : estimatorSpec));
     TreeRolloutConfig tree = tree(f, model);
+    fitContext(prompts, tree.maxTokens(), model.config().maxPositionEmbeddings());
     SamplingParams sampling = sampling(f, model, tree.maxTokens());
     boolean stream = f.bool("stream", false);
     // Last: a reward function may hold connections, and nothing after it can fail.
@@ -133,6 +134,16 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
       texts.add(text);
     }
     return out;
+  }
+
+  /** The engine refuses these too, but without naming the prompt at fault. */
+  private static void fitContext(List<int[]> prompts, int maxTokens, int context) {
+    for (int i = 0; i < prompts.size(); i++) {
+      if ((long) prompts.get(i).length + maxTokens > context) {
+        throw ApiError.badRequest("prompts[" + i + "]", prompts.get(i).length + " tokens, with tree.max_tokens "
+            + maxTokens + ", exceed the model's context of " + context + " tokens");
+      }
+    }
   }
 
   private static int[] encode(LoadedModel model, String text, String path) {

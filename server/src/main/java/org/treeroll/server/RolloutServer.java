@@ -1,26 +1,38 @@
 package org.treeroll.server;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -63,7 +75,10 @@ import org.treeroll.tree.TreeRollException;
  */
 public final class RolloutServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RolloutServer.class);
-  static final ObjectMapper JSON = new ObjectMapper();
+  // A body is one JSON value with each key once: trailing text or a repeated key is refused, not
+  // silently cut off or resolved last-wins.
+  static final ObjectMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
   private static final Set<String> WEIGHT_FIELDS = Set.of("path", "policy", "timeout_s", "version");
 
   private final Vertx vertx;
@@ -92,7 +107,8 @@ public final class RolloutServer implements AutoCloseable {
   public static RolloutServer start(Vertx vertx, InferenceSession session, ServerOptions options) {
     RolloutServer s = new RolloutServer(vertx, session, options);
     s.server = await(vertx.createHttpServer(new HttpServerOptions().setHost(options.host()).setPort(options.port())
-        .setCompressionSupported(true)).requestHandler(s.router).listen());
+        .setCompressionSupported(true)).requestHandler(s.router).invalidRequestHandler(RolloutServer::onInvalidRequest)
+        .listen());
     log.info("serving {} on http://{}:{}{}", s.modelName, options.host(), s.server.actualPort(),
         options.apiKey() == null ? "" : " (API key required)");
     return s;
@@ -152,6 +168,27 @@ public final class RolloutServer implements AutoCloseable {
     ctx.next();
   }
 
+  /**
+   * A request the HTTP codec refused before routing: a request line or headers over Vert.x's
+   * limits are answered in the error shape too (the default answers them with an empty body).
+   */
+  private static void onInvalidRequest(HttpServerRequest req) {
+    Throwable cause = req.decoderResult().cause();
+    ApiError e = cause instanceof TooLongHttpLineException
+        ? new ApiError(414, null, "the request line is longer than " + HttpServerOptions.DEFAULT_MAX_INITIAL_LINE_LENGTH
+            + " bytes")
+        : cause instanceof TooLongHttpHeaderException
+            ? new ApiError(431, null, "the request headers are larger than " + HttpServerOptions.DEFAULT_MAX_HEADER_SIZE
+                + " bytes")
+            : null;
+    if (e == null) {
+      HttpServerRequest.DEFAULT_INVALID_REQUEST_HANDLER.handle(req);
+      return;
+    }
+    req.response().setStatusCode(e.status).putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+        .putHeader(HttpHeaders.CONNECTION, "close").end(Buffer.buffer(bytes(e.toJson())));
+  }
+
   /** Vert.x failures (a body over the limit, a handler that threw) as JSON errors. */
   private void onFailure(RoutingContext ctx) {
     Throwable t = ctx.failure();
@@ -192,27 +229,67 @@ public final class RolloutServer implements AutoCloseable {
     metrics.record(route, status, t0 == null ? 0 : System.nanoTime() - t0);
   }
 
+  /** The media type of a Content-Type header, lower case and without parameters; null for none. */
+  private static String mediaType(RoutingContext ctx) {
+    String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+    return type == null ? null : type.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+  }
+
   /** The JSON body of a request; an empty, non-JSON or malformed body is refused. */
   private static JsonNode jsonBody(RoutingContext ctx) {
-    String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
-    if (type == null || !type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
+    if (!"application/json".equals(mediaType(ctx))) {
+      String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
       throw new ApiError(415, null, "expected Content-Type: application/json, got " + (type == null ? "none" : type));
     }
     Buffer body = ctx.body().buffer();
     if (body == null || body.length() == 0) {
       throw ApiError.badRequest(null, "the body is empty; expected a JSON object");
     }
+    byte[] bytes = body.getBytes();
+    requireUtf8(bytes);
     try {
-      JsonNode n = JSON.readTree(body.getBytes());
+      JsonNode n = JSON.readTree(bytes);
       if (n == null || n.isMissingNode()) {
         throw ApiError.badRequest(null, "the body is empty; expected a JSON object");
       }
       return n;
     } catch (JacksonException e) {
-      throw ApiError.badRequest(null, "the body is not valid JSON: " + e.getOriginalMessage());
+      throw ApiError.badRequest(null, "the body is not valid JSON: " + jsonReason(e));
     } catch (IOException e) {
       throw ApiError.badRequest(null, "the body cannot be read: " + e.getMessage());
     }
+  }
+
+  /** Refuses a body that is not UTF-8, as JSON must be: Jackson alone lets overlong forms through. */
+  private static void requireUtf8(byte[] bytes) {
+    CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder(); // reports malformed input
+    ByteBuffer in = ByteBuffer.wrap(bytes);
+    CharBuffer out = CharBuffer.allocate(8192);
+    for (CoderResult r = utf8.decode(in, out, true); !r.isUnderflow(); r = utf8.decode(in, out, true)) {
+      if (r.isError()) {
+        throw ApiError.badRequest(null, "the body is not valid UTF-8 at byte " + in.position());
+      }
+      out.clear(); // only validity matters, not the characters
+    }
+  }
+
+  /**
+   * Jackson's reason and where, less its hints at Java settings and classes (a client can enable
+   * no parser feature; the names mean nothing to it).
+   */
+  static String jsonReason(JacksonException e) {
+    String m = String.valueOf(e.getOriginalMessage()).replaceAll("\\s*\\(start marker at \\[[^\\]]*\\]\\)", "");
+    int java = -1;
+    for (String mark : List.of("`", "Feature '", "[Source:")) {
+      int i = m.indexOf(mark);
+      java = i >= 0 && (java < 0 || i < java) ? i : java;
+    }
+    if (java >= 0) { // cut the clause that holds it: "... (bound as `...`)" or "...: enable `...` to allow"
+      int cut = Math.max(m.lastIndexOf(" (", java), m.lastIndexOf(": ", java));
+      m = m.substring(0, cut > 0 ? cut : java).trim();
+    }
+    JsonLocation at = e.getLocation();
+    return at == null || at.getLineNr() < 1 ? m : m + " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
   }
 
   /** Takes a place among the requests in flight, or refuses with 429. */
@@ -501,8 +578,7 @@ public final class RolloutServer implements AutoCloseable {
 
   private void postWeights(RoutingContext ctx) {
     guarded(ctx, () -> {
-      String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
-      boolean raw = type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("application/octet-stream");
+      boolean raw = "application/octet-stream".equals(mediaType(ctx));
       JsonFields f = raw ? queryFields(ctx) : JsonFields.of(jsonBody(ctx), "", WEIGHT_FIELDS);
       WeightSwapPolicy policy = weightPolicy(f);
       Context loop = vertx.getOrCreateContext();
@@ -530,7 +606,12 @@ public final class RolloutServer implements AutoCloseable {
         if (path == null) {
           throw ApiError.badRequest("path", "required: a HF model directory or a .safetensors file on the server");
         }
-        Path p = Path.of(path);
+        Path p;
+        try {
+          p = Path.of(path);
+        } catch (InvalidPathException e) {
+          throw ApiError.badRequest("path", "not a valid path: " + e.getReason());
+        }
         update = vertx.executeBlocking(() -> Files.isDirectory(p) ? WeightUpdate.fromDirectory(p)
             : WeightUpdate.fromSafetensors(List.of(p)), false).toCompletionStage().toCompletableFuture()
             .thenCompose(u -> session.updateWeights(u, policy));
