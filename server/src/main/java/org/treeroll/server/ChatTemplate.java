@@ -156,7 +156,7 @@ final class ChatTemplate {
       String close = template.charAt(open + 1) == '{' ? "}}" : "%}";
       int end = endOfTag(template, open + 2, close);
       out.append(template, i, open + 2);
-      out.append(keywordValuesInParens(REVERSE_SLICE.matcher(template.substring(open + 2, end)).replaceAll("|reverse|list")));
+      out.append(rewrite(template.substring(open + 2, end)));
       i = end;
     }
     return out.toString();
@@ -194,8 +194,9 @@ final class ChatTemplate {
     return t.length();
   }
 
-  /** {@code f(a=x - 1, b=y)} to {@code f(a=(x - 1), b=(y))}, at any depth. */
-  private static String keywordValuesInParens(String expr) {
+  /** {@code f(a=x - 1, b=y)} to {@code f(a=(x - 1), b=(y))} at any depth, and {@code x[::-1]} to {@code x|reverse|list}. */
+  private static String rewrite(String expr) {
+    java.util.regex.Matcher reverse = REVERSE_SLICE.matcher(expr);
     StringBuilder out = new StringBuilder(expr.length() + 16);
     // Per open bracket: its kind, and whether a keyword value is open inside it.
     StringBuilder kinds = new StringBuilder();
@@ -208,6 +209,12 @@ final class ChatTemplate {
         int e = endOfString(expr, i);
         out.append(expr, i, e);
         i = e;
+        last = 'x';
+        continue;
+      }
+      if (c == '[' && reverse.region(i, expr.length()).lookingAt()) {
+        out.append("|reverse|list");
+        i = reverse.end();
         last = 'x';
         continue;
       }
