@@ -329,9 +329,9 @@ final class OpenAiEndpoints {
         first.putObject("delta").put("role", "assistant").put("content", "");
         first.putNull("logprobs").putNull("finish_reason");
       }
-      List<SampledAnswer.Piece> pieces = t.pieces();
-      for (SampledAnswer.Piece p : pieces) {
-        ObjectNode c = choice(out, index);
+      ObjectNode c = null;
+      for (SampledAnswer.Piece p : t.pieces()) {
+        c = choice(out, index);
         if (shape.chat()) {
           c.putObject("delta").put("content", p.text());
           if (req.logprobs()) {
@@ -349,7 +349,7 @@ final class OpenAiEndpoints {
         }
         c.putNull("finish_reason");
       }
-      ObjectNode last = pieces.isEmpty() || shape.chat() ? null : out.get(out.size() - 1);
+      ObjectNode last = shape.chat() ? null : c; // completions: the last text chunk ends the answer
       if (last == null) { // chat ends with an empty delta, as OpenAI's streams do
         last = choice(out, index);
         if (shape.chat()) {
