@@ -1,5 +1,6 @@
 package org.treeroll.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vertx.core.Context;
@@ -68,7 +69,7 @@ final class OpenAiEndpoints {
 
   private void handle(RoutingContext ctx, boolean chat) {
     server.guarded(ctx, () -> {
-      var body = RolloutServer.jsonBody(ctx);
+      JsonNode body = RolloutServer.jsonBody(ctx);
       OpenAiRequest req = chat ? OpenAiRequest.chat(body, session.model(), modelId, options, template)
           : OpenAiRequest.completion(body, session.model(), modelId, options);
       server.admit();

@@ -6,17 +6,17 @@ import java.util.function.Function;
 
 /**
  * The text of an answer as its tokens arrive, with OpenAI's stop strings (the engine stops on
- * token ids only). Tokens are decoded incrementally: a token that ends inside a multi-byte
- * character, or that the tokenizer would still merge with the next, shows nothing until the text
- * settles. After each token the text is searched for the stop strings; at the first one found the
- * text is cut before it and every later token is ignored. Text that could be the start of a stop
- * string is held back until it is not, so a streamed answer never shows a stop string's head.
- * Non-streamed answers go through the same steps, so both read the same.
+ * token ids only). Tokens are decoded incrementally, each against the one before it (so a
+ * tokenizer's joins show right); a token that ends inside a multi-byte character shows nothing
+ * until the character is complete. The text is matched against the stop strings a character at a
+ * time: the first to end in it cuts the text where it begins, and every later token is ignored,
+ * however the tokens group the characters. Text that could be the start of a stop string is held
+ * back until it is not, so a streamed answer never shows a stop string's head. Non-streamed
+ * answers go through the same steps, so both read the same.
  */
 final class TextStream {
   private final Function<int[], String> decode;
-  private final List<String> stops;
-  private final int longestStop;
+  private final List<StopMatcher> stops;
   private int[] tokens = new int[16];
   private int count;
   /** Tokens before {@code prefix} are settled and decoded into {@code text}; {@code read} ends the last settled piece. */
@@ -29,8 +29,7 @@ final class TextStream {
   /** @param decode token ids to text, special tokens skipped */
   TextStream(Function<int[], String> decode, List<String> stops) {
     this.decode = decode;
-    this.stops = List.copyOf(stops);
-    this.longestStop = stops.stream().mapToInt(String::length).max().orElse(0);
+    this.stops = stops.stream().map(StopMatcher::new).toList();
   }
 
   /** Whether a stop string ended the text: tokens given after that are ignored. */
@@ -86,25 +85,34 @@ final class TextStream {
     return text.substring(0, sent);
   }
 
+  /**
+   * Appends settled text one character at a time; the first stop string to end in it (of two
+   * ending at the same character, the longer) cuts the text where it begins.
+   */
   private void append(String piece) {
-    int from = Math.max(0, text.length() - longestStop + 1);
-    text.append(piece);
-    int cut = -1;
-    // The earliest stop string in the new text wins; it must end in this piece, else it had been found.
-    for (String s : stops) {
-      int at = text.indexOf(s, from);
-      if (at >= 0 && (cut < 0 || at < cut)) {
-        cut = at;
+    for (int i = 0; i < piece.length(); i++) {
+      char c = piece.charAt(i);
+      text.append(c);
+      int cut = -1;
+      for (StopMatcher m : stops) {
+        if (m.advance(c)) {
+          cut = cut < 0 ? text.length() - m.length() : Math.min(cut, text.length() - m.length());
+        }
       }
-    }
-    if (cut >= 0) {
-      text.setLength(cut);
-      kept = count;
+      if (cut >= 0) {
+        text.setLength(cut);
+        kept = count;
+        return;
+      }
     }
   }
 
   private String release(boolean all) {
-    int upTo = all || stopped() ? text.length() : text.length() - heldBack();
+    int held = 0;
+    for (StopMatcher m : stops) {
+      held = Math.max(held, m.matched());
+    }
+    int upTo = all || stopped() ? text.length() : text.length() - held;
     if (upTo <= sent) {
       return "";
     }
@@ -113,32 +121,55 @@ final class TextStream {
     return out;
   }
 
-  /** Length of the longest end of the text that is a proper start of some stop string. */
-  private int heldBack() {
-    int held = 0;
-    for (String s : stops) {
-      for (int k = Math.min(s.length() - 1, text.length()); k > held; k--) {
-        if (endsWith(s, k)) {
-          held = k;
-          break;
-        }
-      }
-    }
-    return held;
-  }
-
-  /** Whether the text ends with the first {@code k} characters of {@code s}. */
-  private boolean endsWith(String s, int k) {
-    int at = text.length() - k;
-    for (int i = 0; i < k; i++) {
-      if (text.charAt(at + i) != s.charAt(i)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
   private String decode(int from, int to) {
     return from >= to ? "" : decode.apply(Arrays.copyOfRange(tokens, from, to));
+  }
+
+  /**
+   * Knuth-Morris-Pratt over the text as it grows: how much of the stop string the text ends
+   * with, in constant amortised time a character, so no stop string costs a rescan.
+   */
+  private static final class StopMatcher {
+    private final String stop;
+    /** fail[i]: length of the longest proper prefix of stop[0..i] that is also its suffix. */
+    private final int[] fail;
+    private int matched;
+
+    StopMatcher(String stop) {
+      this.stop = stop;
+      this.fail = new int[stop.length()];
+      for (int i = 1, k = 0; i < stop.length(); i++) {
+        while (k > 0 && stop.charAt(i) != stop.charAt(k)) {
+          k = fail[k - 1];
+        }
+        if (stop.charAt(i) == stop.charAt(k)) {
+          k++;
+        }
+        fail[i] = k;
+      }
+    }
+
+    /** The text grew by {@code c}; answers whether it now ends with the whole stop string. */
+    boolean advance(char c) {
+      if (matched == stop.length()) {
+        matched = fail[matched - 1];
+      }
+      while (matched > 0 && stop.charAt(matched) != c) {
+        matched = fail[matched - 1];
+      }
+      if (stop.charAt(matched) == c) {
+        matched++;
+      }
+      return matched == stop.length();
+    }
+
+    /** How many of the stop string's first characters the text ends with. */
+    int matched() {
+      return matched;
+    }
+
+    int length() {
+      return stop.length();
+    }
   }
 }

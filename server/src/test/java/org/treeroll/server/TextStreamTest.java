@@ -114,6 +114,31 @@ class TextStreamTest {
   }
 
   @Test
+  void theStopThatEndsFirstWinsWhateverTheTokensHold() {
+    String[] vocab = {"a", "bcde", "f"};
+    java.util.function.Function<int[], String> words = ids -> {
+      StringBuilder b = new StringBuilder();
+      for (int id : ids) {
+        b.append(vocab[id]);
+      }
+      return b.toString();
+    };
+    // One token brings both; "cd" ends before "bcde" does, as it would byte by byte.
+    TextStream s = new TextStream(words, List.of("bcde", "cd"));
+    assertThat(String.join("", shown(s, new int[] {0, 1, 2}))).isEqualTo("ab");
+    assertThat(s.keptTokens()).isEqualTo(2);
+  }
+
+  @Test
+  void aStopThatOverlapsItselfIsFound() {
+    TextStream s = new TextStream(TextStreamTest::decode, List.of("aab"));
+    assertThat(String.join("", shown(s, bytes("xaaab!")))).isEqualTo("xa");
+    TextStream t = new TextStream(TextStreamTest::decode, List.of("abab"));
+    assertThat(String.join("", shown(t, bytes("ababab")))).isEqualTo("");
+    assertThat(t.keptTokens()).isEqualTo(4);
+  }
+
+  @Test
   void aStopInsideAMultiByteTokenRunIsFound() {
     TextStream s = new TextStream(TextStreamTest::decode, List.of("€"));
     assertThat(String.join("", shown(s, bytes("a€b")))).isEqualTo("a");
