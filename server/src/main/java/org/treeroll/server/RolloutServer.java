@@ -145,6 +145,7 @@ public final class RolloutServer implements AutoCloseable {
     r.get("/health").handler(this::getHealth);
     r.get("/metrics").handler(this::getMetrics);
     r.get("/openapi.json").handler(this::getOpenApi);
+    new OpenAiEndpoints(this, vertx, session, options, metrics, modelName).register(r);
     r.route().last().handler(ctx -> fail(ctx, new ApiError(404, null, "no route " + ctx.request().method() + " "
         + ctx.request().path())));
     r.route().failureHandler(this::onFailure);
@@ -204,7 +205,7 @@ public final class RolloutServer implements AutoCloseable {
     }
   }
 
-  private void fail(RoutingContext ctx, ApiError e) {
+  void fail(RoutingContext ctx, ApiError e) {
     if (e.status == 429) {
       ctx.response().putHeader(HttpHeaders.RETRY_AFTER, "1");
     }
@@ -214,7 +215,7 @@ public final class RolloutServer implements AutoCloseable {
     sendJson(ctx, e.status, e.toJson());
   }
 
-  private void sendJson(RoutingContext ctx, int status, JsonNode body) {
+  void sendJson(RoutingContext ctx, int status, JsonNode body) {
     HttpServerResponse res = ctx.response();
     if (res.ended() || res.closed()) {
       return;
@@ -236,7 +237,7 @@ public final class RolloutServer implements AutoCloseable {
   }
 
   /** The JSON body of a request; an empty, non-JSON or malformed body is refused. */
-  private static JsonNode jsonBody(RoutingContext ctx) {
+  static JsonNode jsonBody(RoutingContext ctx) {
     if (!"application/json".equals(mediaType(ctx))) {
       String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
       throw new ApiError(415, null, "expected Content-Type: application/json, got " + (type == null ? "none" : type));
@@ -293,15 +294,20 @@ public final class RolloutServer implements AutoCloseable {
   }
 
   /** Takes a place among the requests in flight, or refuses with 429. */
-  private void admit() {
+  void admit() {
     if (inFlight.incrementAndGet() > options.maxInFlight()) {
       inFlight.decrementAndGet();
       throw new ApiError(429, null, options.maxInFlight() + " requests are in flight; retry later");
     }
   }
 
+  /** Gives back the place {@link #admit} took. */
+  void release() {
+    inFlight.decrementAndGet();
+  }
+
   /** Runs {@code handler}, answering an {@link ApiError} or a {@link TreeRollException} as a 4xx. */
-  private void guarded(RoutingContext ctx, Runnable handler) {
+  void guarded(RoutingContext ctx, Runnable handler) {
     try {
       handler.run();
     } catch (ApiError e) {
@@ -427,7 +433,7 @@ public final class RolloutServer implements AutoCloseable {
    * {@code source} mapped by {@code render}; cancelling or failing the result cancels
    * {@code source} (the engine request).
    */
-  private static <T> CompletableFuture<ObjectNode> linked(CompletableFuture<T> source, Function<T, ObjectNode> render) {
+  static <T> CompletableFuture<ObjectNode> linked(CompletableFuture<T> source, Function<T, ObjectNode> render) {
     CompletableFuture<ObjectNode> out = new CompletableFuture<>();
     source.whenComplete((v, e) -> {
       if (e != null) {
