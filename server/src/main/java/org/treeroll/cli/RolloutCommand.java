@@ -24,6 +24,7 @@ import org.treeroll.reward.Reward;
 import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.RewardFunctions;
 import org.treeroll.reward.TreeRewards;
+import org.treeroll.server.ChatTemplate;
 import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
@@ -139,12 +140,16 @@ final class RolloutCommand implements Callable<Integer> {
    * The prompt text: a string as it is; chat messages as the model's chat template renders them.
    */
   private static Function<PromptDataset.Row, String> promptRenderer(LoadedModel lm) {
+    ChatTemplate chat = ChatTemplate.of(lm.tokenizer().special());
     return r -> {
       if (r.text() != null) {
         return r.text();
       }
-      throw new TreeRollException("row " + r.index() + ": chat message prompts need the model's chat template,"
-          + " which this build does not render yet; give the prompt as a string");
+      try {
+        return chat.render(r.messages().stream().map(m -> new ChatTemplate.Message(m.role(), m.content(), null)).toList());
+      } catch (RuntimeException e) { // the template refused the conversation, or cannot render
+        throw new TreeRollException("row " + r.index() + ": " + e.getMessage(), e);
+      }
     };
   }
 

@@ -32,9 +32,10 @@ import org.treeroll.engine.tokenizer.SpecialTokens;
  * ({@link #compatible}): {@code x[::-1]} becomes {@code x|reverse|list}, and keyword-argument
  * values are parenthesised, since Jinjava binds {@code a=b - 1} as {@code (a=b) - 1}.
  */
-final class ChatTemplate {
+public final class ChatTemplate {
   /** One message: its role and its text (text parts already joined). */
-  record Message(String role, String content, String name) {}
+  /** One chat message; {@code name} may be null. */
+  public record Message(String role, String content, String name) {}
 
   private static final Pattern REVERSE_SLICE = Pattern.compile("\\[\\s*:\\s*:\\s*-1\\s*\\]");
 
@@ -50,7 +51,8 @@ final class ChatTemplate {
     this.jinja = template == null ? null : newJinjava();
   }
 
-  static ChatTemplate of(SpecialTokens special) {
+  /** The template of a checkpoint's tokenizer_config.json, or the fallback when it has none. */
+  public static ChatTemplate of(SpecialTokens special) {
     return new ChatTemplate(special.chatTemplate(), special.bosToken(), special.eosToken());
   }
 
@@ -67,7 +69,7 @@ final class ChatTemplate {
    * The prompt text for {@code messages}, ready for the answer to begin. A conversation the
    * template refuses ({@code raise_exception}) is answered 400 naming {@code messages}.
    */
-  String render(List<Message> messages) {
+  public String render(List<Message> messages) {
     if (template == null) {
       StringBuilder s = new StringBuilder();
       messages.forEach(m -> s.append(m.content()).append('\n'));

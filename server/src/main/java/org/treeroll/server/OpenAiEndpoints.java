@@ -59,7 +59,7 @@ final class OpenAiEndpoints {
     this.options = options;
     this.metrics = metrics;
     this.modelId = modelId;
-    this.template = ChatTemplate.of(session.model().tokenizer().special());
+    this.template = server.chat;
   }
 
   void register(Router r) {

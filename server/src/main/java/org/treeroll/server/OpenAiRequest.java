@@ -254,14 +254,18 @@ record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sa
   }
 
   private static List<ChatTemplate.Message> messages(JsonFields f) {
-    JsonNode ms = f.get("messages");
+    return messages(f.get("messages"), "messages");
+  }
+
+  /** Chat messages at {@code base} of a request (also a rollout prompt's {@code messages}). */
+  static List<ChatTemplate.Message> messages(JsonNode ms, String base) {
     if (ms == null || !ms.isArray() || ms.isEmpty()) {
-      throw ApiError.badRequest("messages", "expected a non-empty array of messages ({\"role\", \"content\"}), got "
+      throw ApiError.badRequest(base, "expected a non-empty array of messages ({\"role\", \"content\"}), got "
           + (ms != null && ms.isArray() ? "an empty array" : JsonFields.kind(ms)));
     }
     List<ChatTemplate.Message> out = new ArrayList<>();
     for (int i = 0; i < ms.size(); i++) {
-      String path = "messages[" + i + "]";
+      String path = base + "[" + i + "]";
       JsonFields m = JsonFields.of(ms.get(i), path, MESSAGE);
       String role = m.string("role", null, 64);
       if (role == null) {

@@ -37,16 +37,17 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
       "branching_factor", "max_tokens", "policy", "stop_on_answer", "repetition");
   private static final Set<String> SAMPLING =
       Set.of("temperature", "top_p", "top_k", "seed", "logprobs", "stop_token_ids", "ignore_eos");
-  private static final Set<String> PROMPT = Set.of("text", "token_ids");
+  private static final Set<String> PROMPT = Set.of("text", "token_ids", "messages");
 
-  static RolloutRequest parse(JsonNode body, LoadedModel model, ServerOptions options, String newId, Vertx vertx) {
+  static RolloutRequest parse(JsonNode body, LoadedModel model, ChatTemplate chat, ServerOptions options, String newId,
+      Vertx vertx) {
     JsonFields f = JsonFields.of(body, "", FIELDS);
     String id = f.string("id", null, 64);
     if (id != null && !ID.matcher(id).matches()) {
       throw ApiError.badRequest("id", "must be 1-64 characters of letters, digits and . _ : -");
     }
     List<String> texts = new ArrayList<>();
-    List<int[]> prompts = prompts(f, model, options, texts);
+    List<int[]> prompts = prompts(f, model, chat, options, texts);
     List<TreeRewards.Problem> problems = new ArrayList<>();
     String reward = f.string("reward", null, 4096);
     JsonNode refs = f.get("references");
@@ -90,7 +91,8 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
     }
   }
 
-  private static List<int[]> prompts(JsonFields f, LoadedModel model, ServerOptions options, List<String> texts) {
+  private static List<int[]> prompts(JsonFields f, LoadedModel model, ChatTemplate chat, ServerOptions options,
+      List<String> texts) {
     JsonNode ps = f.get("prompts");
     if (ps == null || !ps.isArray() || ps.isEmpty()) {
       throw ApiError.badRequest("prompts", "expected a non-empty array of prompts (strings, or objects with text"
@@ -112,12 +114,16 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
         ids = encode(model, text, path);
       } else if (p.isObject()) {
         JsonFields o = JsonFields.of(p, path, PROMPT);
-        if (o.has("text") == o.has("token_ids")) {
-          throw ApiError.badRequest(path, "give exactly one of text and token_ids");
+        if ((o.has("text") ? 1 : 0) + (o.has("token_ids") ? 1 : 0) + (o.has("messages") ? 1 : 0) != 1) {
+          throw ApiError.badRequest(path, "give exactly one of text, token_ids and messages");
         }
         if (o.has("text")) {
           text = o.string("text", null, Integer.MAX_VALUE);
           ids = encode(model, text, o.path("text"));
+        } else if (o.has("messages")) {
+          // Rendered with the model's chat template, as /v1/chat/completions does.
+          text = chat.render(OpenAiRequest.messages(o.get("messages"), o.path("messages")));
+          ids = encode(model, text, o.path("messages"));
         } else {
           ids = JsonFields.tokenIds(o.get("token_ids"), o.path("token_ids"), vocab);
           text = model.tokenizer().decode(ids, false);

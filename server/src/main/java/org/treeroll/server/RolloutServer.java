@@ -89,6 +89,7 @@ public final class RolloutServer implements AutoCloseable {
   private final Map<String, CompletableFuture<?>> running = new ConcurrentHashMap<>();
   private final Cache<String, ObjectNode> finished;
   private final ServerMetrics metrics;
+  final ChatTemplate chat; // the model's own chat template, or the fallback
   private final Router router;
   private HttpServer server;
 
@@ -100,6 +101,7 @@ public final class RolloutServer implements AutoCloseable {
     this.finished = Caffeine.newBuilder().expireAfterWrite(options.resultTtl()).maximumSize(options.maxResults()).build();
     this.metrics = new ServerMetrics(session, inFlight,
         KvStore.bytesPerToken(session.model().config()) * InferenceSession.DEFAULT_PAGE_SIZE);
+    this.chat = ChatTemplate.of(session.model().tokenizer().special());
     this.router = routes();
   }
 
@@ -321,7 +323,8 @@ public final class RolloutServer implements AutoCloseable {
 
   private void postRollout(RoutingContext ctx) {
     guarded(ctx, () -> {
-      RolloutRequest req = RolloutRequest.parse(jsonBody(ctx), session.model(), options, "ro-" + UUID.randomUUID(), vertx);
+      RolloutRequest req = RolloutRequest.parse(jsonBody(ctx), session.model(), chat, options,
+          "ro-" + UUID.randomUUID(), vertx);
       if (running.containsKey(req.id()) || finished.getIfPresent(req.id()) != null) {
         req.close();
         throw new ApiError(409, "id", "a rollout with id " + req.id() + " exists; choose another");

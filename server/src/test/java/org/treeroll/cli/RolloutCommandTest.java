@@ -21,7 +21,8 @@ class RolloutCommandTest {
   static final ObjectMapper JSON = new ObjectMapper();
   @TempDir Path tmp;
 
-  static final String MODEL = Path.of("..", "models", "treeroll-arith").toAbsolutePath().normalize().toString();
+  static final String MODEL = Path.of(System.getProperty("treeroll.models.dir", "../models"), "treeroll-arith")
+      .toAbsolutePath().normalize().toString();
   static final String[] SHAPE = {"--model", MODEL, "--leaves", "3", "--segment", "8", "--depth", "12"};
 
   private Path jsonl(String... lines) throws Exception {
@@ -80,6 +81,28 @@ class RolloutCommandTest {
         .isEqualTo(part1.get(0).leaves().get(0).tokens());
 
     run(prompts, out, "--seed", "9").assertOneLineError("seed = 0, not 9", "same settings");
+  }
+
+  @Test
+  void chatMessagePromptsGoThroughTheModelsChatTemplate() throws Exception {
+    // The bundled model has no template: each message's content on its own line.
+    Path prompts = jsonl("{\"prompt\": [{\"role\": \"user\", \"content\": \"Q: 4+4=?\"}],"
+        + " \"reward_model\": {\"ground_truth\": \"8\"}}");
+    Path out = tmp.resolve("chat");
+    CliRun r = run(prompts, out);
+    assertThat(r.code()).as(r.err()).isZero();
+    int[] prompt = TreeDump.read(out.resolve("part-00000.trees.jsonl")).get(0).prompt();
+    assertThat(new String(toBytes(prompt), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("Q: 4+4=?\n");
+  }
+
+  /** The bundled model's byte-level ids below 256 are the bytes themselves. */
+  private static byte[] toBytes(int[] ids) {
+    byte[] b = new byte[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      assertThat(ids[i]).isLessThan(256);
+      b[i] = (byte) ids[i];
+    }
+    return b;
   }
 
   @Test

@@ -344,6 +344,21 @@ class RolloutServerTest {
   }
 
   @Test
+  void chatMessagePromptsAreRenderedLikeChatCompletions() throws Exception {
+    HttpResponse<String> r = post(server, "/v1/rollouts", "{\"prompts\": [{\"messages\": [{\"role\": \"system\","
+        + " \"content\": \"Be brief.\"}, {\"role\": \"user\", \"content\": \"hi\"}]}], \"tree\": {\"leaf_budget\": 2,"
+        + " \"max_tokens\": 4}}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    String rendered = server.chat.render(List.of(new ChatTemplate.Message("system", "Be brief.", null),
+        new ChatTemplate.Message("user", "hi", null)));
+    assertThat(ints(json(r).get("trees").get(0).get("prompt"))).isEqualTo(model.tokenizer().encode(rendered));
+    HttpResponse<String> bad = post(server, "/v1/rollouts", "{\"prompts\": [{\"messages\": [{\"role\": \"robot\","
+        + " \"content\": \"x\"}]}]}");
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(json(bad).get("error").get("param").asText()).isEqualTo("prompts[0].messages[0].role");
+  }
+
+  @Test
   void theOpenApiDocumentListsExactlyTheRoutes() throws Exception {
     JsonNode doc = json(send(server, "GET", "/openapi.json"));
     List<String> documented = new ArrayList<>();
