@@ -369,12 +369,12 @@ public final class RolloutServer implements AutoCloseable {
     result.whenComplete((body, e) -> {
       over.set(true);
       vertx.cancelTimer(timer);
+      if (body != null) {
+        finished.put(req.id(), body); // before it leaves running: its id is never free in between
+      }
       running.remove(req.id());
       inFlight.decrementAndGet();
       req.close();
-      if (body != null) {
-        finished.put(req.id(), body);
-      }
       loop.runOnContext(v -> {
         if (e != null) {
           fail(ctx, asApiError(e));
