@@ -14,6 +14,8 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -65,6 +67,9 @@ public final class Scheduler implements AutoCloseable {
   private final KvMemory memory;
   private final TreeGrowth growth;
   private final Admission admission;
+  // Where handed-out futures complete: not the common pool, whose threads the sampling step uses.
+  private final ExecutorService callbacks =
+      Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("treeroll-callback-", 0).factory());
   // Scheduler-thread state.
   private final List<RolloutRun> active = new ArrayList<>();
   private final ArrayDeque<ScoreJob> scoring = new ArrayDeque<>();
@@ -243,6 +248,7 @@ public final class Scheduler implements AutoCloseable {
       join(vertx.undeploy(deploymentId));
       deploymentId = null;
     }
+    callbacks.shutdown(); // what was failed on the way out still completes
   }
 
   private <T> CompletableFuture<T> submitRollout(RolloutRun run, Function<List<RolloutTree>, T> result) {
@@ -254,7 +260,7 @@ public final class Scheduler implements AutoCloseable {
    * The caller's view of an internal future: completes on another thread, and cancelling it runs
    * {@code onCancel}.
    */
-  private static <T> CompletableFuture<T> handOut(CompletableFuture<T> internal, Runnable onCancel) {
+  private <T> CompletableFuture<T> handOut(CompletableFuture<T> internal, Runnable onCancel) {
     CompletableFuture<T> out = new CompletableFuture<>();
     internal.whenCompleteAsync((r, e) -> {
       if (e == null) {
@@ -262,7 +268,7 @@ public final class Scheduler implements AutoCloseable {
       } else {
         out.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
       }
-    });
+    }, callbacks);
     out.whenComplete((r, e) -> {
       if (out.isCancelled()) {
         onCancel.run();
