@@ -385,6 +385,26 @@ class RolloutServerTest {
   }
 
   @Test
+  void weightsSentAsASafetensorsBodyServeAtOnce() throws Exception {
+    byte[] file = java.nio.file.Files.readAllBytes(dirB.resolve("model.safetensors"));
+    HttpResponse<String> u = http.send(HttpRequest.newBuilder(URI.create(url(server, "/v1/weights?policy=wait")))
+        .timeout(Duration.ofMinutes(2)).header("Content-Type", "application/octet-stream")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(file)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(u.statusCode()).as(u.body()).isEqualTo(200);
+    long version = json(u).get("weight_version").asLong();
+    try {
+      JsonNode r = json(post(server, "/v1/rollouts", "{\"prompts\": [\"up\"], \"tree\": {\"leaf_budget\": 3,"
+          + " \"max_tokens\": 6}, \"sampling\": {\"ignore_eos\": true}}"));
+      assertThat(r.get("weight_version").asLong()).isEqualTo(version);
+      try (LoadedModel b = LoadedModel.open(dirB); InferenceSession s = new InferenceSession(b, 8L << 20)) {
+        assertTreeMatchesRescoring(s, r.get("trees").get(0));
+      }
+    } finally {
+      assertThat(post(server, "/v1/weights", "{\"path\": \"" + dirA + "\"}").statusCode()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void aMalformedWeightUpdateIsRefusedNamingTheProblem() throws Exception {
     long before = engine().weightVersion();
     HttpResponse<String> r = post(server, "/v1/weights", "{\"path\": \"" + tmp.resolve("nope") + "\"}");
