@@ -147,10 +147,10 @@ final class BenchCommand {
 
     @Override
     public Integer call() {
-      positive("--requests", requests);
-      positive("--leaves", leaves);
+      Cli.positive("--requests", requests);
+      Cli.positive("--leaves", leaves);
       for (int c : concurrency) {
-        positive("--concurrency", c);
+        Cli.positive("--concurrency", c);
       }
       // Trees of arithmetic answers: segments of 8 tokens, answers of up to 96.
       TreeRolloutConfig tree = new TreeRolloutConfig(8, 12, Math.min(2, leaves), leaves, 2, 96);
@@ -204,12 +204,12 @@ final class BenchCommand {
     @Override
     public Integer call() {
       int[] user = userRange();
-      positive("--requests", requests);
+      Cli.positive("--requests", requests);
       if (systemTokens < 0) {
         throw new TreeRollException("--system-tokens must be >= 0, got " + systemTokens);
       }
-      positive("--max-tokens", maxTokens);
-      positive("--kv-budget-mb", kvBudgetMb);
+      Cli.positive("--max-tokens", maxTokens);
+      Cli.positive("--kv-budget-mb", kvBudgetMb);
       var w = new SharedPrefixBenchmark.Workload(requests, systemTokens, user[0], user[1], maxTokens, seed);
       try (LoadedModel lm = LoadedModel.open(model.resolve())) {
         ModelConfig cfg = lm.config();
@@ -262,9 +262,4 @@ final class BenchCommand {
     }
   }
 
-  private static void positive(String option, long v) {
-    if (v <= 0) {
-      throw new TreeRollException(option + " must be > 0, got " + v);
-    }
-  }
 }

@@ -6,6 +6,13 @@ import org.treeroll.tree.TreeRollException;
 final class Cli {
   private Cli() {}
 
+  /** Refuses an option value that must be > 0. */
+  static void positive(String option, long v) {
+    if (v <= 0) {
+      throw new TreeRollException(option + " must be > 0, got " + v);
+    }
+  }
+
   static void checkTokenIds(int[] ids, int vocab, String option) {
     for (int i = 0; i < ids.length; i++) {
       if (ids[i] < 0 || ids[i] >= vocab) {

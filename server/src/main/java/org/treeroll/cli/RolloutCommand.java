@@ -85,11 +85,11 @@ final class RolloutCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    positive("--leaves", leaves);
-    positive("--segment", segment);
-    positive("--depth", depth);
-    positive("--batch", batch);
-    positive("--kv-budget-mb", kvBudgetMb);
+    Cli.positive("--leaves", leaves);
+    Cli.positive("--segment", segment);
+    Cli.positive("--depth", depth);
+    Cli.positive("--batch", batch);
+    Cli.positive("--kv-budget-mb", kvBudgetMb);
     TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, Math.min(2, leaves), leaves, 2, segment * depth)
         .withPolicy(policy);
     var est = AdvantageEstimators.create(estimator);
@@ -207,9 +207,4 @@ final class RolloutCommand implements Callable<Integer> {
     }
   }
 
-  private static void positive(String option, long v) {
-    if (v <= 0) {
-      throw new TreeRollException(option + " must be > 0, got " + v);
-    }
-  }
 }
