@@ -99,7 +99,7 @@ final class OpenAiEndpoints {
       server.release();
       throw e;
     }
-    CompletableFuture<ObjectNode> result = RolloutServer.linked(events == null ? trees
+    CompletableFuture<ObjectNode> result = RolloutEndpoints.linked(events == null ? trees
         : trees.thenCompose(t -> events.written().thenApply(v -> t)), t -> events == null ? body(req, shape, t)
         : usageChunk(shape, req, events.completionTokens()));
     result.whenComplete((v, e) -> {

@@ -7,10 +7,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.Context;
@@ -39,39 +36,24 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.treeroll.advantage.BatchAdvantages;
 import org.treeroll.engine.InferenceSession;
-import org.treeroll.engine.RewardedRollouts;
 import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.runtime.KvStore;
-import org.treeroll.engine.runtime.RolloutHooks;
-import org.treeroll.engine.runtime.RolloutStats;
 import org.treeroll.engine.scheduler.WeightSwapPolicy;
-import org.treeroll.export.ExportRow;
-import org.treeroll.export.JsonlExporter;
-import org.treeroll.reward.Reward;
-import org.treeroll.tree.RolloutTree;
-import org.treeroll.tree.SegmentNode;
-import org.treeroll.tree.TreeDump;
 import org.treeroll.tree.TreeRollException;
 
 /**
- * The HTTP API over one engine (docs/http-api.md). Handlers run on Vert.x event loops and never
- * block them: every engine call returns a future, and answers are built off the event loop. A
- * rollout is tracked by id while it runs (so {@code DELETE} cancels it and frees its pages at the
- * next step boundary) and kept for a while once finished (a Caffeine cache with expiry and a size
- * bound). A client that disconnects cancels its request; so does the request timeout.
+ * The HTTP API over one engine (docs/http-api.md): cross-cutting concerns (the key, errors,
+ * admission, body checks) and the small endpoints; rollouts live in {@link RolloutEndpoints}, the
+ * OpenAI-compatible ones in {@link OpenAiEndpoints}. Handlers run on Vert.x event loops and never
+ * block them: every engine call returns a future, and answers are built off the event loop.
  */
 public final class RolloutServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RolloutServer.class);
@@ -86,8 +68,7 @@ public final class RolloutServer implements AutoCloseable {
   private final ServerOptions options;
   private final String modelName;
   private final AtomicInteger inFlight = new AtomicInteger();
-  private final Map<String, CompletableFuture<?>> running = new ConcurrentHashMap<>();
-  private final Cache<String, ObjectNode> finished;
+  private final RolloutEndpoints rollouts;
   private final ServerMetrics metrics;
   final ChatTemplate chat; // the model's own chat template, or the fallback
   private final Router router;
@@ -98,10 +79,10 @@ public final class RolloutServer implements AutoCloseable {
     this.session = session;
     this.options = options;
     this.modelName = session.model().dir().getFileName().toString();
-    this.finished = Caffeine.newBuilder().expireAfterWrite(options.resultTtl()).maximumSize(options.maxResults()).build();
     this.metrics = new ServerMetrics(session, inFlight,
         KvStore.bytesPerToken(session.model().config()) * InferenceSession.DEFAULT_PAGE_SIZE);
     this.chat = ChatTemplate.of(session.model().tokenizer().special());
+    this.rollouts = new RolloutEndpoints(this, vertx, session, options, metrics, modelName);
     this.router = routes();
   }
 
@@ -132,16 +113,14 @@ public final class RolloutServer implements AutoCloseable {
       await(server.close());
       server = null;
     }
-    running.values().forEach(f -> f.cancel(true));
+    rollouts.cancelAll();
   }
 
   private Router routes() {
     Router r = Router.router(vertx);
     r.route().handler(this::authenticate);
     r.route().handler(BodyHandler.create().setBodyLimit(options.maxBodyBytes()).setHandleFileUploads(false));
-    r.post("/v1/rollouts").handler(this::postRollout);
-    r.get("/v1/rollouts/:id").handler(this::getRollout);
-    r.delete("/v1/rollouts/:id").handler(this::deleteRollout);
+    rollouts.register(r);
     r.post("/v1/weights").handler(this::postWeights);
     r.get("/v1/models").handler(this::getModels);
     r.get("/health").handler(this::getHealth);
@@ -316,270 +295,6 @@ public final class RolloutServer implements AutoCloseable {
       fail(ctx, e);
     } catch (TreeRollException e) {
       fail(ctx, ApiError.badRequest(null, e.getMessage()));
-    }
-  }
-
-  // ---- Rollouts. ----
-
-  private void postRollout(RoutingContext ctx) {
-    guarded(ctx, () -> {
-      RolloutRequest req = RolloutRequest.parse(jsonBody(ctx), session.model(), chat, options,
-          "ro-" + UUID.randomUUID(), vertx);
-      if (running.containsKey(req.id()) || finished.getIfPresent(req.id()) != null) {
-        req.close();
-        throw new ApiError(409, "id", "a rollout with id " + req.id() + " exists; choose another");
-      }
-      try {
-        admit();
-      } catch (ApiError e) {
-        req.close();
-        throw e;
-      }
-      startRollout(ctx, req);
-    });
-  }
-
-  private void startRollout(RoutingContext ctx, RolloutRequest req) {
-    Context loop = vertx.getOrCreateContext();
-    HttpServerResponse res = ctx.response();
-    AtomicBoolean over = new AtomicBoolean();
-    if (req.stream()) {
-      res.setChunked(true).putHeader(HttpHeaders.CONTENT_TYPE, "application/x-ndjson");
-    }
-    Events events = new Events(loop, res, req.stream());
-    CompletableFuture<ObjectNode> result;
-    try {
-      result = req.reward() == null ? plainRollout(req, events) : rewardedRollout(req, events);
-    } catch (RuntimeException e) {
-      inFlight.decrementAndGet();
-      req.close();
-      throw e;
-    }
-    running.put(req.id(), result);
-    long timer = vertx.setTimer(options.requestTimeout().toMillis(), t -> {
-      // Failing the result cancels the engine request (see linked).
-      result.completeExceptionally(new ApiError(504, null, "timed out after "
-          + options.requestTimeout().toSeconds() + " s; the rollout was cancelled"));
-    });
-    res.closeHandler(v -> {
-      if (!over.get()) {
-        result.cancel(true); // the client went away: free its pages
-      }
-    });
-    result.whenComplete((body, e) -> {
-      over.set(true);
-      vertx.cancelTimer(timer);
-      if (body != null) {
-        finished.put(req.id(), body); // before it leaves running: its id is never free in between
-      }
-      running.remove(req.id());
-      inFlight.decrementAndGet();
-      req.close();
-      loop.runOnContext(v -> {
-        if (e != null) {
-          fail(ctx, asApiError(e));
-        } else if (req.stream()) {
-          ObjectNode done = JSON.createObjectNode().put("event", "done");
-          done.setAll(body);
-          done.remove("trees"); // each came as its own event
-          res.end(line(done));
-          metrics.record("/v1/rollouts", 200, System.nanoTime() - (long) ctx.get("t0"));
-        } else {
-          sendJson(ctx, 200, body);
-        }
-      });
-    });
-  }
-
-  /** Trees only: no reward, no advantages. */
-  private CompletableFuture<ObjectNode> plainRollout(RolloutRequest req, Events events) {
-    RolloutStats[] stats = new RolloutStats[1];
-    RolloutHooks hooks = new RolloutHooks() {
-      @Override
-      public void leafFinished(RolloutTree tree, SegmentNode leaf) {
-        events.answer(tree, leaf, null);
-      }
-
-      @Override
-      public void treeFinished(RolloutTree tree) {
-        events.tree(tree);
-      }
-
-      @Override
-      public void rolloutFinished(RolloutStats s) {
-        stats[0] = s;
-      }
-    };
-    long t0 = System.nanoTime();
-    CompletableFuture<List<RolloutTree>> trees = session.rollout(req.prompts(), req.tree(), req.sampling(), hooks);
-    return linked(trees, t -> rolloutJson(req, t, null, null, stats[0], (System.nanoTime() - t0) / 1e9));
-  }
-
-  private CompletableFuture<ObjectNode> rewardedRollout(RolloutRequest req, Events events) {
-    RewardedRollouts rollouts = new RewardedRollouts(session, req.reward(), req.estimator());
-    CompletableFuture<RewardedRollouts.Result> run = rollouts.start(req.prompts(), 0, req.problems(), req.tree(),
-        req.sampling(), new RewardedRollouts.Listener() {
-          @Override
-          public void answerScored(RolloutTree tree, SegmentNode leaf, Reward reward) {
-            events.answer(tree, leaf, reward);
-          }
-
-          @Override
-          public void treeFinished(RolloutTree tree) {
-            events.tree(tree);
-          }
-        });
-    return linked(run, r -> rolloutJson(req, r.trees(), r, r.advantages(), r.stats(), r.seconds()));
-  }
-
-  /**
-   * {@code source} mapped by {@code render}; cancelling or failing the result cancels
-   * {@code source} (the engine request).
-   */
-  static <T> CompletableFuture<ObjectNode> linked(CompletableFuture<T> source, Function<T, ObjectNode> render) {
-    CompletableFuture<ObjectNode> out = new CompletableFuture<>();
-    source.whenComplete((v, e) -> {
-      if (e != null) {
-        out.completeExceptionally(e);
-      } else {
-        try {
-          out.complete(render.apply(v));
-        } catch (RuntimeException x) {
-          out.completeExceptionally(x);
-        }
-      }
-    });
-    out.whenComplete((v, e) -> {
-      if (e != null) {
-        source.cancel(true);
-      }
-    });
-    return out;
-  }
-
-  private ObjectNode rolloutJson(RolloutRequest req, List<RolloutTree> trees, RewardedRollouts.Result rewarded,
-      BatchAdvantages advantages, RolloutStats stats, double seconds) {
-    ObjectNode o = JSON.createObjectNode();
-    o.put("id", req.id());
-    o.put("object", "rollout");
-    o.put("status", "completed");
-    o.put("model", modelName);
-    o.put("weight_version", trees.isEmpty() ? 0 : trees.get(0).weightVersion());
-    ArrayNode ts = o.putArray("trees");
-    trees.forEach(t -> ts.add(TreeDump.toJson(t)));
-    if (rewarded != null) {
-      ObjectNode r = o.putObject("rewards");
-      r.put("scored", rewarded.rewards().scored());
-      r.put("errors", rewarded.rewards().errors());
-      if (Double.isFinite(rewarded.rewards().meanReward())) {
-        r.put("mean_reward", rewarded.rewards().meanReward());
-      } else {
-        r.putNull("mean_reward");
-      }
-      r.put("first_error", rewarded.rewards().firstError());
-      o.put("estimator", advantages.estimator());
-      ArrayNode rows = o.putArray("advantages");
-      ExportRow.of(advantages).forEach(row -> rows.add(JsonlExporter.toJson(row)));
-    }
-    ObjectNode s = o.putObject("stats");
-    if (stats != null) {
-      s.put("computed_tokens", stats.computedTokens());
-      s.put("cache_hit_tokens", stats.cacheHitTokens());
-      s.put("suspensions", stats.suspensions());
-      s.put("refills", stats.refills());
-      s.put("forward_steps", stats.forwardSteps());
-    }
-    s.put("answers", trees.stream().mapToInt(t -> t.leaves().size()).sum());
-    s.put("seconds", seconds);
-    return o;
-  }
-
-  /** Stream events (NDJSON lines), written on the request's event loop. */
-  private final class Events {
-    private final Context loop;
-    private final HttpServerResponse res;
-    private final boolean on;
-
-    Events(Context loop, HttpServerResponse res, boolean on) {
-      this.loop = loop;
-      this.res = res;
-      this.on = on;
-    }
-
-    /** An answer ended (and, with a reward, was scored). Called on the engine's thread. */
-    void answer(RolloutTree tree, SegmentNode leaf, Reward reward) {
-      if (!on) {
-        return;
-      }
-      ObjectNode e = JSON.createObjectNode();
-      e.put("event", "answer");
-      e.put("tree_id", tree.id());
-      ArrayNode tokens = e.putArray("tokens");
-      for (int t : RolloutTree.responseTokens(leaf)) {
-        tokens.add(t);
-      }
-      e.put("text", session.model().tokenizer().decode(RolloutTree.responseTokens(leaf), true));
-      ArrayNode lps = e.putArray("logprobs");
-      for (float lp : RolloutTree.responseLogProbs(leaf)) {
-        lps.add(lp);
-      }
-      e.put("finish_reason", leaf.finishReason() == null ? null
-          : leaf.finishReason().name().toLowerCase(java.util.Locale.ROOT));
-      if (reward != null) {
-        if (reward.ok()) {
-          e.put("reward", reward.value());
-        } else {
-          e.putNull("reward");
-          e.put("reward_error", reward.error());
-        }
-      }
-      send(e);
-    }
-
-    /** A tree is done and numbered for good. Called on the engine's thread. */
-    void tree(RolloutTree tree) {
-      if (on) {
-        ObjectNode e = JSON.createObjectNode();
-        e.put("event", "tree");
-        e.set("tree", TreeDump.toJson(tree));
-        send(e);
-      }
-    }
-
-    private void send(ObjectNode e) {
-      Buffer b = line(e);
-      loop.runOnContext(v -> {
-        if (!res.ended() && !res.closed()) {
-          res.write(b);
-        }
-      });
-    }
-  }
-
-  private void getRollout(RoutingContext ctx) {
-    String id = ctx.pathParam("id");
-    ObjectNode done = finished.getIfPresent(id);
-    if (done != null) {
-      sendJson(ctx, 200, done);
-    } else if (running.containsKey(id)) {
-      sendJson(ctx, 202, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "running"));
-    } else {
-      fail(ctx, new ApiError(404, "id", "no rollout " + id + " (finished ones are kept "
-          + options.resultTtl().toMinutes() + " minutes)"));
-    }
-  }
-
-  private void deleteRollout(RoutingContext ctx) {
-    String id = ctx.pathParam("id");
-    CompletableFuture<?> f = running.get(id);
-    if (f != null) {
-      f.cancel(true); // the engine frees its pages at its next step boundary
-      sendJson(ctx, 200, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "cancelled"));
-    } else if (finished.getIfPresent(id) != null) {
-      finished.invalidate(id);
-      sendJson(ctx, 200, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "deleted"));
-    } else {
-      fail(ctx, new ApiError(404, "id", "no rollout " + id));
     }
   }
 
