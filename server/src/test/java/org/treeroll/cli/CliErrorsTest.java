@@ -51,6 +51,25 @@ class CliErrorsTest {
   }
 
   @Test
+  void aCheckpointWithOneNanWeightIsRefusedNamingTheTensor() throws Exception {
+    Path dir = tmp.resolve("nan");
+    var cfg = ModelPreset.TINY_LLAMA.config();
+    var tensors = new java.util.ArrayList<>(RandomModelWriter.tensors(cfg, 1));
+    for (int i = 0; i < tensors.size(); i++) {
+      var t = tensors.get(i);
+      if (t.name().equals("model.layers.1.mlp.down_proj.weight")) {
+        float[] poisoned = t.data().clone();
+        poisoned[17] = Float.NaN;
+        tensors.set(i, new org.treeroll.engine.io.NamedTensor(t.name(), t.shape(), poisoned));
+      }
+    }
+    RandomModelWriter.writeDirectory(dir, cfg, tensors, DType.F32, java.util.Map.of(),
+        java.util.List.of(ModelPreset.TINY_SPECIAL_TOKENS));
+    CliRun.of("score", "--model", dir.toString(), "--ids", "1,2")
+        .assertOneLineError("model.layers.1.mlp.down_proj.weight", "NaN at element 17", "non-finite");
+  }
+
+  @Test
   void tensorOfTheWrongShape() throws Exception {
     Path dir = copyOfGood("shape");
     Path cfg = dir.resolve("config.json");

@@ -101,7 +101,16 @@ final class SafetensorsWeights implements WeightSource {
       throw new TreeRollException(f.path() + ": tensor '" + name + "' has shape " + Arrays.toString(shape)
           + ", expected " + Arrays.toString(expectedShape));
     }
-    return f.readFloats(name);
+    float[] values = f.readFloats(name);
+    // A diverged training step leaves NaN or Inf behind; loaded, they would only surface as NaN
+    // log-probs much later.
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(values[i])) {
+        throw new TreeRollException(f.path() + ": tensor '" + name + "' holds " + values[i] + " at element " + i
+            + "; refusing non-finite weights");
+      }
+    }
+    return values;
   }
 
   @Override

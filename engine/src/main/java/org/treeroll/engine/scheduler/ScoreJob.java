@@ -12,6 +12,7 @@ import org.treeroll.engine.runtime.SequenceChunk;
 import org.treeroll.engine.runtime.TokenScores;
 import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.kvcache.PageTable;
+import org.treeroll.tree.TreeRollException;
 
 /**
  * Teacher-forced scoring as scheduler work: the log-prob of every token of each sequence given
@@ -29,6 +30,7 @@ final class ScoreJob {
   private float[] logProbs;
   private float[] entropies;
   private int position; // next position to feed
+  private boolean failed;
 
   ScoreJob(List<int[]> sequences, double temperature) {
     this.sequences = sequences;
@@ -59,6 +61,15 @@ final class ScoreJob {
     }
     float[][] scored = forward.run(List.of(new SequenceChunk(table, Arrays.copyOfRange(seq, start, end), true)),
         logits -> scores(logits, targets, temperature));
+    for (int i = 0; i < targets.length; i++) {
+      if (Float.isNaN(scored[0][i])) {
+        release();
+        failed = true;
+        done.completeExceptionally(new TreeRollException("the model produced non-finite logits scoring sequence "
+            + results.size() + " at position " + (start + i) + "; its weights or activations hold NaN or Inf"));
+        return true;
+      }
+    }
     System.arraycopy(scored[0], 0, logProbs, start, targets.length);
     System.arraycopy(scored[1], 0, entropies, start, targets.length);
     position = end;
@@ -73,7 +84,7 @@ final class ScoreJob {
   }
 
   boolean finished() {
-    return results.size() == sequences.size();
+    return failed || results.size() == sequences.size();
   }
 
   /** Returns the pages of the sequence in progress (on completion, failure or cancellation). */

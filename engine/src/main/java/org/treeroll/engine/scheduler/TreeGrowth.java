@@ -17,6 +17,7 @@ import org.treeroll.kvcache.PageTable;
 import org.treeroll.tree.FinishReason;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
+import org.treeroll.tree.TreeRollException;
 
 /**
  * How trees grow (TreePO's segment-wise sampling): every live branch of every tree samples one
@@ -45,7 +46,15 @@ final class TreeGrowth {
   }
 
   /** Samples a token for every branch that holds pages, ends the stopped ones, feeds the rest. */
-  void step(List<Branch> active) {
+  void step(List<Branch> ready) {
+    for (Branch b : ready) {
+      if (Float.isNaN(b.next.entropies()[b.nextRow]) && b.tree.run.failure == null) {
+        // NaN or Inf logits (poisoned weights or activations): sampling from them means nothing.
+        b.tree.run.failure = new TreeRollException("the model produced non-finite logits for tree " + b.tree.tree.id()
+            + " after " + b.response.size() + " response tokens; its weights or activations hold NaN or Inf");
+      }
+    }
+    List<Branch> active = ready.stream().filter(b -> b.tree.run.failure == null).toList();
     // Draws are independent (each branch has its own RNG; distributions are read-only), so they
     // run on every core: at 64 rows of a 152k vocabulary they take ~10 ms on one.
     SampledToken[] drawn = new SampledToken[active.size()];

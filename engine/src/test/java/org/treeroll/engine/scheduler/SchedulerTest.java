@@ -243,6 +243,65 @@ class SchedulerTest {
     }
   }
 
+  /**
+   * The same request under budgets from roomy down to the least the engine accepts: every run
+   * finishes, every answer matches its path rescored alone, and every page comes back; a page
+   * less is refused up front, naming the sizes.
+   */
+  @Test
+  void everyAcceptedBudgetFinishesAndOnePageLessIsRefused() {
+    SamplingParams params = PARAMS.withIgnoreEos(true);
+    TreeRolloutConfig cfg = SHAPE.withPolicy("rose:per_round=2").withRepetition(RepetitionRule.OFF);
+    // One answer of the longest prompt (7 tokens) and 20 response tokens: 7 pages of 4, plus one to decode into.
+    int least = 8;
+    for (int pages : new int[] {256, 64, 24, 12, 9, least}) {
+      try (Engine e = new Engine(pages, true)) {
+        List<RolloutTree> trees = e.sample(PROMPTS, cfg, params, RolloutHooks.NONE);
+        for (RolloutTree t : trees) {
+          assertThat(t.leaves()).as("%d pages", pages).hasSize(cfg.leafBudget());
+        }
+        e.assertEveryLeafMatchesRescoring(trees, params);
+        assertThat(e.stats().peakPagesInUse()).isLessThanOrEqualTo(pages);
+        e.flush();
+        assertThat(e.stats().pagesInUse()).as("%d pages", pages).isZero();
+      }
+    }
+    try (Engine e = new Engine(least - 1, true)) {
+      assertThatThrownBy(() -> e.scheduler.rollout(PROMPTS, cfg, params, RolloutHooks.NONE))
+          .isInstanceOf(TreeRollException.class)
+          .hasMessage("KV budget of 7 pages is too small: one answer of 27 tokens needs 8");
+    }
+  }
+
+  /**
+   * Finite weights whose activations overflow (a final norm of 1e38) give non-finite logits:
+   * the request fails saying so instead of sampling from NaN, and its pages come back.
+   */
+  @Test
+  void nonFiniteLogitsFailTheRequestInsteadOfSamplingFromNan() {
+    List<org.treeroll.engine.io.NamedTensor> tensors = new ArrayList<>();
+    for (var t : org.treeroll.engine.model.RandomModelWriter.tensors(CFG, 21)) {
+      if (t.name().equals("model.norm.weight")) {
+        float[] huge = new float[t.data().length];
+        Arrays.fill(huge, 1e38f);
+        t = new org.treeroll.engine.io.NamedTensor(t.name(), t.shape(), huge);
+      }
+      tensors.add(t);
+    }
+    try (LlamaDecoder poisoned = LlamaDecoder.load(CFG, org.treeroll.engine.model.InMemoryWeights.of(tensors),
+            DjlRuntime.device());
+        KvStore kv = poisoned.newKvStore(new PagePool(64, 4));
+        Scheduler s = Scheduler.start(vertx, poisoned, kv, CFG.eosTokenIds(), 64, true)) {
+      assertThatThrownBy(() -> await(s.rollout(PROMPTS, SHAPE, PARAMS, RolloutHooks.NONE)))
+          .isInstanceOf(TreeRollException.class).hasMessageContaining("non-finite logits for tree 0");
+      assertThatThrownBy(() -> await(s.score(List.of(new int[] {1, 2, 3}), 1.0)))
+          .isInstanceOf(TreeRollException.class).hasMessageContaining("non-finite logits scoring sequence 0");
+      EngineStats st = await(s.stats());
+      assertThat(st.liveBranches()).isZero();
+      assertThat(st.cacheLocks()).isZero();
+    }
+  }
+
   @Test
   void underPressureTheCacheGivesWayBeforeBranchesDo() {
     SamplingParams params = PARAMS.withIgnoreEos(true);
