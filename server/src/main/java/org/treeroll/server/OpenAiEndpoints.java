@@ -25,6 +25,7 @@ import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.runtime.RolloutHooks;
 import org.treeroll.engine.tokenizer.TextTokenizer;
+import org.treeroll.tree.FinishReason;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
 
@@ -85,8 +86,13 @@ final class OpenAiEndpoints {
     Events events = req.stream() ? new Events(loop, res, req, shape) : null;
     RolloutHooks hooks = events == null ? RolloutHooks.NONE : new RolloutHooks() {
       @Override
+      public void tokenSampled(RolloutTree tree, SegmentNode node) {
+        events.token(tree, node);
+      }
+
+      @Override
       public void leafFinished(RolloutTree tree, SegmentNode leaf) {
-        events.answer(SampledAnswer.of(tree, leaf));
+        events.finished(leaf);
       }
     };
     // n answers sharing only the prompt; no rule may end an answer early but EOS and max_tokens.
@@ -277,16 +283,20 @@ final class OpenAiEndpoints {
   // ---- Streams: server-sent events. ----
 
   /**
-   * The chunks of a streamed request. Each answer is rendered off the engine's thread when it
-   * ends and written on the request's event loop, its chunks together; the end ({@code [DONE]})
-   * follows the last of them.
+   * The chunks of a streamed request, sent as the engine samples: each choice's tokens are turned
+   * into text (held back while it could be the start of a stop string) and chunks off the engine's
+   * thread, one task after another per choice, and written on the request's event loop in that
+   * order; the end ({@code [DONE]}) follows the last choice's last chunk.
    */
   private final class Events {
+    // Rendering runs off the engine's thread; each choice's tasks chain, one after another.
+    private final java.util.concurrent.Executor callbacks = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
     private final Context loop;
     private final HttpServerResponse res;
     private final OpenAiRequest req;
     private final Shape shape;
-    private final List<CompletableFuture<Void>> pending = new ArrayList<>();
+    private final Map<SegmentNode, ChoiceStream> choices = new java.util.IdentityHashMap<>(); // engine thread
+    private final List<CompletableFuture<Void>> done = new ArrayList<>();
     private final AtomicLong completionTokens = new AtomicLong();
 
     Events(Context loop, HttpServerResponse res, OpenAiRequest req, Shape shape) {
@@ -296,22 +306,30 @@ final class OpenAiEndpoints {
       this.shape = shape;
     }
 
-    /** An answer ended. Called on the engine's thread: copies, hands off and returns. */
-    void answer(SampledAnswer a) {
-      CompletableFuture<Void> done = CompletableFuture.supplyAsync(() -> chunks(a)).thenAccept(chunks -> {
-        Buffer b = Buffer.buffer();
-        chunks.forEach(c -> b.appendBuffer(event(c)));
-        loop.runOnContext(v -> write(b));
-      });
-      synchronized (pending) {
-        pending.add(done);
+    /** A token was sampled. Called on the engine's thread: copies it, hands off and returns. */
+    void token(RolloutTree tree, SegmentNode node) {
+      ChoiceStream c = choices.computeIfAbsent(node,
+          n -> new ChoiceStream(tree.id() * req.n() + tree.root().children().indexOf(n)));
+      int i = node.tokenCount() - 1;
+      boolean top = node.candidatesPerToken() > 0;
+      c.then(() -> c.add(node.token(i), node.logProb(i), top ? node.candidateIds(i) : new int[0],
+          top ? node.candidateLogProbs(i) : new float[0]));
+    }
+
+    /** An answer ended. Called on the engine's thread. */
+    void finished(SegmentNode leaf) {
+      ChoiceStream c = choices.get(leaf);
+      FinishReason reason = leaf.finishReason();
+      c.then(() -> c.finish(reason));
+      synchronized (done) {
+        done.add(c.chain);
       }
     }
 
-    /** Completes once every answer so far is rendered and queued for writing. */
+    /** Completes once every answer is rendered and queued for writing. */
     CompletableFuture<Void> written() {
-      synchronized (pending) {
-        return CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
+      synchronized (done) {
+        return CompletableFuture.allOf(done.toArray(CompletableFuture[]::new));
       }
     }
 
@@ -319,55 +337,135 @@ final class OpenAiEndpoints {
       return completionTokens.get();
     }
 
-    private List<ObjectNode> chunks(SampledAnswer a) {
-      Tokens tokens = new Tokens(session.model().tokenizer());
-      SampledAnswer.Text t = a.text(req.stops(), tokens::text);
-      completionTokens.addAndGet(t.kept());
-      int index = choiceIndex(req, a);
-      List<ObjectNode> out = new ArrayList<>();
-      if (shape.chat()) {
-        ObjectNode first = choice(out, index);
-        first.putObject("delta").put("role", "assistant").put("content", "");
-        first.putNull("logprobs").putNull("finish_reason");
+    /** One choice as it streams. Its methods run one at a time, in the order the engine called. */
+    private final class ChoiceStream {
+      private final int index;
+      private final Tokens tokens = new Tokens(session.model().tokenizer());
+      private final TextStream text;
+      private CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
+      private int count;
+      private int from; // first token of the text not shown yet
+      private int[] ids = new int[16];
+      private float[] lps = new float[16];
+      private int[][] topIds = new int[16][];
+      private float[][] topLps = new float[16][];
+      private int[] offsets = new int[16];
+
+      ChoiceStream(int index) {
+        this.index = index;
+        this.text = new TextStream(tokens::text, req.stops());
+        if (shape.chat()) { // chat opens every choice with the assistant's role
+          then(() -> {
+            ObjectNode chunk = chunk(index);
+            ObjectNode c = choiceOf(chunk);
+            c.putObject("delta").put("role", "assistant").put("content", "");
+            c.putNull("logprobs").putNull("finish_reason");
+            send(List.of(chunk));
+          });
+        }
       }
-      ObjectNode c = null;
-      for (SampledAnswer.Piece p : t.pieces()) {
-        c = choice(out, index);
+
+      /** Runs {@code task} after this choice's earlier ones, off the engine's thread. */
+      void then(Runnable task) {
+        chain = chain.thenRunAsync(task, callbacks);
+      }
+
+      void add(int id, float lp, int[] top, float[] topLp) {
+        if (text.stopped()) {
+          return; // past a stop string: the engine decodes on, the client sees nothing more
+        }
+        grow();
+        ids[count] = id;
+        lps[count] = lp;
+        topIds[count] = top;
+        topLps[count] = topLp;
+        offsets[count] = text.offset();
+        count++;
+        String shown = text.add(id);
+        if (!shown.isEmpty()) {
+          int to = text.stopped() ? text.keptTokens() : count;
+          send(List.of(piece(shown, from, to)));
+          from = to;
+        }
+      }
+
+      void finish(FinishReason reason) {
+        int kept = text.keptTokens();
+        String rest = text.finish();
+        List<ObjectNode> out = new ArrayList<>();
+        ObjectNode last = null;
+        if (!rest.isEmpty() || from < kept) {
+          last = piece(rest, from, kept);
+          out.add(last);
+        }
+        if (shape.chat() || last == null) { // chat ends with an empty delta, as OpenAI's streams do
+          last = chunk(index);
+          ObjectNode c = choiceOf(last);
+          if (shape.chat()) {
+            c.putObject("delta");
+          } else {
+            c.put("text", "");
+          }
+          c.putNull("logprobs");
+          out.add(last);
+        }
+        choiceOf(last).put("finish_reason", text.stopped() ? "stop" : SampledAnswer.finishReason(reason));
+        completionTokens.addAndGet(kept);
+        send(out);
+      }
+
+      /** A chunk showing {@code shown}, with tokens {@code [from, to)}. */
+      private ObjectNode piece(String shown, int from, int to) {
+        SampledAnswer a = new SampledAnswer(0, index, ids, lps, topIds, topLps, null);
+        ObjectNode chunk = chunk(index);
+        ObjectNode c = choiceOf(chunk);
         if (shape.chat()) {
-          c.putObject("delta").put("content", p.text());
+          c.putObject("delta").put("content", shown);
           if (req.logprobs()) {
-            chatLogprobs(c.putObject("logprobs"), a, p.from(), p.to(), req, tokens);
+            chatLogprobs(c.putObject("logprobs"), a, from, to, req, tokens);
           } else {
             c.putNull("logprobs");
           }
         } else {
-          c.put("text", p.text());
+          c.put("text", shown);
           if (req.logprobs()) {
-            legacyLogprobs(c.putObject("logprobs"), a, t, p.from(), p.to(), 0, req, tokens);
+            legacyLogprobs(c.putObject("logprobs"), a, new SampledAnswer.Text("", List.of(), to, offsets, null), from,
+                to, 0, req, tokens);
           } else {
             c.putNull("logprobs");
           }
         }
         c.putNull("finish_reason");
+        return chunk;
       }
-      ObjectNode last = shape.chat() ? null : c; // completions: the last text chunk ends the answer
-      if (last == null) { // chat ends with an empty delta, as OpenAI's streams do
-        last = choice(out, index);
-        if (shape.chat()) {
-          last.putObject("delta");
-        } else {
-          last.put("text", "");
+
+      private void grow() {
+        if (count == ids.length) {
+          int n = 2 * count;
+          ids = java.util.Arrays.copyOf(ids, n);
+          lps = java.util.Arrays.copyOf(lps, n);
+          topIds = java.util.Arrays.copyOf(topIds, n);
+          topLps = java.util.Arrays.copyOf(topLps, n);
+          offsets = java.util.Arrays.copyOf(offsets, n);
         }
-        last.putNull("logprobs");
       }
-      last.put("finish_reason", t.finishReason());
-      return out;
     }
 
-    private ObjectNode choice(List<ObjectNode> chunks, int index) {
+    /** A new chunk with one choice of {@code index}. */
+    private ObjectNode chunk(int index) {
       ObjectNode o = shape.head(true);
-      chunks.add(o);
-      return o.putArray("choices").addObject().put("index", index);
+      o.putArray("choices").addObject().put("index", index);
+      return o;
+    }
+
+    private static ObjectNode choiceOf(ObjectNode chunk) {
+      return (ObjectNode) chunk.get("choices").get(0);
+    }
+
+    private void send(List<ObjectNode> chunks) {
+      Buffer b = Buffer.buffer();
+      chunks.forEach(c -> b.appendBuffer(event(c)));
+      loop.runOnContext(v -> write(b));
     }
 
     private void write(Buffer b) {

@@ -71,6 +71,10 @@ public final class SegmentNode {
     return logProbs.toFloatArray();
   }
 
+  public float logProb(int i) {
+    return logProbs.getFloat(i);
+  }
+
   public float[] entropies() {
     return entropies.toFloatArray();
   }

@@ -20,6 +20,13 @@ public interface RolloutHooks {
     return null;
   }
 
+  /**
+   * A token was sampled and appended to {@code node}, the leaf being written (its last token);
+   * {@link #leafFinished} follows when that token ends the answer. For streaming: copy what is
+   * needed and return at once.
+   */
+  default void tokenSampled(RolloutTree tree, SegmentNode node) {}
+
   /** An answer ended: {@code leaf} will not change again except by splits above it. */
   default void leafFinished(RolloutTree tree, SegmentNode leaf) {}
 

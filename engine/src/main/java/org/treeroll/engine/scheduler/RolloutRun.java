@@ -93,6 +93,17 @@ final class RolloutRun implements BranchingContext {
     }
   }
 
+  /** {@link RolloutHooks#tokenSampled}, unless a hook of this request has thrown. */
+  void tokenSampled(RolloutTree tree, SegmentNode node) {
+    if (failure == null) {
+      try {
+        hooks.tokenSampled(tree, node);
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
+  }
+
   /** {@link RolloutHooks#leafFinished}, unless a hook of this request has thrown. */
   void leafFinished(RolloutTree tree, SegmentNode leaf) {
     if (failure == null) {

@@ -73,6 +73,7 @@ final class TreeGrowth {
         b.node.append(t.id(), t.logProb(), t.entropy());
       }
       b.response.add(t.id());
+      run.tokenSampled(b.tree.tree, b.node);
       FinishReason end = stopReason(b, t.id(), run.cfg, run.params);
       if (end != null) {
         finish(b, end);
