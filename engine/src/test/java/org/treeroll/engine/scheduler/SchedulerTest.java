@@ -169,6 +169,34 @@ class SchedulerTest {
   }
 
   @Test
+  void everySampledTokenIsReportedInOrderBeforeItsAnswerEnds() {
+    try (Engine e = new Engine(256, false)) {
+      java.util.Map<SegmentNode, List<Integer>> seen = new java.util.IdentityHashMap<>();
+      java.util.Map<SegmentNode, Integer> atFinish = new java.util.IdentityHashMap<>();
+      RolloutHooks hooks = new RolloutHooks() {
+        @Override
+        public void tokenSampled(RolloutTree tree, SegmentNode node) {
+          List<Integer> ids = seen.computeIfAbsent(node, n -> new ArrayList<>());
+          assertThat(node.tokenCount()).isEqualTo(ids.size() + 1); // the new token is the last
+          ids.add(node.token(node.tokenCount() - 1));
+        }
+
+        @Override
+        public void leafFinished(RolloutTree tree, SegmentNode leaf) {
+          atFinish.put(leaf, seen.get(leaf).size());
+        }
+      };
+      RolloutTree t = e.sample(List.of(new int[] {5, 6, 7}), TreeRolloutConfig.independent(3, 10), PARAMS, hooks).get(0);
+      assertThat(t.leaves()).hasSize(3);
+      for (SegmentNode leaf : t.leaves()) {
+        assertThat(seen.get(leaf)).containsExactlyElementsOf(
+            Arrays.stream(leaf.tokens()).boxed().toList());
+        assertThat(atFinish.get(leaf)).isEqualTo(leaf.tokenCount());
+      }
+    }
+  }
+
+  @Test
   void lateForksShareLongPrefixes() {
     try (Engine e = new Engine(256, false)) {
       // One path for three segments, then doubling: 1, 1, 1, 2 paths; then 4 leaves.
