@@ -80,29 +80,37 @@ final class RolloutCommand implements Callable<Integer> {
   @Option(names = "--batch", defaultValue = "16", description = "Prompts per part (default: ${DEFAULT-VALUE})")
   int batch;
 
+  @Option(names = "--fail-on-reward-errors",
+      description = "Stop with an error when any answer of a part could not be scored; that part is not written,"
+          + " so a rerun retries it")
+  boolean failOnRewardErrors;
+
   @Option(names = "--kv-budget-mb", defaultValue = "1024", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
   long kvBudgetMb;
 
   @Override
   public Integer call() {
-    Cli.positive("--leaves", leaves);
-    Cli.positive("--segment", segment);
-    Cli.positive("--depth", depth);
-    Cli.positive("--batch", batch);
-    Cli.positive("--kv-budget-mb", kvBudgetMb);
+    Cli.count("--leaves", leaves);
+    Cli.count("--segment", segment);
+    Cli.count("--depth", depth);
+    Cli.count("--batch", batch);
+    Cli.inRange("--temperature", temperature, 0, SamplingOptions.MAX_TEMPERATURE);
+    long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
     TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, Math.min(2, leaves), leaves, 2, segment * depth)
         .withPolicy(policy);
     var est = AdvantageEstimators.create(estimator);
     SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed);
     List<PromptDataset.Row> rows = PromptDataset.read(prompts);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, kvBudgetMb << 20);
+        InferenceSession session = new InferenceSession(lm, kvBytes);
         RewardFunction fn = RewardFunctions.create(reward)) {
+      Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
       checkManifest(lm, rows.size(), cfg, est.name());
       Function<PromptDataset.Row, String> render = promptRenderer(lm);
       int parts = (rows.size() + batch - 1) / batch;
       int done = 0;
       int skipped = 0;
+      int rewardErrors = 0;
       System.out.printf("%d prompts from %s in %d parts of %d; %d answers each; policy %s, reward %s, estimator %s%n",
           rows.size(), prompts, parts, batch, leaves, cfg.policy(), fn.name(), est.name());
       try (ProgressBar bar = new ProgressBarBuilder().setTaskName("answers").setInitialMax((long) rows.size() * leaves)
@@ -124,14 +132,16 @@ final class RolloutCommand implements Callable<Integer> {
                   bar.step();
                 }
               }).join();
+          rewardErrors += r.rewards().errors();
+          Cli.failOnRewardErrors(failOnRewardErrors, r.rewards(), "of part " + part);
           writePart(part, r);
           done++;
-          bar.setExtraMessage(String.format("mean reward %.3f", r.rewards().meanReward()));
+          bar.setExtraMessage(String.format("mean reward %.3f, %d reward errors", r.rewards().meanReward(), rewardErrors));
         }
       }
-      System.out.printf("wrote %d parts to %s (%d already there); trees in part-*.trees.jsonl"
+      System.out.printf("wrote %d parts to %s (%d already there), %d reward errors in them; trees in part-*.trees.jsonl"
           + " (docs/file-formats.md), trainer rows in part-*.train.jsonl and .parquet (docs/export.md)%n",
-          done, out, skipped);
+          done, out, skipped, rewardErrors);
     }
     return 0;
   }
