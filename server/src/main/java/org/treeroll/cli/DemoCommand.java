@@ -26,6 +26,7 @@ import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.RewardFunctions;
 import org.treeroll.reward.TreeRewards;
 import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.RunManifest;
 import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeDump;
 import org.treeroll.tree.TreeSvg;
@@ -41,6 +42,9 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Tree rollouts with rewards and advantages on held-out arithmetic problems.")
 final class DemoCommand implements Callable<Integer> {
+  /** What a demo run writes, listed in its manifest.json. */
+  static final List<String> FILES = List.of("trees.jsonl", "tree.svg", "train.jsonl", "train.parquet");
+
   @Mixin ModelOption model = new ModelOption();
 
   @Option(names = "--problems", defaultValue = "16", description = "Held-out problems (default: ${DEFAULT-VALUE})")
@@ -85,6 +89,7 @@ final class DemoCommand implements Callable<Integer> {
     Cli.count("--segment", segment);
     Cli.count("--depth", depth);
     Cli.inRange("--temperature", temperature, 0, SamplingOptions.MAX_TEMPERATURE);
+    RunManifest.removeStaleTemps(dir, FILES);
     TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, 2, leaves, 2, segment * depth).withPolicy(policy);
     var est = AdvantageEstimators.create(estimator);
     List<ArithmeticTask.Problem> ps = ArithmeticTask.defaultMix().problems(ArithmeticTask.Split.HELD_OUT, seed, problems);
@@ -120,6 +125,8 @@ final class DemoCommand implements Callable<Integer> {
               + " answers, policy " + shown.policy());
       Exporter.forFormat("jsonl").write(dir.resolve("train.jsonl"), r.advantages());
       Exporter.forFormat("parquet").write(dir.resolve("train.parquet"), r.advantages());
+      // Last: a reader trusts the folder only when every file matches it.
+      RunManifest.of(dir, RunManifest.newRunId(), seed, shown.weightVersion(), FILES).write(dir);
       System.out.println("wrote " + dump + " (docs/file-formats.md), " + dir.resolve("train.jsonl") + " and "
           + dir.resolve("train.parquet") + " (docs/export.md), " + picture + " (that tree)");
     }

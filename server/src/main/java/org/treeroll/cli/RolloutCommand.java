@@ -27,6 +27,7 @@ import org.treeroll.reward.TreeRewards;
 import org.treeroll.server.ChatTemplate;
 import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.RunManifest;
 import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeDump;
 import org.treeroll.tree.TreeRollException;
@@ -105,7 +106,8 @@ final class RolloutCommand implements Callable<Integer> {
         InferenceSession session = new InferenceSession(lm, kvBytes);
         RewardFunction fn = RewardFunctions.create(reward)) {
       Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
-      checkManifest(lm, rows.size(), cfg, est.name());
+      RunManifest.removeStaleTemps(out, List.of("part-", SETTINGS, RunManifest.FILE));
+      String runId = checkSettings(lm, rows.size(), cfg, est.name());
       Function<PromptDataset.Row, String> render = promptRenderer(lm);
       int parts = (rows.size() + batch - 1) / batch;
       int done = 0;
@@ -139,6 +141,7 @@ final class RolloutCommand implements Callable<Integer> {
           bar.setExtraMessage(String.format("mean reward %.3f, %d reward errors", r.rewards().meanReward(), rewardErrors));
         }
       }
+      writeManifest(runId, parts, session.stats().join().weightVersion());
       System.out.printf("wrote %d parts to %s (%d already there), %d reward errors in them; trees in part-*.trees.jsonl"
           + " (docs/file-formats.md), trainer rows in part-*.train.jsonl and .parquet (docs/export.md)%n",
           done, out, skipped, rewardErrors);
@@ -172,6 +175,11 @@ final class RolloutCommand implements Callable<Integer> {
     return Files.isRegularFile(part(part, "train.parquet"));
   }
 
+  /** The run's settings, written first; a rerun compares its own against them. */
+  static final String SETTINGS = "run.json";
+  /** A part's files, the trainer's Parquet last (its presence marks the part done). */
+  static final List<String> PART_FILES = List.of("trees.jsonl", "train.jsonl", "train.parquet");
+
   private void writePart(int part, RewardedRollouts.Result r) {
     TreeDump.write(part(part, "trees.jsonl"), r.trees());
     Exporter.forFormat("jsonl").write(part(part, "train.jsonl"), r.advantages());
@@ -179,10 +187,24 @@ final class RolloutCommand implements Callable<Integer> {
   }
 
   /**
-   * Writes the run's settings on the first run; a rerun must have the same ones, or its parts
-   * would not belong together.
+   * The completion manifest, once every part is there: run.json and each part's three files.
+   * A run killed before this point has run.json and no manifest.json, which readers report.
    */
-  private void checkManifest(LoadedModel lm, int rows, TreeRolloutConfig cfg, String est) {
+  private void writeManifest(String runId, int parts, long weightVersion) {
+    List<String> names = new java.util.ArrayList<>(List.of(SETTINGS));
+    for (int p = 0; p < parts; p++) {
+      for (String suffix : PART_FILES) {
+        names.add(part(p, suffix).getFileName().toString());
+      }
+    }
+    RunManifest.of(out, runId, seed, weightVersion, names).write(out);
+  }
+
+  /**
+   * Writes the run's settings (and a new run id) on the first run; a rerun must have the same
+   * ones, or its parts would not belong together. Returns the run id.
+   */
+  private String checkSettings(LoadedModel lm, int rows, TreeRolloutConfig cfg, String est) {
     ObjectNode m = JSON.createObjectNode();
     m.put("prompts", prompts.toAbsolutePath().normalize().toString());
     m.put("rows", rows);
@@ -196,7 +218,7 @@ final class RolloutCommand implements Callable<Integer> {
     m.put("estimator", est);
     m.put("temperature", temperature);
     m.put("seed", seed);
-    Path file = out.resolve("manifest.json");
+    Path file = out.resolve(SETTINGS);
     try {
       Files.createDirectories(out);
       if (Files.isRegularFile(file)) {
@@ -209,8 +231,12 @@ final class RolloutCommand implements Callable<Integer> {
                 + ", not " + f.getValue() + "; use another --out or the same settings to resume it");
           }
         }
+        return before.path("run_id").asText();
       } else {
+        String runId = RunManifest.newRunId();
+        m.put("run_id", runId);
         AtomicFile.write(file, tmp -> Files.writeString(tmp, JSON.writeValueAsString(m)));
+        return runId;
       }
     } catch (IOException e) {
       throw new TreeRollException(file + ": " + e.getMessage(), e);
