@@ -118,6 +118,13 @@ class CliNumbersTest {
       c.add(row(server, o, "0", o));
       c.add(row(server, o, HUGE, o));
     }
+    String[] soak = {"bench", "soak", "--model", MODEL};
+    for (String o : List.of("--rollouts", "--every", "--leaves")) {
+      c.add(row(soak, o, "0", o));
+      c.add(row(soak, o, HUGE, o));
+    }
+    c.add(row(soak, "--max-growth-pct", "-1", "--max-growth-pct"));
+    c.add(row(soak, "--max-growth-pct", "1e9", "--max-growth-pct"));
     return c.stream();
   }
 
