@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +15,9 @@ import org.treeroll.advantage.AdvantageEstimator;
 import org.treeroll.advantage.AdvantageEstimators;
 import org.treeroll.advantage.DumpReport;
 import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.RunManifest;
 import org.treeroll.tree.TreeDump;
+import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,12 +43,42 @@ final class AnalyzeCommand implements Callable<Integer> {
     AdvantageEstimator e = estimator == null ? null : AdvantageEstimators.create(estimator);
     List<RolloutTree> trees = new ArrayList<>();
     for (Path d : dumps) {
+      checkRun(d);
       trees.addAll(TreeDump.read(d));
     }
     DumpReport report = DumpReport.of(trees, e);
     System.out.print(json ? toJson(report) : toText(report, dumps.size()));
     System.out.flush();
     return 0;
+  }
+
+  /**
+   * A dump written by {@code demo} or {@code rollout} sits next to its run's manifest.json; the
+   * dump is read only when the manifest lists it and every file of the run matches. A folder
+   * without one is read as it is (a dump from elsewhere), except a rollout's, which has run.json.
+   */
+  static void checkRun(Path dump) {
+    Path dir = dump.toAbsolutePath().getParent();
+    String name = dump.getFileName().toString();
+    var manifest = RunManifest.read(dir);
+    if (manifest.isEmpty()) {
+      if (Files.isRegularFile(dir.resolve(RolloutCommand.SETTINGS))) {
+        throw new TreeRollException("incomplete run: " + dir + " has " + RolloutCommand.SETTINGS + " but no "
+            + RunManifest.FILE + ": the rollout did not finish (rerun it to resume)");
+      }
+      return;
+    }
+    RunManifest m = manifest.get();
+    if (!m.lists(name)) {
+      throw new TreeRollException("incomplete run: " + dump + " is not in " + dir.resolve(RunManifest.FILE)
+          + " (run " + m.runId() + "): it belongs to another run, or to one that did not finish");
+    }
+    List<String> problems = m.problems(dir);
+    if (!problems.isEmpty()) {
+      throw new TreeRollException("incomplete run: " + dir + " does not match its " + RunManifest.FILE + " (run "
+          + m.runId() + "): " + String.join("; ", problems)
+          + " (a run was interrupted or another one wrote into the folder)");
+    }
   }
 
   static String toJson(DumpReport r) {

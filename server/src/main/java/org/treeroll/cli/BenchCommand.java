@@ -21,8 +21,11 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks that print tables.",
     subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.SharedPrefix.class,
-        BenchCommand.Server.class})
+        BenchCommand.Server.class, SoakCommand.class})
 final class BenchCommand {
+  /** Timed steps per batch size at most: the median settles long before. */
+  static final int MAX_STEPS = 10_000;
+  static final int MAX_CONTEXT = 1 << 20;
 
   @Command(name = "decode", mixinStandardHelpOptions = true,
       description = "Decode throughput at several batch sizes against measured memory bandwidth and matmul limits.")
@@ -44,8 +47,27 @@ final class BenchCommand {
 
     @Override
     public Integer call() {
-      try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9));
-          LoadedModel lm = LoadedModel.open(model.resolve())) {
+      for (int b : batches) {
+        Cli.inRange("--batches", b, 1, Cli.MAX_PARALLEL, "");
+      }
+      Cli.inRange("--steps", steps, 1, MAX_STEPS, "");
+      Cli.positive("--prompt-tokens", promptTokens);
+      // The probe streams an array of this size on the heap and another in native memory.
+      double maxGb = Math.floor(Runtime.getRuntime().maxMemory() / 2 / 1e7) / 100;
+      if (!(readGb >= 0.01 && readGb <= maxGb)) {
+        throw new TreeRollException("--read-gb must be in [0.01, " + maxGb + "] (half the heap), got " + readGb);
+      }
+      // The model first: its context bounds the prompt before the probe allocates gigabytes.
+      try (LoadedModel lm = LoadedModel.open(model.resolve())) {
+        Cli.withinContext("--prompt-tokens + --steps", (long) promptTokens + steps, lm.config(),
+            lm.dir().getFileName().toString());
+        run(lm);
+      }
+      return 0;
+    }
+
+    private void run(LoadedModel lm) {
+      try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
         System.out.printf("model: %s, %,d parameters, %.2f GB of fp32 weights read per decode step%n",
             lm.dir().getFileName(), lm.config().parameterCount(),
             4.0 * DecodeBenchmark.matmulParams(lm.config()) / 1e9);
@@ -62,7 +84,6 @@ final class BenchCommand {
               100 * r.matmulShare());
         }
       }
-      return 0;
     }
   }
 
@@ -95,14 +116,26 @@ final class BenchCommand {
 
     @Override
     public Integer call() {
+      for (int n : leaves) {
+        Cli.count("--leaves", n);
+      }
+      Cli.count("--prompts", prompts);
+      Cli.count("--segment", segment);
+      Cli.count("--depth", depth);
+      Cli.positive("--prompt-tokens", promptTokens);
+      long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
       try (LoadedModel lm = LoadedModel.open(model.resolve())) {
+        String name = lm.dir().getFileName().toString();
+        Cli.answerFitsContext(segment, depth, lm.config(), name);
+        Cli.withinContext("--prompt-tokens + --segment x --depth", promptTokens + (long) segment * depth,
+            lm.config(), name);
         System.out.printf("model: %s; %d prompts of %d tokens; answers of %d segments x %d tokens; policy %s%n",
             lm.dir().getFileName(), prompts, promptTokens, depth, segment, policy);
         System.out.println();
         System.out.println("| N | tree tokens | independent tokens | token ratio | tree s | independent s | time ratio | tree KV hit | independent KV hit | tree peak KV MB | independent peak KV MB |");
         System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (int n : leaves) {
-          TreeBenchmark.Row r = TreeBenchmark.compare(lm.model(), kvBudgetMb << 20, prompts, promptTokens,
+          TreeBenchmark.Row r = TreeBenchmark.compare(lm.model(), kvBytes, prompts, promptTokens,
               config(n), 1);
           System.out.printf("| %d | %,d | %,d | %.2f | %.1f | %.1f | %.2f | %.0f%% | %.0f%% | %.1f | %.1f |%n", n,
               r.tree().computedTokens(), r.independent().computedTokens(), r.tokenRatio(),
@@ -147,10 +180,10 @@ final class BenchCommand {
 
     @Override
     public Integer call() {
-      Cli.positive("--requests", requests);
-      Cli.positive("--leaves", leaves);
+      Cli.count("--requests", requests);
+      Cli.count("--leaves", leaves);
       for (int c : concurrency) {
-        Cli.positive("--concurrency", c);
+        Cli.inRange("--concurrency", c, 1, Cli.MAX_PARALLEL, "");
       }
       // Trees of arithmetic answers: segments of 8 tokens, answers of up to 96.
       TreeRolloutConfig tree = new TreeRolloutConfig(8, 12, Math.min(2, leaves), leaves, 2, 96);
@@ -204,12 +237,12 @@ final class BenchCommand {
     @Override
     public Integer call() {
       int[] user = userRange();
-      Cli.positive("--requests", requests);
-      if (systemTokens < 0) {
-        throw new TreeRollException("--system-tokens must be >= 0, got " + systemTokens);
-      }
-      Cli.positive("--max-tokens", maxTokens);
-      Cli.positive("--kv-budget-mb", kvBudgetMb);
+      Cli.count("--requests", requests);
+      // Checked against the model's context once it is loaded; bounded first so the sums cannot overflow.
+      Cli.inRange("--system-tokens", systemTokens, 0, MAX_CONTEXT, "no model has a longer context");
+      Cli.inRange("--user-tokens", user[1], 1, MAX_CONTEXT, "no model has a longer context");
+      Cli.inRange("--max-tokens", maxTokens, 1, MAX_CONTEXT, "no model has a longer context");
+      long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
       var w = new SharedPrefixBenchmark.Workload(requests, systemTokens, user[0], user[1], maxTokens, seed);
       try (LoadedModel lm = LoadedModel.open(model.resolve())) {
         ModelConfig cfg = lm.config();
@@ -223,7 +256,7 @@ final class BenchCommand {
             lm.dir().getFileName(), cfg.maxPositionEmbeddings(), requests, systemTokens, userTokens, seed, maxTokens);
         System.out.println("prefill = computed - decode; decode = sum over answers of (answer tokens - 1): every"
             + " sampled token is fed back once except an answer's last (no branch was suspended, so nothing was recomputed)");
-        List<SharedPrefixBenchmark.Result> rows = SharedPrefixBenchmark.run(lm, kvBudgetMb << 20, w);
+        List<SharedPrefixBenchmark.Result> rows = SharedPrefixBenchmark.run(lm, kvBytes, w);
         System.out.println();
         System.out.println("| submission | prompt tokens | prefill computed | prefix-cache hits | decode computed | computed / prompt | ideal | forward steps | wall s |");
         System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|");

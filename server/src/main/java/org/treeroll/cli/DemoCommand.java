@@ -26,6 +26,7 @@ import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.RewardFunctions;
 import org.treeroll.reward.TreeRewards;
 import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.RunManifest;
 import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeDump;
 import org.treeroll.tree.TreeSvg;
@@ -41,6 +42,9 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Tree rollouts with rewards and advantages on held-out arithmetic problems.")
 final class DemoCommand implements Callable<Integer> {
+  /** What a demo run writes, listed in its manifest.json. */
+  static final List<String> FILES = List.of("trees.jsonl", "tree.svg", "train.jsonl", "train.parquet");
+
   @Mixin ModelOption model = new ModelOption();
 
   @Option(names = "--problems", defaultValue = "16", description = "Held-out problems (default: ${DEFAULT-VALUE})")
@@ -73,9 +77,19 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Output directory (default: .cache/demo)")
   Path out;
 
+  @Option(names = "--fail-on-reward-errors",
+      description = "Exit with an error, writing nothing, when any answer could not be scored")
+  boolean failOnRewardErrors;
+
   @Override
   public Integer call() {
     Path dir = out != null ? out : Home.cache().resolve("demo");
+    Cli.count("--problems", problems);
+    Cli.count("--leaves", leaves);
+    Cli.count("--segment", segment);
+    Cli.count("--depth", depth);
+    Cli.inRange("--temperature", temperature, 0, SamplingOptions.MAX_TEMPERATURE);
+    RunManifest.removeStaleTemps(dir, FILES);
     TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, 2, leaves, 2, segment * depth).withPolicy(policy);
     var est = AdvantageEstimators.create(estimator);
     List<ArithmeticTask.Problem> ps = ArithmeticTask.defaultMix().problems(ArithmeticTask.Split.HELD_OUT, seed, problems);
@@ -85,6 +99,7 @@ final class DemoCommand implements Callable<Integer> {
     try (LoadedModel lm = LoadedModel.open(model.resolve());
         InferenceSession session = new InferenceSession(lm, 256L << 20);
         RewardFunction fn = RewardFunctions.create(reward)) {
+      Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
       System.out.printf("model %s: %s, %,d parameters, device %s%n", lm.dir().getFileName(),
           lm.config().architecture().hfName(), lm.config().parameterCount(), lm.model().device());
       System.out.printf("%d held-out problems x %d answers; segments of %d tokens, depth %d; policy %s,"
@@ -96,6 +111,7 @@ final class DemoCommand implements Callable<Integer> {
       }
       printTrees(lm, r, ps);
       printSummary(r);
+      Cli.failOnRewardErrors(failOnRewardErrors, r.rewards(), "of the demo");
       RolloutTree shown = mostMixed(r.trees());
       printAdvantages(lm, r, shown, ps.get(shown.id()));
       System.out.printf("every answer rescored alone, teacher-forced: max |tree - rescored| log-prob = %.1e%n",
@@ -109,6 +125,8 @@ final class DemoCommand implements Callable<Integer> {
               + " answers, policy " + shown.policy());
       Exporter.forFormat("jsonl").write(dir.resolve("train.jsonl"), r.advantages());
       Exporter.forFormat("parquet").write(dir.resolve("train.parquet"), r.advantages());
+      // Last: a reader trusts the folder only when every file matches it.
+      RunManifest.of(dir, RunManifest.newRunId(), seed, shown.weightVersion(), FILES).write(dir);
       System.out.println("wrote " + dump + " (docs/file-formats.md), " + dir.resolve("train.jsonl") + " and "
           + dir.resolve("train.parquet") + " (docs/export.md), " + picture + " (that tree)");
     }
@@ -137,8 +155,9 @@ final class DemoCommand implements Callable<Integer> {
         depths.merge(l.depth(), 1, Integer::sum);
       }
     }
-    System.out.printf("accuracy %.1f%% (mean reward over %d answers, %d reward errors); leaves by depth %s;"
-            + " ended by %s%n", 100 * r.rewards().meanReward(), r.rewards().scored(), r.rewards().errors(), depths, reasons);
+    String accuracy = r.rewards().scored() == 0 ? "-" : String.format(Locale.ROOT, "%.1f%%", 100 * r.rewards().meanReward());
+    System.out.printf("accuracy %s (mean reward over %d answers, %d reward errors); leaves by depth %s;"
+            + " ended by %s%n", accuracy, r.rewards().scored(), r.rewards().errors(), depths, reasons);
     System.out.printf("%.1f s: %,d tokens computed; independent sampling of the same answers: %,d"
             + " (tree/independent = %.2f); %,d prefix-cache hit tokens, %d refills%n", r.seconds(),
         r.stats().computedTokens(), r.independentTokens(),

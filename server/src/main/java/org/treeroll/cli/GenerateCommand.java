@@ -38,11 +38,17 @@ final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if (samples <= 0) {
-      throw new TreeRollException("--samples must be > 0, got " + samples);
+    Cli.count("--samples", samples);
+    sampling.check();
+    long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
+    int promptCount = input.ids != null ? 1 : input.texts.size();
+    if ((long) samples * promptCount > Cli.MAX_COUNT) {
+      throw new TreeRollException("--samples " + samples + " x " + promptCount + " prompts = "
+          + (long) samples * promptCount + " responses; at most " + Cli.MAX_COUNT + " per run");
     }
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, kvBudgetMb << 20)) {
+        InferenceSession session = new InferenceSession(lm, kvBytes)) {
+      sampling.check(lm.config(), lm.dir().getFileName().toString());
       List<int[]> prompts = new ArrayList<>();
       if (input.ids != null) {
         Cli.checkTokenIds(input.ids, lm.config().vocabSize(), "--prompt-ids");

@@ -27,6 +27,7 @@ import org.treeroll.reward.TreeRewards;
 import org.treeroll.server.ChatTemplate;
 import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.RolloutTree;
+import org.treeroll.tree.RunManifest;
 import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeDump;
 import org.treeroll.tree.TreeRollException;
@@ -80,29 +81,38 @@ final class RolloutCommand implements Callable<Integer> {
   @Option(names = "--batch", defaultValue = "16", description = "Prompts per part (default: ${DEFAULT-VALUE})")
   int batch;
 
+  @Option(names = "--fail-on-reward-errors",
+      description = "Stop with an error when any answer of a part could not be scored; that part is not written,"
+          + " so a rerun retries it")
+  boolean failOnRewardErrors;
+
   @Option(names = "--kv-budget-mb", defaultValue = "1024", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
   long kvBudgetMb;
 
   @Override
   public Integer call() {
-    Cli.positive("--leaves", leaves);
-    Cli.positive("--segment", segment);
-    Cli.positive("--depth", depth);
-    Cli.positive("--batch", batch);
-    Cli.positive("--kv-budget-mb", kvBudgetMb);
+    Cli.count("--leaves", leaves);
+    Cli.count("--segment", segment);
+    Cli.count("--depth", depth);
+    Cli.count("--batch", batch);
+    Cli.inRange("--temperature", temperature, 0, SamplingOptions.MAX_TEMPERATURE);
+    long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
     TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, Math.min(2, leaves), leaves, 2, segment * depth)
         .withPolicy(policy);
     var est = AdvantageEstimators.create(estimator);
     SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed);
     List<PromptDataset.Row> rows = PromptDataset.read(prompts);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, kvBudgetMb << 20);
+        InferenceSession session = new InferenceSession(lm, kvBytes);
         RewardFunction fn = RewardFunctions.create(reward)) {
-      checkManifest(lm, rows.size(), cfg, est.name());
+      Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
+      RunManifest.removeStaleTemps(out, List.of("part-", SETTINGS, RunManifest.FILE));
+      String runId = checkSettings(lm, rows.size(), cfg, est.name());
       Function<PromptDataset.Row, String> render = promptRenderer(lm);
       int parts = (rows.size() + batch - 1) / batch;
       int done = 0;
       int skipped = 0;
+      int rewardErrors = 0;
       System.out.printf("%d prompts from %s in %d parts of %d; %d answers each; policy %s, reward %s, estimator %s%n",
           rows.size(), prompts, parts, batch, leaves, cfg.policy(), fn.name(), est.name());
       try (ProgressBar bar = new ProgressBarBuilder().setTaskName("answers").setInitialMax((long) rows.size() * leaves)
@@ -124,14 +134,17 @@ final class RolloutCommand implements Callable<Integer> {
                   bar.step();
                 }
               }).join();
+          rewardErrors += r.rewards().errors();
+          Cli.failOnRewardErrors(failOnRewardErrors, r.rewards(), "of part " + part);
           writePart(part, r);
           done++;
-          bar.setExtraMessage(String.format("mean reward %.3f", r.rewards().meanReward()));
+          bar.setExtraMessage(String.format("mean reward %.3f, %d reward errors", r.rewards().meanReward(), rewardErrors));
         }
       }
-      System.out.printf("wrote %d parts to %s (%d already there); trees in part-*.trees.jsonl"
+      writeManifest(runId, parts, session.stats().join().weightVersion());
+      System.out.printf("wrote %d parts to %s (%d already there), %d reward errors in them; trees in part-*.trees.jsonl"
           + " (docs/file-formats.md), trainer rows in part-*.train.jsonl and .parquet (docs/export.md)%n",
-          done, out, skipped);
+          done, out, skipped, rewardErrors);
     }
     return 0;
   }
@@ -162,6 +175,11 @@ final class RolloutCommand implements Callable<Integer> {
     return Files.isRegularFile(part(part, "train.parquet"));
   }
 
+  /** The run's settings, written first; a rerun compares its own against them. */
+  static final String SETTINGS = "run.json";
+  /** A part's files, the trainer's Parquet last (its presence marks the part done). */
+  static final List<String> PART_FILES = List.of("trees.jsonl", "train.jsonl", "train.parquet");
+
   private void writePart(int part, RewardedRollouts.Result r) {
     TreeDump.write(part(part, "trees.jsonl"), r.trees());
     Exporter.forFormat("jsonl").write(part(part, "train.jsonl"), r.advantages());
@@ -169,10 +187,24 @@ final class RolloutCommand implements Callable<Integer> {
   }
 
   /**
-   * Writes the run's settings on the first run; a rerun must have the same ones, or its parts
-   * would not belong together.
+   * The completion manifest, once every part is there: run.json and each part's three files.
+   * A run killed before this point has run.json and no manifest.json, which readers report.
    */
-  private void checkManifest(LoadedModel lm, int rows, TreeRolloutConfig cfg, String est) {
+  private void writeManifest(String runId, int parts, long weightVersion) {
+    List<String> names = new java.util.ArrayList<>(List.of(SETTINGS));
+    for (int p = 0; p < parts; p++) {
+      for (String suffix : PART_FILES) {
+        names.add(part(p, suffix).getFileName().toString());
+      }
+    }
+    RunManifest.of(out, runId, seed, weightVersion, names).write(out);
+  }
+
+  /**
+   * Writes the run's settings (and a new run id) on the first run; a rerun must have the same
+   * ones, or its parts would not belong together. Returns the run id.
+   */
+  private String checkSettings(LoadedModel lm, int rows, TreeRolloutConfig cfg, String est) {
     ObjectNode m = JSON.createObjectNode();
     m.put("prompts", prompts.toAbsolutePath().normalize().toString());
     m.put("rows", rows);
@@ -186,7 +218,7 @@ final class RolloutCommand implements Callable<Integer> {
     m.put("estimator", est);
     m.put("temperature", temperature);
     m.put("seed", seed);
-    Path file = out.resolve("manifest.json");
+    Path file = out.resolve(SETTINGS);
     try {
       Files.createDirectories(out);
       if (Files.isRegularFile(file)) {
@@ -199,8 +231,12 @@ final class RolloutCommand implements Callable<Integer> {
                 + ", not " + f.getValue() + "; use another --out or the same settings to resume it");
           }
         }
+        return before.path("run_id").asText();
       } else {
+        String runId = RunManifest.newRunId();
+        m.put("run_id", runId);
         AtomicFile.write(file, tmp -> Files.writeString(tmp, JSON.writeValueAsString(m)));
+        return runId;
       }
     } catch (IOException e) {
       throw new TreeRollException(file + ": " + e.getMessage(), e);

@@ -1,10 +1,14 @@
 package org.treeroll.cli;
 
+import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.sampling.SamplingParams;
 import picocli.CommandLine.Option;
 
 /** Sampling flags shared by the commands that generate. */
 final class SamplingOptions {
+  /** Past this the distribution is uniform to within float precision: a larger value is a typo. */
+  static final double MAX_TEMPERATURE = 100;
+
   @Option(names = "--temperature", defaultValue = "1.0", description = "0 = greedy (default: ${DEFAULT-VALUE})")
   double temperature;
 
@@ -28,6 +32,22 @@ final class SamplingOptions {
 
   @Option(names = "--ignore-eos", description = "Keep sampling past EOS")
   boolean ignoreEos;
+
+  /** The bounds that need no model; {@link #check(ModelConfig, String)} the rest once it is loaded. */
+  void check() {
+    Cli.inRange("--temperature", temperature, 0, MAX_TEMPERATURE);
+    if (!(topP > 0 && topP <= 1)) {
+      throw new org.treeroll.tree.TreeRollException("--top-p must be in (0, 1], got " + topP);
+    }
+    Cli.inRange("--logprobs", logprobs, 0, SamplingParams.MAX_LOGPROBS, "");
+    Cli.positive("--max-tokens", maxTokens);
+  }
+
+  void check(ModelConfig cfg, String name) {
+    Cli.inRange("--top-k", topK, 0, cfg.vocabSize(), name + "'s vocab_size; 0 = off");
+    Cli.withinContext("--max-tokens", maxTokens, cfg, name);
+    Cli.checkTokenIds(stopTokenIds, cfg.vocabSize(), "--stop-token-ids");
+  }
 
   SamplingParams params() {
     return new SamplingParams(temperature, topP, topK, maxTokens, stopTokenIds, seed, logprobs, ignoreEos);

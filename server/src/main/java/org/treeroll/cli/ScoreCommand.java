@@ -34,8 +34,13 @@ final class ScoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    if (!(temperature > 0 && temperature <= SamplingOptions.MAX_TEMPERATURE)) {
+      throw new org.treeroll.tree.TreeRollException("--temperature must be in (0, " + SamplingOptions.MAX_TEMPERATURE
+          + "], got " + temperature);
+    }
+    long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, kvBudgetMb << 20)) {
+        InferenceSession session = new InferenceSession(lm, kvBytes)) {
       int[] ids = input.ids != null ? input.ids : lm.tokenizer().encode(input.text);
       Cli.checkTokenIds(ids, lm.config().vocabSize(), input.ids != null ? "--ids" : "--text");
       TokenScores s = session.score(List.of(ids), temperature).join().get(0);

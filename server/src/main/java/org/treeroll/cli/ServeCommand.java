@@ -8,7 +8,6 @@ import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.server.RolloutServer;
 import org.treeroll.server.ServerOptions;
-import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,6 +16,12 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = "Serve rollouts, completions and weight updates over HTTP (docs/http-api.md).")
 final class ServeCommand implements Callable<Integer> {
+  /** 256 MB of token ids: a request past it is a mistake, not a workload. */
+  static final int MAX_PROMPT_TOKENS = 1 << 26;
+  static final long MAX_TIMEOUT_S = 7 * 24 * 3600;
+  /** Finished rollouts held in memory for reading by id. */
+  static final int MAX_RESULTS = 1_000_000;
+
   @Mixin ModelOption model = new ModelOption();
 
   @Option(names = "--host", defaultValue = "127.0.0.1",
@@ -57,16 +62,22 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    if (kvBudgetMb <= 0) {
-      throw new TreeRollException("--kv-budget-mb must be > 0, got " + kvBudgetMb);
-    }
+    long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
+    Cli.inRange("--port", port, 0, 65535, "");
+    Cli.inRange("--max-in-flight", maxInFlight, 1, Cli.MAX_PARALLEL, "");
+    // A body is held whole in the heap while it is parsed.
+    Cli.inRange("--max-body-mb", maxBodyMb, 1, Runtime.getRuntime().maxMemory() / 4 >> 20, "a quarter of the heap");
+    Cli.inRange("--max-prompt-tokens", maxPromptTokens, 1, MAX_PROMPT_TOKENS, "");
+    Cli.inRange("--request-timeout-s", timeoutS, 1, MAX_TIMEOUT_S, "a week");
+    Cli.inRange("--result-ttl-s", resultTtlS, 1, MAX_TIMEOUT_S, "a week");
+    Cli.inRange("--max-results", maxResults, 1, MAX_RESULTS, "");
     String key = apiKey != null ? apiKey : System.getenv("TREEROLL_API_KEY");
     ServerOptions options = new ServerOptions(host, port, key, maxInFlight, maxBodyMb << 20, maxPromptTokens,
         Duration.ofSeconds(timeoutS), Duration.ofSeconds(resultTtlS), maxResults);
     Vertx vertx = Vertx.vertx();
     CountDownLatch stopped = new CountDownLatch(1);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(vertx, lm, kvBudgetMb << 20,
+        InferenceSession session = new InferenceSession(vertx, lm, kvBytes,
             InferenceSession.DEFAULT_PAGE_SIZE, InferenceSession.DEFAULT_STEP_TOKENS);
         RolloutServer server = RolloutServer.start(vertx, session, options)) {
       System.out.printf("treeroll: serving %s on http://%s:%d (docs/http-api.md); Ctrl-C stops%n",

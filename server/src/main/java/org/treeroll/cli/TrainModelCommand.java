@@ -61,8 +61,35 @@ final class TrainModelCommand implements Callable<Integer> {
       description = "Also write the weights so far to <out>/checkpoint-<step> every this many steps (default: never)")
   int checkpointEvery;
 
+  /** More steps than this would train for weeks on a CPU: a typo, not a plan. */
+  static final int MAX_STEPS = 10_000_000;
+
+  private void checkNumbers() {
+    if (steps != null) {
+      Cli.inRange("--steps", steps, 1, MAX_STEPS, "");
+    }
+    if (batch != null) {
+      Cli.inRange("--batch", batch, 1, Cli.MAX_PARALLEL, "");
+    }
+    if (lr != null && !(lr > 0 && lr <= 1)) {
+      throw new TreeRollException("--lr must be in (0, 1], got " + lr);
+    }
+    if (warmup != null) {
+      Cli.inRange("--warmup", warmup, 0, steps != null ? steps : MAX_STEPS, "at most --steps");
+    }
+    if (levels != null) {
+      for (double w : levels) {
+        Cli.inRange("--levels", w, 0, 1e6);
+      }
+    }
+    Cli.inRange("--threads", threads, 1, Cli.MAX_PARALLEL, "");
+    Cli.inRange("--eval", eval, 0, Cli.MAX_COUNT, "0 skips it");
+    Cli.inRange("--checkpoint-every", checkpointEvery, 0, MAX_STEPS, "0 = never");
+  }
+
   @Override
   public Integer call() {
+    checkNumbers();
     TrainConfig c = TrainConfig.defaults();
     if (steps != null) {
       c = c.withSteps(steps);
@@ -82,15 +109,6 @@ final class TrainModelCommand implements Callable<Integer> {
     if (levels != null) {
       new ArithmeticTask(levels); // validates
       c = c.withLevelWeights(levels);
-    }
-    if (threads <= 0) {
-      throw new TreeRollException("--threads must be > 0, got " + threads);
-    }
-    if (eval < 0) {
-      throw new TreeRollException("--eval must be >= 0, got " + eval);
-    }
-    if (checkpointEvery < 0) {
-      throw new TreeRollException("--checkpoint-every must be >= 0, got " + checkpointEvery);
     }
     if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
       System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));

@@ -2,6 +2,7 @@ package org.treeroll.cli;
 
 import java.io.PrintWriter;
 import org.treeroll.tree.TreeRollException;
+import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -31,6 +32,13 @@ public final class TreeRollCli {
 
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
+  }
+
+  static {
+    // Libraries that log through java.util.logging (Caffeine, the JDK's System.Logger) would print
+    // their own multi-line records on stderr; route them through logback.xml like everything else.
+    SLF4JBridgeHandler.removeHandlersForRootLogger();
+    SLF4JBridgeHandler.install();
   }
 
   static CommandLine commandLine() {

@@ -86,7 +86,7 @@ class CliErrorsTest {
   @Test
   void badSamplingValue() {
     CliRun.of("generate", "--model", good.toString(), "--prompt-ids", "1,2", "--top-p", "1.5")
-        .assertOneLineError("top_p", "1.5");
+        .assertOneLineError("--top-p", "1.5");
   }
 
   @Test

@@ -126,6 +126,6 @@ class RolloutCommandTest {
         .assertOneLineError("row 1", "prompt must be");
     run(jsonl("not json"), tmp.resolve("b")).assertOneLineError("prompts.jsonl:1", "not valid JSON");
     run(tmp.resolve("missing.jsonl"), tmp.resolve("c")).assertOneLineError("file not found");
-    run(jsonl(row("x", "1")), tmp.resolve("d"), "--batch", "0").assertOneLineError("--batch must be > 0");
+    run(jsonl(row("x", "1")), tmp.resolve("d"), "--batch", "0").assertOneLineError("--batch must be in [1, 65536]");
   }
 }

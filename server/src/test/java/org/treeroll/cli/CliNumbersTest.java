@@ -1,0 +1,148 @@
+package org.treeroll.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every numeric option of every command, at zero or below and far too large: one line naming the
+ * option, before anything big is allocated (no OutOfMemoryError, no internal error). Seeds
+ * ({@code --seed}, {@code --model-seed}) take any long and are not listed.
+ */
+class CliNumbersTest {
+  static final String MODEL = RolloutCommandTest.MODEL;
+  static final String HUGE = "100000000";
+  static final String HUGE_MB = "99999999";
+
+  /** command words, then the option and its value; the model-dependent bounds name the model. */
+  static Stream<Arguments> cases() {
+    List<Arguments> c = new ArrayList<>();
+    String[] demo = {"demo", "--model", MODEL, "--out", "/nonexistent/never-written"};
+    for (String o : List.of("--problems", "--leaves", "--segment", "--depth")) {
+      c.add(row(demo, o, "0", o));
+      c.add(row(demo, o, HUGE, o));
+    }
+    c.add(row(demo, "--temperature", "-1", "--temperature"));
+    c.add(row(demo, "--temperature", "1e9", "--temperature"));
+    c.add(row(demo, "--temperature", "NaN", "--temperature"));
+    c.add(row(cat(demo, "--segment", "64"), "--depth", "64", "max_position_embeddings"));
+
+    String[] gen = {"generate", "--model", MODEL, "--prompt-ids", "1,2"};
+    c.add(row(gen, "--samples", "0", "--samples"));
+    c.add(row(gen, "-n", HUGE, "--samples"));
+    c.add(row(gen, "--kv-budget-mb", "0", "--kv-budget-mb"));
+    c.add(row(gen, "--kv-budget-mb", HUGE_MB, "--kv-budget-mb"));
+    c.add(row(gen, "--temperature", "-0.5", "--temperature"));
+    c.add(row(gen, "--temperature", "1e9", "--temperature"));
+    c.add(row(gen, "--top-p", "0", "--top-p"));
+    c.add(row(gen, "--top-p", "1.5", "--top-p"));
+    c.add(row(gen, "--top-k", "-1", "--top-k"));
+    c.add(row(gen, "--top-k", HUGE, "--top-k"));
+    c.add(row(gen, "--max-tokens", "0", "--max-tokens"));
+    c.add(row(gen, "--max-tokens", HUGE, "--max-tokens"));
+    c.add(row(gen, "--logprobs", "-1", "--logprobs"));
+    c.add(row(gen, "--logprobs", HUGE, "--logprobs"));
+    c.add(row(gen, "--stop-token-ids", "-1", "--stop-token-ids"));
+    c.add(row(gen, "--stop-token-ids", HUGE, "--stop-token-ids"));
+
+    String[] score = {"score", "--model", MODEL, "--ids", "1,2"};
+    c.add(row(score, "--temperature", "0", "--temperature"));
+    c.add(row(score, "--temperature", "1e9", "--temperature"));
+    c.add(row(score, "--kv-budget-mb", "-5", "--kv-budget-mb"));
+    c.add(row(score, "--kv-budget-mb", HUGE_MB, "--kv-budget-mb"));
+
+    String[] rollout = {"rollout", "--model", MODEL, "--prompts", "/nonexistent/p.jsonl", "--out", "/nonexistent/o"};
+    for (String o : List.of("--leaves", "--segment", "--depth", "--batch", "--kv-budget-mb")) {
+      c.add(row(rollout, o, "0", o));
+      c.add(row(rollout, o, o.equals("--kv-budget-mb") ? HUGE_MB : HUGE, o));
+    }
+    c.add(row(rollout, "--temperature", "-1", "--temperature"));
+    c.add(row(rollout, "--temperature", "1e9", "--temperature"));
+
+    String[] serve = {"serve", "--model", MODEL};
+    c.add(row(serve, "--port", "-1", "--port"));
+    c.add(row(serve, "--port", "70000", "--port"));
+    for (String o : List.of("--kv-budget-mb", "--max-in-flight", "--max-body-mb", "--max-prompt-tokens",
+        "--request-timeout-s", "--result-ttl-s", "--max-results")) {
+      c.add(row(serve, o, "0", o));
+      c.add(row(serve, o, o.equals("--kv-budget-mb") || o.equals("--max-body-mb") ? HUGE_MB : "2000000000", o));
+    }
+
+    String[] train = {"train-model", "--out", "/nonexistent/t"};
+    for (String o : List.of("--steps", "--batch", "--threads")) {
+      c.add(row(train, o, "0", o));
+      c.add(row(train, o, HUGE, o));
+    }
+    for (String o : List.of("--warmup", "--eval", "--checkpoint-every")) {
+      c.add(row(train, o, "-1", o));
+      c.add(row(train, o, HUGE, o));
+    }
+    c.add(row(train, "--lr", "0", "--lr"));
+    c.add(row(train, "--lr", "1e9", "--lr"));
+    c.add(row(train, "--lr", "NaN", "--lr"));
+    c.add(row(train, "--levels", "-1,1,1,1", "--levels"));
+    c.add(row(train, "--levels", "1e300,1,1,1", "--levels"));
+
+    String[] decode = {"bench", "decode", "--model", MODEL, "--read-gb", "0.01"};
+    c.add(row(decode, "--batches", "0", "--batches"));
+    c.add(row(decode, "--batches", "1," + HUGE, "--batches"));
+    c.add(row(decode, "--prompt-tokens", "0", "--prompt-tokens"));
+    c.add(row(decode, "--prompt-tokens", HUGE, "--prompt-tokens"));
+    c.add(row(decode, "--steps", "0", "--steps"));
+    c.add(row(decode, "--steps", HUGE, "--steps"));
+    String[] probe = {"bench", "decode", "--model", MODEL};
+    c.add(row(probe, "--read-gb", "0", "--read-gb"));
+    c.add(row(probe, "--read-gb", "1e9", "--read-gb"));
+    c.add(row(probe, "--read-gb", "NaN", "--read-gb"));
+
+    String[] tree = {"bench", "tree", "--model", MODEL};
+    for (String o : List.of("--leaves", "--prompts", "--prompt-tokens", "--segment", "--depth", "--kv-budget-mb")) {
+      c.add(row(tree, o, "0", o));
+      c.add(row(tree, o, o.equals("--kv-budget-mb") ? HUGE_MB : HUGE, o));
+    }
+
+    String[] shared = {"bench", "shared-prefix", "--model", MODEL};
+    for (String o : List.of("--requests", "--max-tokens", "--kv-budget-mb", "--user-tokens")) {
+      c.add(row(shared, o, "0", o));
+      c.add(row(shared, o, o.equals("--kv-budget-mb") ? HUGE_MB : HUGE, o));
+    }
+    c.add(row(shared, "--system-tokens", "-1", "--system-tokens"));
+    c.add(row(shared, "--system-tokens", HUGE, "--system-tokens"));
+
+    String[] server = {"bench", "server", "--model", MODEL};
+    for (String o : List.of("--concurrency", "--requests", "--leaves")) {
+      c.add(row(server, o, "0", o));
+      c.add(row(server, o, HUGE, o));
+    }
+    String[] soak = {"bench", "soak", "--model", MODEL};
+    for (String o : List.of("--rollouts", "--every", "--leaves")) {
+      c.add(row(soak, o, "0", o));
+      c.add(row(soak, o, HUGE, o));
+    }
+    c.add(row(soak, "--max-growth-pct", "-1", "--max-growth-pct"));
+    c.add(row(soak, "--max-growth-pct", "1e9", "--max-growth-pct"));
+    return c.stream();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  @Timeout(60)
+  void refusedInOneLineNamingTheOption(String shown, String[] args, String fragment) {
+    CliRun.of(args).assertOneLineError(fragment);
+  }
+
+  private static Arguments row(String[] command, String option, String value, String fragment) {
+    String[] args = cat(command, option, value);
+    return Arguments.of(String.join(" ", List.of(args)).replace(MODEL, "MODEL"), args, fragment);
+  }
+
+  private static String[] cat(String[] a, String... b) {
+    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+}
