@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -39,19 +40,19 @@ public final class PolicyTrainer implements AutoCloseable {
   public record Settings(double learningRate, double clip, double temperature, int minibatches, double maxMismatch) {
     public Settings {
       if (!(learningRate > 0)) {
-        throw new TreeRollException("lr must be > 0, got " + learningRate);
+        throw new TreeRollException("--lr must be > 0, got " + learningRate);
       }
       if (!(clip > 0 && clip < 1)) {
-        throw new TreeRollException("clip must be in (0, 1), got " + clip);
+        throw new TreeRollException("--clip must be in (0, 1), got " + clip);
       }
       if (!(temperature > 0)) {
-        throw new TreeRollException("temperature must be > 0 for policy-gradient training, got " + temperature);
+        throw new TreeRollException("--temperature must be > 0 for policy-gradient training, got " + temperature);
       }
       if (minibatches <= 0) {
-        throw new TreeRollException("minibatches must be > 0, got " + minibatches);
+        throw new TreeRollException("--minibatches must be > 0, got " + minibatches);
       }
       if (!(maxMismatch > 0)) {
-        throw new TreeRollException("max-mismatch must be > 0, got " + maxMismatch);
+        throw new TreeRollException("--max-mismatch must be > 0, got " + maxMismatch);
       }
     }
   }
@@ -157,9 +158,9 @@ public final class PolicyTrainer implements AutoCloseable {
   public List<float[]> score(List<int[]> sequences, double temperature) {
     List<SampledPath> paths = new ArrayList<>();
     for (int[] s : sequences) {
-      int[] response = java.util.Arrays.copyOfRange(s, 1, s.length);
+      int[] response = Arrays.copyOfRange(s, 1, s.length);
       byte[] mask = new byte[response.length];
-      java.util.Arrays.fill(mask, (byte) 1);
+      Arrays.fill(mask, (byte) 1);
       paths.add(new SampledPath(new int[] {s[0]}, response, new float[response.length],
           new float[response.length], mask));
     }
@@ -170,7 +171,7 @@ public final class PolicyTrainer implements AutoCloseable {
     }
     List<float[]> out = new ArrayList<>();
     for (int r = 0; r < sequences.size(); r++) {
-      out.add(java.util.Arrays.copyOfRange(lp, r * b.length(), r * b.length() + sequences.get(r).length - 1));
+      out.add(Arrays.copyOfRange(lp, r * b.length(), r * b.length() + sequences.get(r).length - 1));
     }
     return out;
   }

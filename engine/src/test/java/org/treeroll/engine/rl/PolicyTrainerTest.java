@@ -56,8 +56,10 @@ class PolicyTrainerTest {
   @Test
   void oneStepStartsAtRatioOneAndTheEngineThenSamplesAndScoresTheNewWeights() {
     try (InferenceSession session = new InferenceSession(model, 64L << 20);
+        // lr 1e-4: a first-order step here; at 1e-3 Adam's first step (about lr on every weight)
+        // overshoots and lowers the log-probs of positive and negative answers alike.
         PolicyTrainer trainer = new PolicyTrainer(model.config(), PolicyTrainer.checkpoint(model),
-            new PolicyTrainer.Settings(1e-3, 0.2, TEMPERATURE, 2, 1e-3))) {
+            new PolicyTrainer.Settings(1e-4, 0.2, TEMPERATURE, 2, 1e-3))) {
       RewardedRollouts.Result r = sample(session, 11);
       assertThat(r.trees()).allSatisfy(t -> assertThat(t.weightVersion()).isZero());
       List<SampledPath> paths = RlRun.paths(r);
@@ -73,6 +75,18 @@ class PolicyTrainerTest {
       assertThat(u.mismatch().max()).isLessThan(1e-4);
       assertThat(u.mismatch().tokens()).isEqualTo(paths.stream().mapToInt(SampledPath::counted).sum());
       assertThat(u.tokens()).isEqualTo((int) u.mismatch().tokens());
+
+      // The step moved log-probs the way the advantages ask: sum_t A_t * (new_t - old_t) > 0.
+      List<float[]> moved = trainer.score(paths.stream().map(PolicyTrainerTest::sequence).toList(), TEMPERATURE);
+      double improvement = 0;
+      for (int i = 0; i < paths.size(); i++) {
+        SampledPath p = paths.get(i);
+        float[] lp = moved.get(i);
+        for (int j = 0; j < p.response().length; j++) {
+          improvement += p.mask()[j] * p.advantages()[j] * (lp[p.prompt().length - 1 + j] - p.oldLogProbs()[j]);
+        }
+      }
+      assertThat(improvement).isGreaterThan(0);
 
       long version = session.updateWeights(WeightUpdate.fromTensors(trainer.weights()),
           WeightSwapPolicy.waitForRequests()).join();
@@ -114,6 +128,12 @@ class PolicyTrainerTest {
       }
     }
     return false;
+  }
+
+  private static int[] sequence(SampledPath p) {
+    int[] seq = java.util.Arrays.copyOf(p.prompt(), p.prompt().length + p.response().length);
+    System.arraycopy(p.response(), 0, seq, p.prompt().length, p.response().length);
+    return seq;
   }
 
   /** The prompt and first answer of a tree, as one sequence. */
