@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
       ScoreCommand.class,
       GenModelCommand.class,
       TrainModelCommand.class,
+      TrainRlCommand.class,
       BenchCommand.class,
       AnalyzeCommand.class,
       ServeCommand.class,

@@ -7,6 +7,7 @@ import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -99,6 +100,26 @@ class CliErrorsTest {
   void trainModelRefusesBadOptions() {
     CliRun.of("train-model", "--out", tmp.resolve("t0").toString(), "--steps", "0").assertOneLineError("steps", "0");
     CliRun.of("train-model", "--out", tmp.resolve("t1").toString(), "--levels", "0,0").assertOneLineError("level weights");
+  }
+
+  @Test
+  void trainRlRefusesBadOptions() {
+    CliRun.of("train-rl", "--config", "ppo-magic").assertOneLineError("--config", "ppo-magic", "treepo-trees");
+    CliRun.of("train-rl", "--answers", "0").assertOneLineError("--answers", "0");
+    CliRun.of("train-rl", "--lr", "0").assertOneLineError("--lr", "0");
+    CliRun.of("train-rl", "--estimator", "nope").assertOneLineError("nope");
+  }
+
+  @Test
+  void trainRlWritesItsMetricsAndPlot() throws Exception {
+    Path dir = tmp.resolve("rl");
+    CliRun r = CliRun.of("train-rl", "--model", RolloutCommandTest.MODEL, "--config", "treepo-trees", "--steps", "2",
+        "--problems-per-step", "2", "--answers", "4", "--eval-every", "2", "--eval-problems", "4", "--out", dir.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    List<String> lines = Files.readAllLines(dir.resolve("metrics.jsonl"));
+    assertThat(lines).hasSize(3); // the measurement before training, then one line per step
+    assertThat(lines.get(2)).contains("\"step\":2").contains("\"weight_version\":2").contains("\"heldout_accuracy\":");
+    assertThat(Files.readString(dir.resolve("heldout-accuracy.svg"))).contains("<polyline");
   }
 
   @Test

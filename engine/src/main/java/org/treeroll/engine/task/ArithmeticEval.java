@@ -41,33 +41,43 @@ public final class ArithmeticEval {
    */
   public static Result heldOut(LoadedModel model, ArithmeticTask task, long problemSeed, int count,
       double temperature, long samplingSeed) {
+    try (InferenceSession session = new InferenceSession(model, 64L << 20)) {
+      return heldOut(session, task, problemSeed, count, temperature, samplingSeed);
+    }
+  }
+
+  /**
+   * As {@link #heldOut(LoadedModel, ArithmeticTask, long, int, double, long)} on a running
+   * session, under whatever weights it serves now (an RL trainer measures its policy so).
+   */
+  public static Result heldOut(InferenceSession session, ArithmeticTask task, long problemSeed, int count,
+      double temperature, long samplingSeed) {
+    LoadedModel model = session.model();
     List<ArithmeticTask.Problem> problems = task.problems(ArithmeticTask.Split.HELD_OUT, problemSeed, count);
     int levels = ArithmeticTask.Level.values().length;
     int[] correctBy = new int[levels];
     int[] totalBy = new int[levels];
     List<String> examples = new ArrayList<>();
     int correct = 0;
-    try (InferenceSession session = new InferenceSession(model, 64L << 20)) {
-      List<int[]> prompts = new ArrayList<>();
-      for (ArithmeticTask.Problem p : problems) {
-        prompts.add(model.tokenizer().encode(p.prompt()));
+    List<int[]> prompts = new ArrayList<>();
+    for (ArithmeticTask.Problem p : problems) {
+      prompts.add(model.tokenizer().encode(p.prompt()));
+    }
+    SamplingParams params = SamplingParams.defaults().withTemperature(temperature)
+        .withSeed(samplingSeed).withMaxTokens(MAX_TOKENS);
+    List<Completion> out = session.generate(prompts, params).join();
+    for (int i = 0; i < problems.size(); i++) {
+      ArithmeticTask.Problem p = problems.get(i);
+      String response = model.tokenizer().decode(out.get(i).tokens(), true);
+      boolean ok = ArithmeticTask.verify(p, response);
+      int li = p.level().number() - 1;
+      totalBy[li]++;
+      if (ok) {
+        correct++;
+        correctBy[li]++;
       }
-      SamplingParams params = SamplingParams.defaults().withTemperature(temperature)
-          .withSeed(samplingSeed).withMaxTokens(MAX_TOKENS);
-      List<Completion> out = session.generate(prompts, params).join();
-      for (int i = 0; i < problems.size(); i++) {
-        ArithmeticTask.Problem p = problems.get(i);
-        String response = model.tokenizer().decode(out.get(i).tokens(), true);
-        boolean ok = ArithmeticTask.verify(p, response);
-        int li = p.level().number() - 1;
-        totalBy[li]++;
-        if (ok) {
-          correct++;
-          correctBy[li]++;
-        }
-        if (examples.size() < 8) {
-          examples.add(p.prompt() + response + (ok ? "[correct]" : "[wrong, expected " + p.answer() + "]"));
-        }
+      if (examples.size() < 8) {
+        examples.add(p.prompt() + response + (ok ? "[correct]" : "[wrong, expected " + p.answer() + "]"));
       }
     }
     return new Result(correct, problems.size(), correctBy, totalBy, examples);

@@ -1,0 +1,216 @@
+package org.treeroll.engine.rl;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.io.NamedTensor;
+import org.treeroll.engine.io.UpdateTensor;
+import org.treeroll.engine.io.WeightUpdate;
+import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.engine.model.WeightNames;
+import org.treeroll.engine.runtime.DjlRuntime;
+import org.treeroll.engine.train.AdamW;
+import org.treeroll.engine.train.TrainableDecoder;
+import org.treeroll.tree.TreeRollException;
+
+/**
+ * The policy side of the RL loop: a {@link TrainableDecoder} starting from the engine's
+ * checkpoint, AdamW, and the clipped surrogate ({@link ClippedSurrogate}) over minibatches of
+ * sampled paths. Log-probs are taken at the sampling temperature, as the engine records them,
+ * so before the first update of a step the importance ratio is 1 up to numerics; that mismatch
+ * is measured on every token and checked before any weight moves.
+ */
+public final class PolicyTrainer implements AutoCloseable {
+  /**
+   * @param learningRate AdamW's step size
+   * @param clip PPO's eps: ratios are clipped to [1 - eps, 1 + eps]
+   * @param temperature the engine's sampling temperature (its log-probs are at it)
+   * @param minibatches optimizer steps per batch of paths
+   * @param maxMismatch largest |trainer - engine| log-prob accepted before an update
+   */
+  public record Settings(double learningRate, double clip, double temperature, int minibatches, double maxMismatch) {
+    public Settings {
+      if (!(learningRate > 0)) {
+        throw new TreeRollException("--lr must be > 0, got " + learningRate);
+      }
+      if (!(clip > 0 && clip < 1)) {
+        throw new TreeRollException("--clip must be in (0, 1), got " + clip);
+      }
+      if (!(temperature > 0)) {
+        throw new TreeRollException("--temperature must be > 0 for policy-gradient training, got " + temperature);
+      }
+      if (minibatches <= 0) {
+        throw new TreeRollException("--minibatches must be > 0, got " + minibatches);
+      }
+      if (!(maxMismatch > 0)) {
+        throw new TreeRollException("--max-mismatch must be > 0, got " + maxMismatch);
+      }
+    }
+  }
+
+  /**
+   * What one batch did.
+   *
+   * @param loss the surrogate, mean over the minibatches
+   * @param mismatch trainer vs engine log-probs of every counted token, before the update
+   * @param firstRatioDeviation largest |ratio - 1| of the first minibatch (before any update)
+   * @param tokens counted response tokens
+   * @param gradNorm the last minibatch's gradient norm before clipping
+   */
+  public record Update(double loss, Mismatch mismatch, double firstRatioDeviation, int tokens, double gradNorm) {}
+
+  private final ModelConfig cfg;
+  private final Settings settings;
+  private final NDManager base;
+  private final TrainableDecoder model;
+  private final AdamW optimizer;
+
+  public PolicyTrainer(ModelConfig cfg, List<NamedTensor> weights, Settings settings) {
+    this.cfg = cfg;
+    this.settings = settings;
+    this.base = NDManager.newBaseManager(DjlRuntime.device());
+    this.model = TrainableDecoder.of(cfg, weights, base);
+    // No weight decay: it would pull the policy toward zero, not toward the initial model.
+    this.optimizer = new AdamW(model.parameters(), base, 0.9, 0.95, 1e-8, 0.0, 1.0);
+  }
+
+  /** The checkpoint the engine loaded, as the tensors a trainer starts from. */
+  public static List<NamedTensor> checkpoint(LoadedModel model) {
+    WeightUpdate files = WeightUpdate.fromDirectory(model.dir());
+    List<NamedTensor> out = new ArrayList<>();
+    for (Map.Entry<String, long[]> e : WeightNames.shapes(model.config()).entrySet()) {
+      out.add(new NamedTensor(e.getKey(), e.getValue(), files.readFloats(e.getKey())));
+    }
+    return out;
+  }
+
+  /**
+   * Clipped policy-gradient steps on {@code paths}, split in order into
+   * {@link Settings#minibatches} minibatches (one optimizer step each). Fails, changing nothing,
+   * when the mismatch exceeds {@link Settings#maxMismatch}.
+   */
+  public Update train(List<SampledPath> paths) {
+    List<PolicyBatch> batches = new ArrayList<>();
+    int k = Math.min(settings.minibatches(), paths.size());
+    for (int i = 0; i < k; i++) {
+      List<SampledPath> part = paths.subList(i * paths.size() / k, (i + 1) * paths.size() / k);
+      PolicyBatch b = PolicyBatch.of(part, cfg.vocabSize(), cfg.eosTokenIds()[0]);
+      if (b.counted() > 0) {
+        batches.add(b);
+      }
+    }
+    if (batches.isEmpty()) {
+      return new Update(0, new Mismatch(0, 0, 0), 0, 0, 0);
+    }
+    Mismatch.Accumulator mismatch = new Mismatch.Accumulator();
+    // Minibatches after the first are measured now, before the first step moves the weights.
+    for (int i = 1; i < batches.size(); i++) {
+      try (NDScope scope = new NDScope(); NDManager m = base.newSubManager()) {
+        mismatch.add(logProbs(m, batches.get(i)).toFloatArray(), batches.get(i));
+      }
+    }
+    double lossSum = 0;
+    double firstDeviation = 0;
+    double norm = 0;
+    int tokens = 0;
+    for (int i = 0; i < batches.size(); i++) {
+      PolicyBatch b = batches.get(i);
+      tokens += b.counted();
+      try (NDScope scope = new NDScope(); NDManager m = base.newSubManager()) {
+        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+          NDArray logp = logProbs(m, b);
+          NDArray loss = ClippedSurrogate.loss(logp, m.create(b.oldLogProbs()), m.create(b.advantages()),
+              m.create(b.mask()), settings.clip(), b.counted());
+          if (i == 0) {
+            float[] lp = logp.toFloatArray();
+            mismatch.add(lp, b);
+            firstDeviation = ratioDeviation(lp, b);
+            Mismatch seen = mismatch.result();
+            if (!(seen.max() <= settings.maxMismatch())) {
+              throw new TreeRollException(String.format(Locale.ROOT,
+                  "train-inference mismatch: max |trainer - engine| log-prob %.3g over %d tokens exceeds"
+                      + " --max-mismatch %.3g (mean %.3g); the weights were not updated",
+                  seen.max(), seen.tokens(), settings.maxMismatch(), seen.mean()));
+            }
+          }
+          gc.backward(loss);
+          lossSum += loss.getFloat();
+        }
+        norm = optimizer.step(model.parameters(), settings.learningRate());
+      }
+    }
+    return new Update(lossSum / batches.size(), mismatch.result(), firstDeviation, tokens, norm);
+  }
+
+  /**
+   * Teacher-forced log-probs of tokens {@code 1..n-1} of each sequence at {@code temperature}
+   * under the current weights, as {@code InferenceSession.score} returns them.
+   */
+  public List<float[]> score(List<int[]> sequences, double temperature) {
+    List<SampledPath> paths = new ArrayList<>();
+    for (int[] s : sequences) {
+      int[] response = Arrays.copyOfRange(s, 1, s.length);
+      byte[] mask = new byte[response.length];
+      Arrays.fill(mask, (byte) 1);
+      paths.add(new SampledPath(new int[] {s[0]}, response, new float[response.length],
+          new float[response.length], mask));
+    }
+    PolicyBatch b = PolicyBatch.of(paths, cfg.vocabSize(), cfg.eosTokenIds()[0]);
+    float[] lp;
+    try (NDScope scope = new NDScope(); NDManager m = base.newSubManager()) {
+      lp = logProbs(m, b, temperature).toFloatArray();
+    }
+    List<float[]> out = new ArrayList<>();
+    for (int r = 0; r < sequences.size(); r++) {
+      out.add(Arrays.copyOfRange(lp, r * b.length(), r * b.length() + sequences.get(r).length - 1));
+    }
+    return out;
+  }
+
+  /** The current weights as F32 tensors with their HF names, for {@code updateWeights}. */
+  public List<UpdateTensor> weights() {
+    List<UpdateTensor> out = new ArrayList<>();
+    for (NamedTensor t : model.tensors()) {
+      out.add(UpdateTensor.f32(t.name(), t.shape(), t.data()));
+    }
+    return out;
+  }
+
+  private NDArray logProbs(NDManager m, PolicyBatch b) {
+    return logProbs(m, b, settings.temperature());
+  }
+
+  /** Log-prob of each position's target token, 0 where there is none: {@code [rows * length]}. */
+  private NDArray logProbs(NDManager m, PolicyBatch b, double temperature) {
+    NDArray in = m.create(b.inputOneHot(), new Shape((long) b.rows() * b.length(), b.vocab()));
+    NDArray target = m.create(b.targetOneHot(), new Shape((long) b.rows() * b.length(), b.vocab()));
+    NDArray logits = model.forward(in, b.rows(), b.length()).reshape(target.getShape());
+    return logits.div((float) temperature).logSoftmax(-1).mul(target).sum(new int[] {1});
+  }
+
+  private static double ratioDeviation(float[] logp, PolicyBatch b) {
+    double worst = 0;
+    for (int i = 0; i < logp.length; i++) {
+      if (b.mask()[i] != 0) {
+        worst = Math.max(worst, Math.abs(Math.exp(logp[i] - b.oldLogProbs()[i]) - 1));
+      }
+    }
+    return worst;
+  }
+
+  @Override
+  public void close() {
+    optimizer.close();
+    model.close();
+    base.close();
+  }
+}

@@ -1,0 +1,35 @@
+package org.treeroll.engine.rl;
+
+import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.tree.TreeRollException;
+
+/**
+ * One RL run.
+ *
+ * @param name label of the run (its preset, or policy + estimator)
+ * @param rollout how each problem's answers are sampled
+ * @param estimator advantage estimator spec
+ * @param steps training steps
+ * @param problemsPerStep train-split problems per step; step s takes indices
+ *     {@code s * problemsPerStep ..} of the seed
+ * @param seed seed of the training problems and of sampling
+ * @param evalEvery measure held-out accuracy every this many steps (and before the first, and
+ *     after the last)
+ * @param evalProblems fixed held-out problems measured each time
+ * @param trainer the policy update's settings
+ */
+public record RlConfig(String name, TreeRolloutConfig rollout, String estimator, int steps, int problemsPerStep,
+    long seed, int evalEvery, int evalProblems, PolicyTrainer.Settings trainer) {
+  public RlConfig {
+    positive("--steps", steps);
+    positive("--problems-per-step", problemsPerStep);
+    positive("--eval-every", evalEvery);
+    positive("--eval-problems", evalProblems);
+  }
+
+  private static void positive(String option, long v) {
+    if (v <= 0) {
+      throw new TreeRollException(option + " must be > 0, got " + v);
+    }
+  }
+}
