@@ -47,7 +47,7 @@ final class TrainRlCommand implements Callable<Integer> {
   @Option(names = "--answers", defaultValue = "8", description = "Answers per problem, N (default: ${DEFAULT-VALUE})")
   int answers;
 
-  @Option(names = "--lr", defaultValue = "1e-4", description = "AdamW learning rate (default: ${DEFAULT-VALUE})")
+  @Option(names = "--lr", defaultValue = "2e-5", description = "AdamW learning rate (default: ${DEFAULT-VALUE})")
   double lr;
 
   @Option(names = "--clip", defaultValue = "0.2", description = "PPO ratio clip eps (default: ${DEFAULT-VALUE})")
