@@ -102,6 +102,6 @@ final class OpenAiTestServer implements AutoCloseable {
     server.close();
     session.close();
     model.close();
-    vertx.close().toCompletionStage().toCompletableFuture().join();
+    vertx.close().toCompletionStage().toCompletableFuture().orTimeout(1, java.util.concurrent.TimeUnit.MINUTES).join();
   }
 }

@@ -64,7 +64,7 @@ class RolloutServerTest {
     server.close();
     session.close();
     model.close();
-    vertx.close().toCompletionStage().toCompletableFuture().join();
+    vertx.close().toCompletionStage().toCompletableFuture().orTimeout(1, java.util.concurrent.TimeUnit.MINUTES).join();
   }
 
   static String url(RolloutServer s, String path) {

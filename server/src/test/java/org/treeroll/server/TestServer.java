@@ -78,7 +78,7 @@ final class TestServer implements AutoCloseable {
         session.close();
       } finally {
         model.close();
-        vertx.close().toCompletionStage().toCompletableFuture().join();
+        vertx.close().toCompletionStage().toCompletableFuture().orTimeout(1, java.util.concurrent.TimeUnit.MINUTES).join();
       }
     }
   }

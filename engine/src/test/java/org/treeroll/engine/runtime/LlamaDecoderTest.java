@@ -197,7 +197,7 @@ class LlamaDecoderTest {
   }
 
   @org.junit.jupiter.api.Test
-  void generationLeavesNoArraysOrPagesBehind() {
+  void generationLeavesNoArraysOrPagesBehind() throws Exception {
     ModelConfig cfg = org.treeroll.engine.model.ModelPreset.TINY_QWEN2.config();
     try (LlamaDecoder model = LlamaDecoder.load(cfg, TinyModels.weights(cfg, 5), DjlRuntime.device());
         KvStore kv = model.newKvStore(new PagePool(32, 4))) {
@@ -217,7 +217,7 @@ class LlamaDecoderTest {
       } catch (Exception e) {
         throw new AssertionError(e);
       } finally {
-        vertx.close().toCompletionStage().toCompletableFuture().join();
+        vertx.close().toCompletionStage().toCompletableFuture().orTimeout(1, java.util.concurrent.TimeUnit.MINUTES).join();
       }
     }
   }

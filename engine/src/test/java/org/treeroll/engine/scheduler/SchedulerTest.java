@@ -603,7 +603,7 @@ class SchedulerTest {
       var doomed = e.scheduler.rollout(PROMPTS, longOne, PARAMS.withIgnoreEos(true), RolloutHooks.NONE);
       var kept = e.scheduler.rollout(List.of(new int[] {3, 4}), SHAPE, PARAMS, RolloutHooks.NONE);
       assertThat(doomed.cancel(true)).isTrue();
-      assertThatThrownBy(() -> doomed.join()).isInstanceOf(CancellationException.class);
+      assertThatThrownBy(() -> doomed.get(1, TimeUnit.MINUTES)).isInstanceOf(CancellationException.class);
       assertThat(await(kept).get(0).leaves()).isNotEmpty();
       EngineStats s = e.stats();
       assertThat(s.activeRequests()).isZero();
