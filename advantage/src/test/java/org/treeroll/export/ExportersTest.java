@@ -31,7 +31,7 @@ class ExportersTest {
   private static final List<String> FLOAT_LISTS = List.of("old_log_probs", "advantages", "token_level_scores");
 
   /** Two trees: scored, failed, unscored and empty answers; log-probs that are not round decimals. */
-  private static List<RolloutTree> batch() {
+  static List<RolloutTree> batch() {
     RolloutTree t0 = new RolloutTree(0, new int[] {5, 6, 7}, 3, 11, "entropy:threshold=2.5");
     SegmentNode a = t0.addChild(t0.root(), 1);
     for (int i = 0; i < 4; i++) {
@@ -218,7 +218,7 @@ class ExportersTest {
         .isInstanceOf(TreeRollException.class).hasMessageContaining("'csv'").hasMessageContaining("jsonl, parquet");
   }
 
-  private static List<Number> numbers(ResultSet rs, String col) throws Exception {
+  static List<Number> numbers(ResultSet rs, String col) throws Exception {
     Object[] a = (Object[]) rs.getArray(col).getArray();
     List<Number> out = new ArrayList<>();
     for (Object o : a) {
@@ -227,7 +227,7 @@ class ExportersTest {
     return out;
   }
 
-  private static List<JsonNode> jsonNumbers(JsonNode row, String col) {
+  static List<JsonNode> jsonNumbers(JsonNode row, String col) {
     List<JsonNode> out = new ArrayList<>();
     row.get(col).forEach(out::add);
     return out;
