@@ -72,7 +72,8 @@ class AnalyzeCommandTest {
         .contains("leaves by finish reason: max_tokens 1, repetition 1, answered 1")
         .contains("rewards: 2 scored, 1 failed, 0 unscored; mean 0.5000")
         // distinct 2+2+1+2 + 2+3 = 12; independent 2+3+4 + 2+3 = 14
-        .contains("tokens: 12 decoded by the trees, 14 for independent sampling (ratio 0.857)")
+        .contains("tokens: 12 distinct tree tokens (each node once, prompts included), 14 for independent sampling"
+            + " of the same answers (distinct tree tokens / independent = 0.857)")
         // Dr.GRPO on tree 0: a +.5 (3 tokens), b -.5 (4 tokens); c skipped
         .contains("advantages (grpo:eps=1.0E-6,std=false): 2 of 3 answers (1 skipped), 7 tokens")
         .contains("min -0.5000, max 0.5000, positive 42.9%");

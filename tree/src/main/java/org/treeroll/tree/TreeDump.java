@@ -65,6 +65,9 @@ public final class TreeDump {
     o.put("weight_version", t.weightVersion());
     o.put("seed", t.root().seed());
     o.put("policy", t.policy());
+    if (t.reference() != null) {
+      o.put("reference", t.reference());
+    }
     putInts(o.putArray("prompt"), t.prompt());
     ArrayNode nodes = o.putArray("nodes");
     for (SegmentNode n : t.nodes()) {
@@ -118,6 +121,12 @@ public final class TreeDump {
     }
     RolloutTree t = new RolloutTree(o.path("tree_id").asInt(), ints(o.path("prompt"), where, "prompt"),
         o.path("weight_version").asLong(), o.path("seed").asLong(), o.path("policy").asText("unknown"));
+    JsonNode reference = o.path("reference");
+    if (reference.isTextual()) {
+      t.setReference(reference.asText());
+    } else if (!reference.isMissingNode() && !reference.isNull()) {
+      throw new TreeRollException(where + ": field 'reference' must be a string");
+    }
     List<SegmentNode> byId = new ArrayList<>(List.of(t.root()));
     for (JsonNode j : o.path("nodes")) {
       int id = j.path("id").asInt(-1);
