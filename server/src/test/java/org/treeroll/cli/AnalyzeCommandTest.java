@@ -126,6 +126,51 @@ class AnalyzeCommandTest {
   }
 
   @Test
+  void compareSetsTwoDumpsSideBySide() throws Exception {
+    CliRun r = CliRun.of("analyze", first.toString(), "--compare", second.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out())
+        .containsPattern("accuracy \\(mean reward of scored answers\\)\\s+0\\.5000\\s+-")
+        .containsPattern("answers scored / reward errors\\s+2 / 0\\s+0 / 1")
+        .containsPattern("distinct tree tokens \\(prompts included\\)\\s+7\\s+5")
+        .containsPattern("forks \\(branch points\\)\\s+1\\s+0")
+        .containsPattern("mean answer depth \\(segments\\)\\s+2\\.00\\s+1\\.00")
+        .containsPattern("weight versions\\s+0\\s+0")
+        .containsPattern("policies\\s+entropy\\s+uniform");
+    JsonNode o = new ObjectMapper().readTree(CliRun.of("analyze", first.toString(), "--compare", second.toString(),
+        "--json").out());
+    assertThat(o.at("/dumps/branch_points").asInt()).isEqualTo(1);
+    assertThat(o.at("/compare/rewards/failed").asInt()).isEqualTo(1);
+    assertThat(o.at("/dumps/forks_by_depth/0/depth").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  void plotsAreWrittenAsSvg() throws Exception {
+    Path dir = tmp.resolve("plots");
+    CliRun r = CliRun.of("analyze", first.toString(), "--compare", second.toString(), "--plots", dir.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    String reward = Files.readString(dir.resolve("reward-by-depth.svg"));
+    assertThat(reward).startsWith("<svg").contains("<title>answer depth (segments) 2: 0.500</title>")
+        .contains("DUMP", "--compare");
+    // first: 7 distinct of 9 independent tokens; second: nothing shared
+    assertThat(Files.readString(dir.resolve("tokens-saved.svg"))).contains("<title>tree id 0: 0.222</title>")
+        .contains("<title>tree id 1: 0.00</title>");
+    assertThat(Files.readString(dir.resolve("forks-by-depth.svg")))
+        .contains("<title>depth of the branch point (0 = the prompt) 1: 1.00</title>");
+  }
+
+  @Test
+  void reexportAndRescoreMistakesAreOneLine() {
+    CliRun.of("analyze", first.toString(), "--export", tmp.resolve("x.parquet").toString())
+        .assertOneLineError("--export needs --estimator");
+    CliRun.of("analyze", first.toString(), "--estimator", "spo", "--export", tmp.resolve("x.csv").toString(),
+        "--format", "csv").assertOneLineError("--format 'csv'", "jsonl, parquet, verl");
+    CliRun.of("analyze", first.toString(), "--reward", "math", "--model", RolloutCommandTest.MODEL)
+        .assertOneLineError("tree 0", "no reference answer");
+    CliRun.of("analyze", first.toString(), "--reward", "nope").assertOneLineError("nope", "math");
+  }
+
+  @Test
   void noDumpIsAUsageError() {
     CliRun r = CliRun.of("analyze");
     assertThat(r.code()).isEqualTo(2);

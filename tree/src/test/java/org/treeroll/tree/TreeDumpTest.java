@@ -87,6 +87,20 @@ class TreeDumpTest {
     assertThat(back.leaves().get(0).reward()).isEqualTo(1.0);
     assertThat(back.leaves().get(1).hasReward()).isFalse();
     assertThat(back.leaves().get(1).rewardError()).contains("timed out");
+    assertThat(back.reference()).as("no reference recorded, none written").isNull();
+  }
+
+  @Test
+  void theReferenceAnswerSurvivesTheRoundTrip() throws Exception {
+    RolloutTree t = sample();
+    t.setReference("\\frac{1}{2}");
+    Path f = dir.resolve("reference.jsonl");
+    TreeDump.write(f, List.of(t));
+    assertThat(Files.readString(f)).contains("\"reference\":\"\\\\frac{1}{2}\"");
+    assertThat(TreeDump.read(f).get(0).reference()).isEqualTo("\\frac{1}{2}");
+    Files.writeString(f, Files.readString(f).replace("\"reference\":\"\\\\frac{1}{2}\"", "\"reference\":3"));
+    assertThatThrownBy(() -> TreeDump.read(f)).isInstanceOf(TreeRollException.class)
+        .hasMessageContaining("reference.jsonl:1").hasMessageContaining("'reference' must be a string");
   }
 
   @Test
