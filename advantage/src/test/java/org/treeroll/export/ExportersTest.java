@@ -201,14 +201,18 @@ class ExportersTest {
   void emptyBatchWritesEmptyFiles() throws Exception {
     BatchAdvantages none = AdvantageEstimators.create("spo").estimate(List.of());
     Path parquet = dir.resolve("empty.parquet");
+    Path verl = dir.resolve("empty.verl.parquet");
     new ParquetExporter().write(parquet, none);
+    new VerlExporter(0).write(verl, none);
     new JsonlExporter().write(dir.resolve("empty.jsonl"), none);
     assertThat(Files.readString(dir.resolve("empty.jsonl"))).isEmpty();
-    try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT count(*) FROM read_parquet('" + parquet + "')")) {
-      assertThat(rs.next()).isTrue();
-      assertThat(rs.getLong(1)).isZero();
+    for (Path p : List.of(parquet, verl)) {
+      try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
+          Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("SELECT count(*) FROM read_parquet('" + p + "')")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getLong(1)).as("rows of %s", p.getFileName()).isZero();
+      }
     }
   }
 

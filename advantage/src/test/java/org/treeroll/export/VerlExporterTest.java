@@ -99,18 +99,6 @@ class VerlExporterTest {
   }
 
   @Test
-  void emptyBatchWritesAnEmptyFile() throws Exception {
-    Path verl = dir.resolve("empty.parquet");
-    new VerlExporter(PAD).write(verl, AdvantageEstimators.create("spo").estimate(List.of()));
-    try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT count(*) FROM read_parquet('" + verl + "')")) {
-      assertThat(rs.next()).isTrue();
-      assertThat(rs.getLong(1)).isZero();
-    }
-  }
-
-  @Test
   void negativePadIdIsRefused() {
     assertThatThrownBy(() -> new VerlExporter(-1)).isInstanceOf(TreeRollException.class).hasMessageContaining("pad id");
   }

@@ -81,6 +81,9 @@ final class AnalyzeCommand implements Callable<Integer> {
     if (export != null && e == null) {
       throw new TreeRollException("--export needs --estimator: the advantages to write");
     }
+    if (format != null && export == null) {
+      throw new TreeRollException("--format needs --export: the file to write");
+    }
     boolean needsTokenizer = reward != null || "verl".equals(exportFormat);
     try (RewardFunction fn = reward == null ? null : RewardFunctions.create(reward);
         TextTokenizer tok = needsTokenizer ? TextTokenizer.load(model.resolve()) : null) {

@@ -163,6 +163,7 @@ class AnalyzeCommandTest {
   void reexportAndRescoreMistakesAreOneLine() {
     CliRun.of("analyze", first.toString(), "--export", tmp.resolve("x.parquet").toString())
         .assertOneLineError("--export needs --estimator");
+    CliRun.of("analyze", first.toString(), "--format", "verl").assertOneLineError("--format needs --export");
     CliRun.of("analyze", first.toString(), "--estimator", "spo", "--export", tmp.resolve("x.csv").toString(),
         "--format", "csv").assertOneLineError("--format 'csv'", "jsonl, parquet, verl");
     CliRun.of("analyze", first.toString(), "--reward", "math", "--model", RolloutCommandTest.MODEL)
