@@ -35,7 +35,7 @@ class ViewCommandTest {
         "no chromium at /usr/bin/chromium: install it with 'apt-get install -y chromium' (.ci/run does)");
     Path out = tmp.resolve("demo");
     CliRun demo = CliRun.of("demo", "--model", RolloutCommandTest.MODEL, "--problems", "3", "--leaves", "8",
-        "--seed", "3", "--out", out.toString());
+        "--seed", "5", "--policy", "rose", "--out", out.toString()); // rose refills: the page marks them
     assertThat(demo.code()).as(demo.err()).isZero();
     Path dump = out.resolve("trees.jsonl");
     Path page = tmp.resolve("view.html");
@@ -46,8 +46,10 @@ class ViewCommandTest {
     int segments = trees.stream().mapToInt(t -> t.nodes().size() - 1).sum();
     assertThat(view.out()).contains("3 trees, " + segments + " segments");
 
-    // The node to click: the second tree's least likely segment (its tokens are shaded the most).
-    RolloutTree tree = trees.get(1);
+    // The node to click: the least likely segment (its tokens are shaded the most) of the tree
+    // whose answers disagree most (mean reward nearest 0.5: the picture shows both colours).
+    RolloutTree tree = trees.stream().min(java.util.Comparator.comparingDouble(
+        t -> Math.abs(t.leaves().stream().mapToDouble(SegmentNode::reward).average().orElseThrow() - 0.5))).orElseThrow();
     SegmentNode node = tree.nodes().stream().filter(n -> !n.isRootNode())
         .min((a, b) -> Double.compare(a.meanLogProb(), b.meanLogProb())).orElseThrow();
     String expected;
@@ -59,6 +61,9 @@ class ViewCommandTest {
         1500, 950)) {
       browser.open(page);
       assertThat(browser.eval("document.querySelectorAll('svg .seg').length").asInt()).isEqualTo(segments);
+      long refilled = trees.stream().flatMap(t -> t.nodes().stream()).filter(SegmentNode::refilled).count();
+      assertThat(refilled).as("the dump has refills").isPositive();
+      assertThat(browser.eval("document.querySelectorAll('svg .seg.refill').length").asLong()).isEqualTo(refilled);
       assertThat(browser.eval("document.querySelector('#seg-text')").isNull()).as("no segment shown yet").isTrue();
 
       String seg = "document.querySelector('.seg[data-tree=\"" + tree.id() + "\"][data-node=\"" + node.id() + "\"]')";
@@ -73,5 +78,12 @@ class ViewCommandTest {
       browser.screenshot(SCREENSHOT);
     }
     assertThat(Files.size(SCREENSHOT)).isGreaterThan(10_000);
+  }
+
+  @Test
+  void anUnknownEstimatorIsOneLineBeforeAnythingIsRead() {
+    CliRun r = CliRun.of("view", tmp.resolve("absent.jsonl").toString(), "--estimator", "treepo,nope");
+    r.assertOneLineError("unknown advantage estimator 'nope'");
+    assertThat(tmp.resolve("view.html")).doesNotExist();
   }
 }
