@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import org.treeroll.advantage.AdvantageEstimator;
 import org.treeroll.advantage.BatchAdvantages;
@@ -18,6 +17,7 @@ import org.treeroll.advantage.PathAdvantage;
 import org.treeroll.engine.tokenizer.TextTokenizer;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
+import org.treeroll.tree.TreeDump;
 
 /**
  * Renders rollout trees as one HTML page: the page's script and style come from
@@ -66,56 +66,27 @@ public final class TreeViewer {
         .replace(DATA_SLOT, json.replace("<", "\\u003c"));
   }
 
+  /** The tree as its dump line holds it, plus decoded text and advantages for the page. */
   private static ObjectNode treeJson(RolloutTree t, TextTokenizer tokenizer, List<Map<SegmentNode, double[]>> advantages) {
-    ObjectNode o = JSON.createObjectNode();
-    o.put("id", t.id());
-    o.put("policy", t.policy());
-    o.put("weight_version", t.weightVersion());
-    o.put("seed", t.root().seed());
-    o.put("prompt", tokenizer.decode(t.prompt(), false));
-    o.put("prompt_tokens", t.prompt().length);
+    ObjectNode o = TreeDump.toJson(t);
+    o.put("prompt_text", tokenizer.decode(t.prompt(), false));
     o.put("distinct_tokens", t.distinctTokens());
     o.put("independent_tokens", t.independentTokens());
-    ArrayNode nodes = o.putArray("nodes");
-    for (SegmentNode n : t.nodes()) {
-      if (n.isRootNode()) {
-        continue;
-      }
-      ObjectNode j = nodes.addObject();
-      j.put("id", n.id());
-      j.put("parent", n.parent().id());
-      j.put("depth", n.depth());
+    List<SegmentNode> nodes = t.nodes().subList(1, t.nodes().size()); // the dump's order, the root left out
+    for (int i = 0; i < nodes.size(); i++) {
+      SegmentNode n = nodes.get(i);
+      ObjectNode j = (ObjectNode) o.get("nodes").get(i);
       ArrayNode pieces = j.putArray("pieces");
       for (String p : pieces(tokenizer, n.tokens())) {
         pieces.add(p);
       }
-      ArrayNode lp = j.putArray("logprobs");
-      for (float v : n.logProbs()) {
-        lp.add(v);
-      }
-      ArrayNode en = j.putArray("entropies");
-      for (float v : n.entropies()) {
-        en.add(v);
-      }
-      if (n.finishReason() != null) {
-        j.put("finish_reason", n.finishReason().name().toLowerCase(Locale.ROOT));
-      }
-      if (n.hasReward()) {
-        j.put("reward", n.reward());
-      }
-      if (n.rewardError() != null) {
-        j.put("reward_error", n.rewardError());
-      }
-      if (n.refilled()) {
-        j.put("refill", true);
-      }
       ArrayNode adv = j.putArray("advantages");
       for (Map<SegmentNode, double[]> a : advantages) {
-        double[] sumCount = a.get(n);
-        if (sumCount == null) {
+        double[] acc = a.get(n);
+        if (acc == null) {
           adv.addNull(); // no rewarded answer runs through this node
         } else {
-          adv.addArray().add(sumCount[0] / sumCount[1]).add(sumCount[2]).add(sumCount[3]).add((int) sumCount[1]);
+          adv.addArray().add(acc[0] / acc[1]).add(acc[2]).add(acc[3]).add((int) acc[1]);
         }
       }
     }

@@ -66,7 +66,7 @@ class ViewCommandTest {
       assertThat(browser.eval("document.querySelectorAll('svg .seg.refill').length").asLong()).isEqualTo(refilled);
       assertThat(browser.eval("document.querySelector('#seg-text')").isNull()).as("no segment shown yet").isTrue();
 
-      String seg = "document.querySelector('.seg[data-tree=\"" + tree.id() + "\"][data-node=\"" + node.id() + "\"]')";
+      String seg = "document.querySelector('.seg[data-tree=\"" + trees.indexOf(tree) + "\"][data-node=\"" + node.id() + "\"]')";
       JsonNode at = browser.eval("(() => { const s = " + seg + "; s.scrollIntoView({block: 'center'});"
           + " const r = s.querySelector('rect').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()");
       browser.click(at.get(0).asDouble(), at.get(1).asDouble());
