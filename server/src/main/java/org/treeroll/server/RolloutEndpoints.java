@@ -36,10 +36,10 @@ import org.treeroll.viewer.TreeViewer;
 
 /**
  * {@code POST /v1/rollouts} (a JSON answer or an NDJSON stream), {@code GET} and {@code DELETE
- * /v1/rollouts/{id}}, {@code GET /v1/rollouts/{id}/view} (docs/http-api.md). A rollout is tracked by id while it runs, so that
- * {@code DELETE} cancels it and frees its pages at the next step boundary, and kept for a while
- * once finished (a Caffeine cache with expiry and a size bound). A client that disconnects
- * cancels its rollout; so does the request timeout.
+ * /v1/rollouts/{id}}, {@code GET /v1/rollouts/{id}/view} (docs/http-api.md). A rollout is
+ * tracked by id while it runs, so that {@code DELETE} cancels it and frees its pages at the next
+ * step boundary, and kept for a while once finished (a Caffeine cache with expiry and a size
+ * bound). A client that disconnects cancels its rollout; so does the request timeout.
  */
 final class RolloutEndpoints {
   private static final com.fasterxml.jackson.databind.ObjectMapper JSON = RolloutServer.JSON;
