@@ -28,9 +28,10 @@ final class ViewCommand implements Callable<Integer> {
   @Option(names = "--out", paramLabel = "FILE", description = "The page to write (default: view.html next to the first dump)")
   Path out;
 
-  @Option(names = "--estimator", paramLabel = "NAME", split = ",",
-      description = "Advantage estimators the page offers, the first shown first (default: every registered one,"
-          + " e.g. treepo,grpo:std=false,spo,rose:lambda=0.5)")
+  // Split at commas that start a new estimator, not at those between one estimator's parameters.
+  @Option(names = "--estimator", paramLabel = "NAME", split = ",(?![^,:]*=)", splitSynopsisLabel = ",",
+      description = "Advantage estimators the page offers, the first shown first (default: every registered one),"
+          + " e.g. treepo,grpo:std=false,eps=1e-6,spo,rose:lambda=0.5")
   List<String> estimators;
 
   @Option(names = "--tokenizer", paramLabel = "DIR",

@@ -40,7 +40,7 @@ class ViewCommandTest {
     Path dump = out.resolve("trees.jsonl");
     Path page = tmp.resolve("view.html");
     CliRun view = CliRun.of("view", dump.toString(), "--out", page.toString(), "--model", RolloutCommandTest.MODEL,
-        "--estimator", "treepo,grpo,spo,rose");
+        "--estimator", "treepo,grpo:std=false,eps=1e-6,spo,rose");
     assertThat(view.code()).as(view.err()).isZero();
     List<RolloutTree> trees = TreeDump.read(dump);
     int segments = trees.stream().mapToInt(t -> t.nodes().size() - 1).sum();
@@ -60,6 +60,9 @@ class ViewCommandTest {
     try (HeadlessChromium browser = new HeadlessChromium(chromium.get(), Files.createDirectory(tmp.resolve("profile")),
         1500, 950)) {
       browser.open(page);
+      assertThat(browser.eval("DATA.estimators").toString())
+          .isEqualTo("[\"treepo:groups=depth,weighting=mean,whiten=true\",\"grpo:eps=1.0E-6,std=false\",\"spo\","
+              + "\"rose:correct=1.0,lambda=0.0\"]");
       assertThat(browser.eval("document.querySelectorAll('svg .seg').length").asInt()).isEqualTo(segments);
       long refilled = trees.stream().flatMap(t -> t.nodes().stream()).filter(SegmentNode::refilled).count();
       assertThat(refilled).as("the dump has refills").isPositive();
