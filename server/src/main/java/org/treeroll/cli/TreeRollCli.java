@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
       TrainRlCommand.class,
       BenchCommand.class,
       AnalyzeCommand.class,
+      ViewCommand.class,
       ServeCommand.class,
       RolloutCommand.class,
       CommandLine.HelpCommand.class

@@ -102,6 +102,9 @@ public final class TreeDump {
       if (n.rewardError() != null) {
         j.put("reward_error", n.rewardError());
       }
+      if (n.refilled()) {
+        j.put("refill", true);
+      }
     }
     return o;
   }
@@ -113,6 +116,11 @@ public final class TreeDump {
     } catch (IOException e) {
       throw new TreeRollException(where + ": not valid JSON");
     }
+    return fromJson(o, where);
+  }
+
+  /** One tree from the JSON object {@link #toJson} makes; {@code where} names it in errors. */
+  public static RolloutTree fromJson(JsonNode o, String where) {
     if (!FORMAT.equals(o.path("format").asText())) {
       throw new TreeRollException(where + ": field 'format' must be '" + FORMAT + "'");
     }
@@ -162,6 +170,9 @@ public final class TreeDump {
       }
       if (j.hasNonNull("reward_error")) {
         n.setRewardError(j.path("reward_error").asText());
+      }
+      if (j.path("refill").asBoolean(false)) {
+        n.markRefilled();
       }
       byId.add(n);
     }
