@@ -128,6 +128,75 @@ class CliNumbersTest {
     return c.stream();
   }
 
+  /**
+   * Numbers inside component specs ({@code --policy}, {@code --estimator}, {@code --reward}):
+   * NaN, infinite or out of range, refused in one line naming the component, the parameter and
+   * the value, before the model is loaded.
+   */
+  static Stream<Arguments> specs() {
+    List<Arguments> c = new ArrayList<>();
+    String[] demo = {"demo", "--model", MODEL, "--out", "/nonexistent/never-written"};
+    String policy = "branching policy '";
+    for (String[] r : new String[][] {
+        {"treepo:temperature=NaN", "treepo", "temperature", "finite"},
+        {"treepo:temperature=Infinity", "treepo", "temperature", "finite"},
+        {"treepo:temperature=-1", "treepo", "temperature", "> 0"},
+        {"treepo:segment=-1", "treepo", "segment", "no parameter"},
+        {"fixed:factor=0", "fixed", "factor", "at least 1"},
+        {"fixed:factor=1e9", "fixed", "factor", "an integer"},
+        {"fixed:depths=5/-1", "fixed", "depths", "depths >= 1"},
+        {"entropy:threshold=NaN", "entropy", "threshold", "finite"},
+        {"entropy:threshold=-Infinity", "entropy", "threshold", "finite"},
+        {"entropy:factor=-2", "entropy", "factor", "at least 1"},
+        {"rose:epsilon=NaN", "rose", "epsilon", "finite"},
+        {"rose:epsilon=1.5", "rose", "epsilon", "between 0 and 1"},
+        {"rose:k=1", "rose", "k", "between 2 and 100"},
+        {"rose:k=" + HUGE, "rose", "k", "between 2 and 100"},
+        {"rose:per_round=0", "rose", "per_round", "at least 1"},
+        {"random:factor=0", "random", "factor", "at least 1"}}) {
+      c.add(row(demo, "--policy", r[0], policy + r[1] + "'", "'" + r[2] + "'", r[3]));
+    }
+    String estimator = "advantage estimator '";
+    for (String[] r : new String[][] {
+        {"rose:lambda=NaN", "rose", "lambda", "finite"},
+        {"rose:lambda=Infinity", "rose", "lambda", "finite"},
+        {"rose:lambda=-1", "rose", "lambda", ">= 0"},
+        {"rose:correct=NaN", "rose", "correct", "finite"},
+        {"grpo:eps=NaN", "grpo", "eps", "finite"},
+        {"grpo:eps=-1", "grpo", "eps", ">= 0"}}) {
+      c.add(row(demo, "--estimator", r[0], estimator + r[1] + "'", "'" + r[2] + "'", r[3]));
+    }
+    String http = "http:url=http://127.0.0.1:9/verify,";
+    for (String[] r : new String[][] {
+        {"timeout_ms=NaN", "timeout_ms", "whole number"},
+        {"timeout_ms=0", "timeout_ms", "at least 1"},
+        {"retries=-1", "retries", "between 0 and 20"},
+        {"retries=" + HUGE, "retries", "between 0 and 20"},
+        {"retries=1e3", "retries", "an integer"},
+        {"backoff_ms=-5", "backoff_ms", "whole number"},
+        {"connections=0", "connections", "at least 1"},
+        {"cache_size=-1", "cache_size", "whole number"},
+        {"cache_expiry_ms=0", "cache_expiry_ms", "positive"}}) {
+      c.add(row(demo, "--reward", http + r[0], "http", "'" + r[1] + "'", r[2]));
+    }
+    c.add(row(new String[] {"analyze", "/nonexistent/trees.jsonl"}, "--estimator", "rose:lambda=NaN",
+        estimator + "rose'", "'lambda'", "finite"));
+    c.add(row(new String[] {"train-rl", "--model", MODEL}, "--estimator", "grpo:eps=Infinity",
+        estimator + "grpo'", "'eps'", "finite"));
+    c.add(row(new String[] {"train-rl", "--model", MODEL, "--config", "treepo-trees"}, "--policy", "rose:k=0",
+        policy + "rose'", "'k'", "between 2 and 100"));
+    c.add(row(new String[] {"rollout", "--model", MODEL, "--prompts", "/nonexistent/p.jsonl", "--out", "/nonexistent/o"},
+        "--policy", "treepo:temperature=NaN", policy + "treepo'", "'temperature'", "finite"));
+    return c.stream();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("specs")
+  @Timeout(60)
+  void specNumbersRefusedInOneLineNamingComponentAndParameter(String shown, String[] args, String[] fragments) {
+    CliRun.of(args).assertOneLineError(fragments);
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   @Timeout(60)
@@ -138,6 +207,11 @@ class CliNumbersTest {
   private static Arguments row(String[] command, String option, String value, String fragment) {
     String[] args = cat(command, option, value);
     return Arguments.of(String.join(" ", List.of(args)).replace(MODEL, "MODEL"), args, fragment);
+  }
+
+  private static Arguments row(String[] command, String option, String value, String... fragments) {
+    String[] args = cat(command, option, value);
+    return Arguments.of(String.join(" ", List.of(args)).replace(MODEL, "MODEL"), args, fragments);
   }
 
   private static String[] cat(String[] a, String... b) {
