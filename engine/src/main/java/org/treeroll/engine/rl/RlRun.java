@@ -25,6 +25,7 @@ import org.treeroll.engine.task.ArithmeticTask;
 import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.RewardFunctions;
 import org.treeroll.reward.TreeRewards;
+import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.TreeRollException;
 
@@ -56,6 +57,7 @@ public final class RlRun {
     Path metrics = out.resolve(METRICS);
     try (RewardFunction reward = RewardFunctions.create("math")) {
       Files.createDirectories(out);
+      AtomicFile.removeStale(out, List.of(PLOT));
       RewardedRollouts rollouts = new RewardedRollouts(session, reward, AdvantageEstimators.create(c.estimator()));
       try (BufferedWriter w = Files.newBufferedWriter(metrics, StandardCharsets.UTF_8)) {
         long version = session.stats().join().weightVersion();
@@ -171,6 +173,7 @@ public final class RlRun {
   }
 
   public static void plot(Path file, List<AccuracyCurveSvg.Series> series, String title) {
+    AtomicFile.removeStale(file.toAbsolutePath().getParent(), List.of(file.getFileName().toString()));
     AccuracyCurveSvg.write(file, series, "held-out accuracy vs sampled tokens: " + title);
   }
 

@@ -11,6 +11,7 @@ import java.util.Map;
 import org.treeroll.engine.io.DType;
 import org.treeroll.engine.model.ModelPreset;
 import org.treeroll.engine.model.RandomModelWriter;
+import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.TreeRollException;
 
 /**
@@ -40,6 +41,7 @@ public final class TrainingRun {
     } catch (IOException e) {
       throw new TreeRollException(out + ": cannot create directory: " + e.getMessage(), e);
     }
+    AtomicFile.removeStale(out, List.of(SVG_FILE)); // the model's own files: RandomModelWriter
     Path log = out.resolve(LOG_FILE);
     long start = System.nanoTime();
     Trainer.Result result;
