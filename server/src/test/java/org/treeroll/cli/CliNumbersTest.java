@@ -131,53 +131,48 @@ class CliNumbersTest {
   /**
    * Numbers inside component specs ({@code --policy}, {@code --estimator}, {@code --reward}):
    * NaN, infinite or out of range, refused in one line naming the component, the parameter and
-   * the value, before the model is loaded.
+   * what is wrong, before the model is loaded.
    */
   static Stream<Arguments> specs() {
     List<Arguments> c = new ArrayList<>();
     String[] demo = {"demo", "--model", MODEL, "--out", "/nonexistent/never-written"};
     String policy = "branching policy '";
-    for (String[] r : new String[][] {
-        {"treepo:temperature=NaN", "treepo", "temperature", "finite"},
-        {"treepo:temperature=Infinity", "treepo", "temperature", "finite"},
-        {"treepo:temperature=-1", "treepo", "temperature", "> 0"},
-        {"treepo:segment=-1", "treepo", "segment", "no parameter"},
-        {"fixed:factor=0", "fixed", "factor", "at least 1"},
-        {"fixed:factor=1e9", "fixed", "factor", "an integer"},
-        {"fixed:depths=5/-1", "fixed", "depths", "depths >= 1"},
-        {"entropy:threshold=NaN", "entropy", "threshold", "finite"},
-        {"entropy:threshold=-Infinity", "entropy", "threshold", "finite"},
-        {"entropy:factor=-2", "entropy", "factor", "at least 1"},
-        {"rose:epsilon=NaN", "rose", "epsilon", "finite"},
-        {"rose:epsilon=1.5", "rose", "epsilon", "between 0 and 1"},
-        {"rose:k=1", "rose", "k", "between 2 and 100"},
-        {"rose:k=" + HUGE, "rose", "k", "between 2 and 100"},
-        {"rose:per_round=0", "rose", "per_round", "at least 1"},
-        {"random:factor=0", "random", "factor", "at least 1"}}) {
-      c.add(row(demo, "--policy", r[0], policy + r[1] + "'", "'" + r[2] + "'", r[3]));
-    }
     String estimator = "advantage estimator '";
-    for (String[] r : new String[][] {
-        {"rose:lambda=NaN", "rose", "lambda", "finite"},
-        {"rose:lambda=Infinity", "rose", "lambda", "finite"},
-        {"rose:lambda=-1", "rose", "lambda", ">= 0"},
-        {"rose:correct=NaN", "rose", "correct", "finite"},
-        {"grpo:eps=NaN", "grpo", "eps", "finite"},
-        {"grpo:eps=-1", "grpo", "eps", ">= 0"}}) {
-      c.add(row(demo, "--estimator", r[0], estimator + r[1] + "'", "'" + r[2] + "'", r[3]));
-    }
     String http = "http:url=http://127.0.0.1:9/verify,";
-    for (String[] r : new String[][] {
-        {"timeout_ms=NaN", "timeout_ms", "whole number"},
-        {"timeout_ms=0", "timeout_ms", "at least 1"},
-        {"retries=-1", "retries", "between 0 and 20"},
-        {"retries=" + HUGE, "retries", "between 0 and 20"},
-        {"retries=1e3", "retries", "an integer"},
-        {"backoff_ms=-5", "backoff_ms", "whole number"},
-        {"connections=0", "connections", "at least 1"},
-        {"cache_size=-1", "cache_size", "whole number"},
-        {"cache_expiry_ms=0", "cache_expiry_ms", "positive"}}) {
-      c.add(row(demo, "--reward", http + r[0], "http", "'" + r[1] + "'", r[2]));
+    String[][] rows = {
+        {"--policy", "treepo:temperature=NaN", policy + "treepo'", "'temperature'", "finite"},
+        {"--policy", "treepo:temperature=Infinity", policy + "treepo'", "'temperature'", "finite"},
+        {"--policy", "treepo:temperature=-1", policy + "treepo'", "'temperature'", "> 0"},
+        {"--policy", "treepo:segment=-1", policy + "treepo'", "'segment'", "no parameter"},
+        {"--policy", "fixed:factor=0", policy + "fixed'", "'factor'", "at least 1"},
+        {"--policy", "fixed:factor=1e9", policy + "fixed'", "'factor'", "an integer"},
+        {"--policy", "fixed:depths=5/-1", policy + "fixed'", "'depths'", "depths >= 1"},
+        {"--policy", "entropy:threshold=NaN", policy + "entropy'", "'threshold'", "finite"},
+        {"--policy", "entropy:threshold=-Infinity", policy + "entropy'", "'threshold'", "finite"},
+        {"--policy", "entropy:factor=-2", policy + "entropy'", "'factor'", "at least 1"},
+        {"--policy", "rose:epsilon=NaN", policy + "rose'", "'epsilon'", "finite"},
+        {"--policy", "rose:epsilon=1.5", policy + "rose'", "'epsilon'", "between 0 and 1"},
+        {"--policy", "rose:k=1", policy + "rose'", "'k'", "between 2 and 100"},
+        {"--policy", "rose:k=" + HUGE, policy + "rose'", "'k'", "between 2 and 100"},
+        {"--policy", "rose:per_round=0", policy + "rose'", "'per_round'", "at least 1"},
+        {"--policy", "random:factor=0", policy + "random'", "'factor'", "at least 1"},
+        {"--estimator", "rose:lambda=NaN", estimator + "rose'", "'lambda'", "finite"},
+        {"--estimator", "rose:lambda=Infinity", estimator + "rose'", "'lambda'", "finite"},
+        {"--estimator", "rose:lambda=-1", estimator + "rose'", "'lambda'", ">= 0"},
+        {"--estimator", "rose:correct=NaN", estimator + "rose'", "'correct'", "finite"},
+        {"--estimator", "grpo:eps=NaN", estimator + "grpo'", "'eps'", "finite"},
+        {"--estimator", "grpo:eps=-1", estimator + "grpo'", "'eps'", ">= 0"},
+        {"--reward", http + "timeout_ms=NaN", "http", "'timeout_ms'", "whole number"},
+        {"--reward", http + "timeout_ms=0", "http", "'timeout_ms'", "at least 1"},
+        {"--reward", http + "retries=-1", "http", "'retries'", "between 0 and 20"},
+        {"--reward", http + "retries=" + HUGE, "http", "'retries'", "between 0 and 20"},
+        {"--reward", http + "retries=1e3", "http", "'retries'", "an integer"},
+        {"--reward", http + "backoff_ms=-5", "http", "'backoff_ms'", "whole number"},
+        {"--reward", http + "connections=0", "http", "'connections'", "at least 1"},
+        {"--reward", http + "cache_size=-1", "http", "'cache_size'", "whole number"},
+        {"--reward", http + "cache_expiry_ms=0", "http", "'cache_expiry_ms'", "positive"}};
+    for (String[] r : rows) {
+      c.add(row(demo, r[0], r[1], java.util.Arrays.copyOfRange(r, 2, r.length)));
     }
     c.add(row(new String[] {"analyze", "/nonexistent/trees.jsonl"}, "--estimator", "rose:lambda=NaN",
         estimator + "rose'", "'lambda'", "finite"));

@@ -109,6 +109,20 @@ public final class PausingFileSystemProvider extends FileSystemProvider {
     return p == null ? null : new PausingPath(fs, p);
   }
 
+  Iterator<Path> wrapAll(Iterator<Path> it) {
+    return new Iterator<>() {
+      @Override
+      public boolean hasNext() {
+        return it.hasNext();
+      }
+
+      @Override
+      public Path next() {
+        return wrap(it.next());
+      }
+    };
+  }
+
   @Override
   public String getScheme() {
     return platform.getScheme();
@@ -226,18 +240,7 @@ public final class PausingFileSystemProvider extends FileSystemProvider {
     return new DirectoryStream<>() {
       @Override
       public Iterator<Path> iterator() {
-        Iterator<Path> it = s.iterator();
-        return new Iterator<>() {
-          @Override
-          public boolean hasNext() {
-            return it.hasNext();
-          }
-
-          @Override
-          public Path next() {
-            return wrap(it.next());
-          }
-        };
+        return wrapAll(s.iterator());
       }
 
       @Override
@@ -367,20 +370,7 @@ public final class PausingFileSystemProvider extends FileSystemProvider {
 
     @Override
     public Iterable<Path> getRootDirectories() {
-      return () -> {
-        Iterator<Path> it = platform.getRootDirectories().iterator();
-        return new Iterator<>() {
-          @Override
-          public boolean hasNext() {
-            return it.hasNext();
-          }
-
-          @Override
-          public Path next() {
-            return provider.wrap(it.next());
-          }
-        };
-      };
+      return () -> provider.wrapAll(platform.getRootDirectories().iterator());
     }
 
     @Override
