@@ -82,21 +82,32 @@ class DemoCrashTest {
     for (Point p : points) {
       i++;
       killDemoAt(p, out, 10 + i);
-      // The temporary file of the interrupted write is there: the kill fell inside it.
+      // The temporary file of the interrupted write is there: the kill fell inside it (empty just
+      // after its creation, part written in the middle of the first write).
       if (p.file() != null && !p.event().equals("renamed")) {
-        assertThat(temps(out)).as("after a kill at %s", p).anyMatch(n -> n.startsWith(p.file()));
+        Path temp = temps(out).stream().filter(n -> n.startsWith(p.file())).findFirst().map(out::resolve)
+            .orElseThrow(() -> new AssertionError("no temporary file of " + p.file() + " after a kill at " + p));
+        if (p.event().equals("open")) {
+          assertThat(temp).isEmptyFile();
+        } else if (p.event().equals("write")) {
+          assertThat(Files.size(temp)).as("bytes in %s", temp).isPositive();
+        }
       }
-      // Until run.json is replaced the old run is intact; once the manifest is, the new run is. A
-      // kill after a printed line lands a few milliseconds later: either state is right there.
+      // Until run.json is replaced the old run is intact; once the manifest is, the new run is; in
+      // between the folder mixes runs. A kill after a printed line lands a few milliseconds later.
       boolean oldRunIntact = p.file() != null && p.file().equals(RunManifest.SETTINGS) && !p.event().equals("renamed");
       boolean newRunDone = RunManifest.FILE.equals(p.file()) && p.event().equals("renamed");
-      if (p.line() != null && RunManifest.read(out).orElseThrow().problems(out).isEmpty()
-          && RunManifest.startedRun(out).equals(RunManifest.read(out).map(RunManifest::runId))) {
-        assertComplete(out);
-      } else if (oldRunIntact || newRunDone) {
+      boolean complete = isComplete(out);
+      if (p.file() != null) {
+        assertThat(complete).as("the folder is one complete run after a kill at %s", p)
+            .isEqualTo(oldRunIntact || newRunDone);
+      }
+      if (complete) {
         String id = assertComplete(out);
-        assertThat(id.equals(lastComplete)).as("killed at %s: the run in the folder is the older one", p)
-            .isEqualTo(oldRunIntact);
+        if (p.file() != null) {
+          assertThat(id.equals(lastComplete)).as("killed at %s: the run in the folder is the older one", p)
+              .isEqualTo(oldRunIntact);
+        }
       } else {
         Run a = analyze(out);
         assertThat(a.code()).as("analyze after a kill at %s: %s", p, a.err()).isNotZero();
@@ -109,6 +120,11 @@ class DemoCrashTest {
       assertThat(temps(out)).as("temporary files after the run that followed a kill at %s", p).isEmpty();
       lastComplete = assertComplete(out);
     }
+  }
+
+  private static boolean isComplete(Path out) {
+    return RunManifest.read(out).filter(m -> m.problems(out).isEmpty())
+        .filter(m -> RunManifest.startedRun(out).equals(java.util.Optional.of(m.runId()))).isPresent();
   }
 
   /** Every file matches the manifest, run.json is of the manifest's run, and analyze reads it. */

@@ -57,7 +57,6 @@ public final class RlRun {
     Path metrics = out.resolve(METRICS);
     try (RewardFunction reward = RewardFunctions.create("math")) {
       Files.createDirectories(out);
-      AtomicFile.removeStale(out, List.of(PLOT));
       RewardedRollouts rollouts = new RewardedRollouts(session, reward, AdvantageEstimators.create(c.estimator()));
       try (BufferedWriter w = Files.newBufferedWriter(metrics, StandardCharsets.UTF_8)) {
         long version = session.stats().join().weightVersion();
@@ -173,6 +172,7 @@ public final class RlRun {
   }
 
   public static void plot(Path file, List<AccuracyCurveSvg.Series> series, String title) {
+    // A run killed while drawing left the plot's temporary file behind.
     AtomicFile.removeStale(file.toAbsolutePath().getParent(), List.of(file.getFileName().toString()));
     AccuracyCurveSvg.write(file, series, "held-out accuracy vs sampled tokens: " + title);
   }

@@ -41,7 +41,8 @@ public final class TrainingRun {
     } catch (IOException e) {
       throw new TreeRollException(out + ": cannot create directory: " + e.getMessage(), e);
     }
-    AtomicFile.removeStale(out, List.of(SVG_FILE)); // the model's own files: RandomModelWriter
+    // A run killed while drawing left the plot's temporary file; RandomModelWriter cleans the model's.
+    AtomicFile.removeStale(out, List.of(SVG_FILE));
     Path log = out.resolve(LOG_FILE);
     long start = System.nanoTime();
     Trainer.Result result;
