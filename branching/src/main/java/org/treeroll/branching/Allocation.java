@@ -49,10 +49,4 @@ final class Allocation {
     }
     return out;
   }
-
-  static void requireFactor(org.treeroll.tree.ComponentSpec spec, int factor) {
-    if (factor < 1) {
-      throw spec.bad("factor", String.valueOf(factor), "at least 1");
-    }
-  }
 }

@@ -41,24 +41,15 @@ public final class BranchingPolicies {
             return new EntropyPolicy(reduce, s.number("threshold", Double.NEGATIVE_INFINITY), factor(s));
           })
           .register("rose", Set.of("epsilon", "score", "k", "per_round"), s -> {
-            double eps = s.number("epsilon", 0.5);
-            if (eps < 0 || eps > 1) {
-              throw s.bad("epsilon", String.valueOf(eps), "between 0 and 1");
-            }
+            double eps = s.number("epsilon", 0.5, 0, 1);
             String sc = s.string("score", "cosine-entropy");
             RoseSemanticPolicy.Score score = switch (sc.toLowerCase(Locale.ROOT)) {
               case "cosine" -> RoseSemanticPolicy.Score.COSINE;
               case "cosine-entropy" -> RoseSemanticPolicy.Score.COSINE_ENTROPY;
               default -> throw s.bad("score", sc, "cosine or cosine-entropy");
             };
-            int k = s.integer("k", 20);
-            if (k < 2 || k > 100) {
-              throw s.bad("k", String.valueOf(k), "between 2 and 100");
-            }
-            int perRound = s.integer("per_round", 1);
-            if (perRound < 1) {
-              throw s.bad("per_round", String.valueOf(perRound), "at least 1");
-            }
+            int k = s.integer("k", 20, 2, 100);
+            int perRound = s.integer("per_round", 1, 1, Integer.MAX_VALUE);
             return new RoseSemanticPolicy(eps, score, k, perRound);
           })
           .register("semantic-entropy", Set.of(), s -> new SemanticEntropyPolicy())
@@ -76,9 +67,7 @@ public final class BranchingPolicies {
   }
 
   private static int factor(ComponentSpec s) {
-    int f = s.integer("factor", 2);
-    Allocation.requireFactor(s, f);
-    return f;
+    return s.integer("factor", 2, 1, Integer.MAX_VALUE);
   }
 
   private static int[] depths(ComponentSpec s) {

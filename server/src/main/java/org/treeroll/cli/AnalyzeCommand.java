@@ -166,16 +166,17 @@ final class AnalyzeCommand implements Callable<Integer> {
   /**
    * A dump written by {@code demo} or {@code rollout} sits next to its run's manifest.json; the
    * dump is read only when the manifest lists it and every file of the run matches. A folder
-   * without one is read as it is (a dump from elsewhere), except a rollout's, which has run.json.
+   * without one is read as it is (a dump from elsewhere), except one with run.json, which every run
+   * writes first: a run started there and did not finish.
    */
   static void checkRun(Path dump) {
     Path dir = dump.toAbsolutePath().getParent();
     String name = dump.getFileName().toString();
     var manifest = RunManifest.read(dir);
     if (manifest.isEmpty()) {
-      if (Files.isRegularFile(dir.resolve(RolloutCommand.SETTINGS))) {
-        throw new TreeRollException("incomplete run: " + dir + " has " + RolloutCommand.SETTINGS + " but no "
-            + RunManifest.FILE + ": the rollout did not finish (rerun it to resume)");
+      if (Files.isRegularFile(dir.resolve(RunManifest.SETTINGS))) {
+        throw new TreeRollException("incomplete run: " + dir + " has " + RunManifest.SETTINGS + " but no "
+            + RunManifest.FILE + ": the run did not finish (rerun it)");
       }
       return;
     }
@@ -183,6 +184,12 @@ final class AnalyzeCommand implements Callable<Integer> {
     if (!m.lists(name)) {
       throw new TreeRollException("incomplete run: " + dump + " is not in " + dir.resolve(RunManifest.FILE)
           + " (run " + m.runId() + "): it belongs to another run, or to one that did not finish");
+    }
+    String started = RunManifest.startedRun(dir).orElse(m.runId());
+    if (!started.equals(m.runId())) {
+      throw new TreeRollException("incomplete run: " + dir + " holds files of two runs: " + RunManifest.SETTINGS
+          + " is of run " + started + ", " + RunManifest.FILE + " of run " + m.runId()
+          + ": the later run did not finish (rerun it)");
     }
     List<String> problems = m.problems(dir);
     if (!problems.isEmpty()) {

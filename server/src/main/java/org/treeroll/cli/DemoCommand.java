@@ -1,5 +1,9 @@
 package org.treeroll.cli;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -8,6 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -26,6 +31,7 @@ import org.treeroll.export.VerlExporter;
 import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.RewardFunctions;
 import org.treeroll.reward.TreeRewards;
+import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.RunManifest;
 import org.treeroll.tree.SegmentNode;
@@ -43,8 +49,10 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
     description = "Tree rollouts with rewards and advantages on held-out arithmetic problems.")
 final class DemoCommand implements Callable<Integer> {
-  /** What a demo run writes, listed in its manifest.json. */
-  static final List<String> FILES = List.of("trees.jsonl", "tree.svg", "train.jsonl", "train.parquet", "verl.parquet");
+  /** What a demo run writes, in order, listed in its manifest.json (written last). */
+  static final List<String> FILES = List.of(RunManifest.SETTINGS, "trees.jsonl", "tree.svg", "train.jsonl",
+      "train.parquet", "verl.parquet");
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   @Mixin ModelOption model = new ModelOption();
 
@@ -90,16 +98,16 @@ final class DemoCommand implements Callable<Integer> {
     Cli.count("--segment", segment);
     Cli.count("--depth", depth);
     Cli.inRange("--temperature", temperature, 0, SamplingOptions.MAX_TEMPERATURE);
-    RunManifest.removeStaleTemps(dir, FILES);
+    AtomicFile.removeStale(dir, Stream.concat(FILES.stream(), Stream.of(RunManifest.FILE)).toList());
     TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, 2, leaves, 2, segment * depth).withPolicy(policy);
     var est = AdvantageEstimators.create(estimator);
     List<ArithmeticTask.Problem> ps = ArithmeticTask.defaultMix().problems(ArithmeticTask.Split.HELD_OUT, seed, problems);
     List<TreeRewards.Problem> asked = ps.stream()
         .map(p -> new TreeRewards.Problem(p.prompt(), Long.toString(p.answer()))).toList();
     SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed);
-    try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, 256L << 20);
-        RewardFunction fn = RewardFunctions.create(reward)) {
+    try (RewardFunction fn = RewardFunctions.create(reward);
+        LoadedModel lm = LoadedModel.open(model.resolve());
+        InferenceSession session = new InferenceSession(lm, 256L << 20)) {
       Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
       System.out.printf("model %s: %s, %,d parameters, device %s%n", lm.dir().getFileName(),
           lm.config().architecture().hfName(), lm.config().parameterCount(), lm.model().device());
@@ -117,6 +125,8 @@ final class DemoCommand implements Callable<Integer> {
       printAdvantages(lm, r, shown, ps.get(shown.id()));
       System.out.printf("every answer rescored alone, teacher-forced: max |tree - rescored| log-prob = %.1e%n",
           rescoreAll(session, r.trees(), params));
+      String runId = RunManifest.newRunId();
+      writeSettings(dir, runId, lm, fn.name(), est.name());
       Path dump = dir.resolve("trees.jsonl");
       TreeDump.write(dump, r.trees());
       Path picture = dir.resolve("tree.svg");
@@ -128,12 +138,33 @@ final class DemoCommand implements Callable<Integer> {
       Exporter.forFormat("parquet").write(dir.resolve("train.parquet"), r.advantages());
       new VerlExporter(lm.tokenizer().padId()).write(dir.resolve("verl.parquet"), r.advantages());
       // Last: a reader trusts the folder only when every file matches it.
-      RunManifest.of(dir, RunManifest.newRunId(), seed, shown.weightVersion(), FILES).write(dir);
+      RunManifest.of(dir, runId, seed, shown.weightVersion(), FILES).write(dir);
       System.out.println("wrote " + dump + " (docs/file-formats.md), " + dir.resolve("train.jsonl") + ", "
           + dir.resolve("train.parquet") + " and " + dir.resolve("verl.parquet") + " (docs/export.md), " + picture
           + " (that tree)");
     }
     return 0;
+  }
+
+  /**
+   * The run's settings and id, before any other file: from here until the manifest names this run,
+   * readers see a folder of two runs and call it incomplete.
+   */
+  private void writeSettings(Path dir, String runId, LoadedModel lm, String rewardName, String estimatorName) {
+    ObjectNode m = JSON.createObjectNode();
+    m.put("run_id", runId);
+    m.put("command", "demo");
+    m.put("model", lm.dir().toAbsolutePath().normalize().toString());
+    m.put("problems", problems);
+    m.put("leaves", leaves);
+    m.put("segment", segment);
+    m.put("depth", depth);
+    m.put("policy", policy);
+    m.put("reward", rewardName);
+    m.put("estimator", estimatorName);
+    m.put("temperature", temperature);
+    m.put("seed", seed);
+    AtomicFile.write(dir.resolve(RunManifest.SETTINGS), tmp -> Files.writeString(tmp, JSON.writeValueAsString(m)));
   }
 
   private static void printTrees(LoadedModel lm, RewardedRollouts.Result r, List<ArithmeticTask.Problem> ps) {

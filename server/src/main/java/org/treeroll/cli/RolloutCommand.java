@@ -107,7 +107,7 @@ final class RolloutCommand implements Callable<Integer> {
         InferenceSession session = new InferenceSession(lm, kvBytes);
         RewardFunction fn = RewardFunctions.create(reward)) {
       Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
-      RunManifest.removeStaleTemps(out, List.of("part-", SETTINGS, RunManifest.FILE));
+      AtomicFile.removeStale(out, List.of("part-", SETTINGS, RunManifest.FILE));
       String runId = checkSettings(lm, rows.size(), cfg, est.name());
       Function<PromptDataset.Row, String> render = promptRenderer(lm);
       int parts = (rows.size() + batch - 1) / batch;
@@ -177,7 +177,7 @@ final class RolloutCommand implements Callable<Integer> {
   }
 
   /** The run's settings, written first; a rerun compares its own against them. */
-  static final String SETTINGS = "run.json";
+  private static final String SETTINGS = RunManifest.SETTINGS;
   /** A part's files, the trainer's Parquet last (its presence marks the part done). */
   static final List<String> PART_FILES = List.of("trees.jsonl", "train.jsonl", "verl.parquet", "train.parquet");
 

@@ -113,6 +113,8 @@ class CliErrorsTest {
   @Test
   void trainRlWritesItsMetricsAndPlot() throws Exception {
     Path dir = tmp.resolve("rl");
+    Files.createDirectories(dir);
+    Path stale = Files.writeString(dir.resolve("heldout-accuracy.svg9.tmp"), "half");
     CliRun r = CliRun.of("train-rl", "--model", RolloutCommandTest.MODEL, "--config", "treepo-trees", "--steps", "2",
         "--problems-per-step", "2", "--answers", "4", "--eval-every", "2", "--eval-problems", "4", "--out", dir.toString());
     assertThat(r.code()).as(r.err()).isZero();
@@ -120,6 +122,7 @@ class CliErrorsTest {
     assertThat(lines).hasSize(3); // the measurement before training, then one line per step
     assertThat(lines.get(2)).contains("\"step\":2").contains("\"weight_version\":2").contains("\"heldout_accuracy\":");
     assertThat(Files.readString(dir.resolve("heldout-accuracy.svg"))).contains("<polyline");
+    assertThat(stale).doesNotExist();
   }
 
   @Test
@@ -131,8 +134,12 @@ class CliErrorsTest {
   }
 
   @Test
-  void trainModelWritesALoadableModel() {
+  void trainModelWritesALoadableModel() throws Exception {
     Path dir = tmp.resolve("trained");
+    // What a train-model killed mid-write leaves: removed by the next one.
+    Files.createDirectories(dir);
+    Path staleWeights = Files.writeString(dir.resolve("model.safetensors123.tmp"), "half");
+    Path stalePlot = Files.writeString(dir.resolve("training-loss.svg45.tmp"), "half");
     CliRun r = CliRun.of("train-model", "--out", dir.toString(), "--steps", "3", "--batch", "2", "--eval", "2");
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out()).contains("final loss").contains("held-out accuracy at temperature 1: ");
@@ -140,6 +147,8 @@ class CliErrorsTest {
         "training-log.csv", "training-loss.svg"}) {
       assertThat(dir.resolve(f)).isRegularFile();
     }
+    assertThat(staleWeights).doesNotExist();
+    assertThat(stalePlot).doesNotExist();
   }
 
   @Test

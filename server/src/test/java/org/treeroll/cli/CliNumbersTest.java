@@ -128,6 +128,70 @@ class CliNumbersTest {
     return c.stream();
   }
 
+  /**
+   * Numbers inside component specs ({@code --policy}, {@code --estimator}, {@code --reward}):
+   * NaN, infinite or out of range, refused in one line naming the component, the parameter and
+   * what is wrong, before the model is loaded.
+   */
+  static Stream<Arguments> specs() {
+    List<Arguments> c = new ArrayList<>();
+    String[] demo = {"demo", "--model", MODEL, "--out", "/nonexistent/never-written"};
+    String policy = "branching policy '";
+    String estimator = "advantage estimator '";
+    String http = "http:url=http://127.0.0.1:9/verify,";
+    String[][] rows = {
+        {"--policy", "treepo:temperature=NaN", policy + "treepo'", "'temperature'", "finite"},
+        {"--policy", "treepo:temperature=Infinity", policy + "treepo'", "'temperature'", "finite"},
+        {"--policy", "treepo:temperature=-1", policy + "treepo'", "'temperature'", "> 0"},
+        {"--policy", "treepo:segment=-1", policy + "treepo'", "'segment'", "no parameter"},
+        {"--policy", "fixed:factor=0", policy + "fixed'", "'factor'", "at least 1"},
+        {"--policy", "fixed:factor=1e9", policy + "fixed'", "'factor'", "an integer"},
+        {"--policy", "fixed:depths=5/-1", policy + "fixed'", "'depths'", "depths >= 1"},
+        {"--policy", "entropy:threshold=NaN", policy + "entropy'", "'threshold'", "finite"},
+        {"--policy", "entropy:threshold=-Infinity", policy + "entropy'", "'threshold'", "finite"},
+        {"--policy", "entropy:factor=-2", policy + "entropy'", "'factor'", "at least 1"},
+        {"--policy", "rose:epsilon=NaN", policy + "rose'", "'epsilon'", "finite"},
+        {"--policy", "rose:epsilon=1.5", policy + "rose'", "'epsilon'", "between 0 and 1"},
+        {"--policy", "rose:k=1", policy + "rose'", "'k'", "between 2 and 100"},
+        {"--policy", "rose:k=" + HUGE, policy + "rose'", "'k'", "between 2 and 100"},
+        {"--policy", "rose:per_round=0", policy + "rose'", "'per_round'", "at least 1"},
+        {"--policy", "random:factor=0", policy + "random'", "'factor'", "at least 1"},
+        {"--estimator", "rose:lambda=NaN", estimator + "rose'", "'lambda'", "finite"},
+        {"--estimator", "rose:lambda=Infinity", estimator + "rose'", "'lambda'", "finite"},
+        {"--estimator", "rose:lambda=-1", estimator + "rose'", "'lambda'", ">= 0"},
+        {"--estimator", "rose:correct=NaN", estimator + "rose'", "'correct'", "finite"},
+        {"--estimator", "grpo:eps=NaN", estimator + "grpo'", "'eps'", "finite"},
+        {"--estimator", "grpo:eps=-1", estimator + "grpo'", "'eps'", ">= 0"},
+        {"--reward", http + "timeout_ms=NaN", "http", "'timeout_ms'", "whole number"},
+        {"--reward", http + "timeout_ms=0", "http", "'timeout_ms'", "at least 1"},
+        {"--reward", http + "retries=-1", "http", "'retries'", "between 0 and 20"},
+        {"--reward", http + "retries=" + HUGE, "http", "'retries'", "between 0 and 20"},
+        {"--reward", http + "retries=1e3", "http", "'retries'", "an integer"},
+        {"--reward", http + "backoff_ms=-5", "http", "'backoff_ms'", "whole number"},
+        {"--reward", http + "connections=0", "http", "'connections'", "at least 1"},
+        {"--reward", http + "cache_size=-1", "http", "'cache_size'", "whole number"},
+        {"--reward", http + "cache_expiry_ms=0", "http", "'cache_expiry_ms'", "positive"}};
+    for (String[] r : rows) {
+      c.add(row(demo, r[0], r[1], java.util.Arrays.copyOfRange(r, 2, r.length)));
+    }
+    c.add(row(new String[] {"analyze", "/nonexistent/trees.jsonl"}, "--estimator", "rose:lambda=NaN",
+        estimator + "rose'", "'lambda'", "finite"));
+    c.add(row(new String[] {"train-rl", "--model", MODEL}, "--estimator", "grpo:eps=Infinity",
+        estimator + "grpo'", "'eps'", "finite"));
+    c.add(row(new String[] {"train-rl", "--model", MODEL, "--config", "treepo-trees"}, "--policy", "rose:k=0",
+        policy + "rose'", "'k'", "between 2 and 100"));
+    c.add(row(new String[] {"rollout", "--model", MODEL, "--prompts", "/nonexistent/p.jsonl", "--out", "/nonexistent/o"},
+        "--policy", "treepo:temperature=NaN", policy + "treepo'", "'temperature'", "finite"));
+    return c.stream();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("specs")
+  @Timeout(60)
+  void specNumbersRefusedInOneLineNamingComponentAndParameter(String shown, String[] args, String[] fragments) {
+    CliRun.of(args).assertOneLineError(fragments);
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   @Timeout(60)
@@ -138,6 +202,11 @@ class CliNumbersTest {
   private static Arguments row(String[] command, String option, String value, String fragment) {
     String[] args = cat(command, option, value);
     return Arguments.of(String.join(" ", List.of(args)).replace(MODEL, "MODEL"), args, fragment);
+  }
+
+  private static Arguments row(String[] command, String option, String value, String... fragments) {
+    String[] args = cat(command, option, value);
+    return Arguments.of(String.join(" ", List.of(args)).replace(MODEL, "MODEL"), args, fragments);
   }
 
   private static String[] cat(String[] a, String... b) {

@@ -58,6 +58,12 @@ class RunManifestCliTest {
     CliRun.of("analyze", foreign.toString()).assertOneLineError("incomplete run", "other.jsonl",
         "belongs to another run");
 
+    // A later run wrote its run.json first and was killed before its manifest.
+    Path settings = out.resolve("run.json");
+    Files.writeString(settings, Files.readString(settings).replace(m.runId(), "a-later-run"));
+    CliRun.of("analyze", trees.toString()).assertOneLineError("incomplete run", "two runs", "a-later-run",
+        m.runId());
+
     // A complete rerun makes the folder whole again, under a new run id.
     assertThat(demo(out).code()).isZero();
     RunManifest again = RunManifest.read(out).orElseThrow();

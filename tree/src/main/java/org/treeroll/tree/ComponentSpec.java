@@ -70,8 +70,17 @@ public record ComponentSpec(String kind, String name, Map<String, String> params
       }
       return d;
     } catch (NumberFormatException e) {
-      throw bad(key, v, "a number");
+      throw bad(key, v, "a finite number");
     }
+  }
+
+  /** A finite number in {@code [min, max]}. */
+  public double number(String key, double fallback, double min, double max) {
+    double d = number(key, fallback);
+    if (params.containsKey(key) && !(d >= min && d <= max)) {
+      throw bad(key, params.get(key), range(min, max));
+    }
+    return d;
   }
 
   public int integer(String key, int fallback) {
@@ -84,6 +93,23 @@ public record ComponentSpec(String kind, String name, Map<String, String> params
     } catch (NumberFormatException e) {
       throw bad(key, v, "an integer");
     }
+  }
+
+  /** An integer in {@code [min, max]}. */
+  public int integer(String key, int fallback, int min, int max) {
+    int i = integer(key, fallback);
+    if (params.containsKey(key) && (i < min || i > max)) {
+      throw bad(key, params.get(key), range(min, max));
+    }
+    return i;
+  }
+
+  private static String range(double min, double max) {
+    return max >= Integer.MAX_VALUE ? "at least " + plain(min) : "between " + plain(min) + " and " + plain(max);
+  }
+
+  private static String plain(double d) {
+    return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
   }
 
   public boolean flag(String key, boolean fallback) {

@@ -26,6 +26,11 @@ import java.util.UUID;
 public record RunManifest(String runId, long seed, long weightVersion, List<Entry> files) {
   public static final String FILE = "manifest.json";
   public static final String FORMAT = "treeroll.run";
+  /**
+   * The run's settings and id, the first file a run writes: found with a manifest of another run
+   * id, or with none, it says a run started in the folder and did not finish.
+   */
+  public static final String SETTINGS = "run.json";
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   public record Entry(String name, long size, String sha256) {}
@@ -111,32 +116,22 @@ public record RunManifest(String runId, long seed, long weightVersion, List<Entr
     return out;
   }
 
-  public boolean lists(String name) {
-    return files.stream().anyMatch(e -> e.name().equals(name));
+  /** The run id in {@value #SETTINGS} in {@code dir}, if that file is there and has one. */
+  public static Optional<String> startedRun(Path dir) {
+    Path f = dir.resolve(SETTINGS);
+    if (!Files.isRegularFile(f)) {
+      return Optional.empty();
+    }
+    try {
+      String id = JSON.readTree(f.toFile()).path("run_id").asText("");
+      return id.isEmpty() ? Optional.empty() : Optional.of(id);
+    } catch (IOException e) {
+      throw new TreeRollException(f + ": cannot read the run's settings: " + e.getMessage(), e);
+    }
   }
 
-  /**
-   * Removes what {@link AtomicFile} leaves behind when a process dies mid-write: files named
-   * {@code <target><random>.tmp} in {@code dir}, for targets starting with one of {@code prefixes}
-   * (so a user's own .tmp files in the folder are left alone). Returns how many were removed.
-   */
-  public static int removeStaleTemps(Path dir, List<String> prefixes) {
-    if (!Files.isDirectory(dir)) {
-      return 0;
-    }
-    int removed = 0;
-    try (var files = Files.list(dir)) {
-      for (Path f : files.toList()) {
-        String n = f.getFileName().toString();
-        if (n.endsWith(".tmp") && prefixes.stream().anyMatch(n::startsWith) && Files.isRegularFile(f)) {
-          Files.deleteIfExists(f);
-          removed++;
-        }
-      }
-    } catch (IOException e) {
-      throw new TreeRollException(dir + ": cannot remove stale temporary files: " + e.getMessage(), e);
-    }
-    return removed;
+  public boolean lists(String name) {
+    return files.stream().anyMatch(e -> e.name().equals(name));
   }
 
   static String sha256(Path f) throws IOException {

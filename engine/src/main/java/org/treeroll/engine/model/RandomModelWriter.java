@@ -14,6 +14,7 @@ import org.treeroll.engine.io.DType;
 import org.treeroll.engine.io.NamedTensor;
 import org.treeroll.engine.io.SafetensorsWriter;
 import org.treeroll.engine.tokenizer.ByteLevelTokenizerJson;
+import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.TreeRollException;
 
 /**
@@ -70,6 +71,8 @@ public final class RandomModelWriter {
       Map<String, String> metadata, List<String> byteLevelSpecialTokens) {
     try {
       Files.createDirectories(dir);
+      // A writer killed mid-file (SafetensorsWriter writes atomically) left its temporary file here.
+      AtomicFile.removeStale(dir, List.of("model.safetensors"));
       ObjectMapper json = new ObjectMapper();
       writeJson(json, dir.resolve("config.json"), cfg.toJson());
       SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors, dtype, metadata);

@@ -25,6 +25,7 @@ import org.treeroll.engine.task.ArithmeticTask;
 import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.RewardFunctions;
 import org.treeroll.reward.TreeRewards;
+import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.TreeRollException;
 
@@ -171,6 +172,8 @@ public final class RlRun {
   }
 
   public static void plot(Path file, List<AccuracyCurveSvg.Series> series, String title) {
+    // A run killed while drawing left the plot's temporary file behind.
+    AtomicFile.removeStale(file.toAbsolutePath().getParent(), List.of(file.getFileName().toString()));
     AccuracyCurveSvg.write(file, series, "held-out accuracy vs sampled tokens: " + title);
   }
 

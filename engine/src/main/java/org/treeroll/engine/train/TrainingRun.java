@@ -11,6 +11,7 @@ import java.util.Map;
 import org.treeroll.engine.io.DType;
 import org.treeroll.engine.model.ModelPreset;
 import org.treeroll.engine.model.RandomModelWriter;
+import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.TreeRollException;
 
 /**
@@ -40,6 +41,8 @@ public final class TrainingRun {
     } catch (IOException e) {
       throw new TreeRollException(out + ": cannot create directory: " + e.getMessage(), e);
     }
+    // A run killed while drawing left the plot's temporary file; RandomModelWriter cleans the model's.
+    AtomicFile.removeStale(out, List.of(SVG_FILE));
     Path log = out.resolve(LOG_FILE);
     long start = System.nanoTime();
     Trainer.Result result;
