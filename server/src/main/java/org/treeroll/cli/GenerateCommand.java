@@ -10,6 +10,7 @@ import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.sampling.SampledToken;
+import org.treeroll.server.ChatTemplate;
 import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -29,6 +30,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", description = "Prompt text (repeatable)") List<String> texts;
     @Option(names = "--prompt-ids", split = ",", description = "Prompt as comma-separated token ids") int[] ids;
   }
+
+  @Option(names = "--chat", description = "Render each --prompt as one user message through the model's chat"
+      + " template (its special tokens included), ready for the answer")
+  boolean chat;
+
+  @Mixin ChatOptions chatOptions = new ChatOptions();
 
   @Option(names = {"-n", "--samples"}, defaultValue = "1", description = "Responses per prompt (default: ${DEFAULT-VALUE})")
   int samples;
@@ -54,8 +61,12 @@ final class GenerateCommand implements Callable<Integer> {
         Cli.checkTokenIds(input.ids, lm.config().vocabSize(), "--prompt-ids");
         prompts.add(input.ids);
       } else {
+        ChatTemplate template = ChatTemplate.of(lm.tokenizer().special());
+        ChatTemplate.Options rendering = chatOptions.options();
         for (String t : input.texts) {
-          prompts.add(lm.tokenizer().encode(t));
+          // A rendered template carries its own special tokens; a plain text gets the tokenizer's.
+          prompts.add(chat ? lm.tokenizer().encode(template.render(List.of(new ChatTemplate.Message("user", t, null)),
+              rendering)) : lm.tokenizer().encodePrompt(t));
         }
       }
       List<int[]> expanded = new ArrayList<>();
