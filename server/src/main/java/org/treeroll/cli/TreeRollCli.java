@@ -7,7 +7,9 @@ import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
 
 /** The {@code treeroll} command line. Errors are one line on stderr and a non-zero exit code. */
 @Command(
@@ -38,8 +40,14 @@ public final class TreeRollCli {
       description = "Where models run: cpu, gpu (the first CUDA device; refused without one) or auto, the GPU"
           + " when DJL sees one (default). GPUs need the GPU build: mvn -P cuda")
   void device(DjlRuntime.DeviceChoice choice) {
-    DjlRuntime.select(choice);
+    try {
+      DjlRuntime.select(choice);
+    } catch (TreeRollException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--device: " + e.getMessage());
+    }
   }
+
+  @Spec CommandSpec spec;
 
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));

@@ -28,6 +28,16 @@ class CliErrorsTest {
   }
 
   @Test
+  void deviceIsChosenByNameBeforeOrAfterTheCommand() {
+    CliRun bad = CliRun.of("score", "--device", "tpu", "--ids", "1,2");
+    assertThat(bad.code()).isNotZero();
+    assertThat(bad.err().strip()).startsWith("treeroll: error: ").contains("--device").contains("tpu")
+        .doesNotContain("\n");
+    assertThat(CliRun.of("--device", "auto", "score", "--help").code()).isZero();
+    assertThat(CliRun.of("generate", "--device", "AUTO", "--help").code()).isZero();
+  }
+
+  @Test
   void missingModelDirectory() {
     CliRun r = CliRun.of("score", "--model", tmp.resolve("nope").toString(), "--ids", "1,2,3");
     r.assertOneLineError("nope", "model directory not found");
