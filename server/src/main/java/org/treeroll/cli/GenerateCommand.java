@@ -10,6 +10,7 @@ import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.sampling.SampledToken;
+import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.server.ChatTemplate;
 import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.ArgGroup;
@@ -75,14 +76,15 @@ final class GenerateCommand implements Callable<Integer> {
           expanded.add(p);
         }
       }
-      List<Completion> out = session.generate(expanded, sampling.params()).join();
+      SamplingParams params = sampling.params();
+      List<Completion> out = session.generate(expanded, params).join();
       ObjectMapper json = new ObjectMapper();
       for (int i = 0; i < out.size(); i++) {
         Completion c = out.get(i);
         ObjectNode o = json.createObjectNode();
         o.put("prompt_index", i / samples);
         o.put("sample_index", i % samples);
-        o.put("text", lm.tokenizer().decode(c.tokens(), false));
+        o.put("text", params.stop().cut(lm.tokenizer().decode(c.tokens(), false)));
         o.set("token_ids", json.valueToTree(c.tokens()));
         o.set("logprobs", json.valueToTree(c.logProbs()));
         o.set("entropies", json.valueToTree(c.entropies()));
