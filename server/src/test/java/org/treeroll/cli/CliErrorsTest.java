@@ -2,6 +2,7 @@ package org.treeroll.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.io.StringWriter;
