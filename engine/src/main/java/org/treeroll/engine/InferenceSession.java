@@ -61,7 +61,8 @@ public final class InferenceSession implements AutoCloseable {
     this.vertx = ownsVertx ? Vertx.vertx() : vertx;
     this.kv = loaded.model().newKvStore(new PagePool((int) Math.min(pages, Integer.MAX_VALUE), pageSize));
     try {
-      this.scheduler = Scheduler.start(this.vertx, loaded.model(), kv, loaded.eosIds(), maxStepTokens, true);
+      this.scheduler = Scheduler.start(this.vertx, loaded.model(), kv, loaded.eosIds(), maxStepTokens, true,
+          ids -> loaded.tokenizer().decode(ids, true));
     } catch (RuntimeException e) {
       kv.close();
       if (ownsVertx) {

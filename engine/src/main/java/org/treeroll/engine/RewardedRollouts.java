@@ -74,7 +74,7 @@ public final class RewardedRollouts {
   public Result run(List<TreeRewards.Problem> problems, TreeRolloutConfig config, SamplingParams params,
       IntConsumer onLeaf) {
     TextTokenizer tok = session.model().tokenizer();
-    List<int[]> prompts = problems.stream().map(p -> tok.encode(p.prompt())).toList();
+    List<int[]> prompts = problems.stream().map(p -> tok.encodePrompt(p.prompt())).toList();
     int[] scored = {0};
     return start(prompts, 0, problems, config, params, new Listener() {
       @Override
@@ -127,7 +127,9 @@ public final class RewardedRollouts {
         if (added.add(tree.id())) {
           batch.add(tree, problems.get(tree.id() - firstTreeId));
         }
-        told.add(batch.submit(tree, leaf, tok.decode(RolloutTree.responseTokens(leaf), true))
+        // The reward sees the answer's text as a client does: cut at its stop string.
+        String text = params.stop().cut(tok.decode(RolloutTree.responseTokens(leaf), true));
+        told.add(batch.submit(tree, leaf, text)
             .thenAccept(r -> listener.answerScored(tree, leaf, r)));
       }
     };

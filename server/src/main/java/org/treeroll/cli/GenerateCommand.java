@@ -10,6 +10,8 @@ import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.runtime.Completion;
 import org.treeroll.engine.sampling.SampledToken;
+import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.server.ChatTemplate;
 import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -29,6 +31,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", description = "Prompt text (repeatable)") List<String> texts;
     @Option(names = "--prompt-ids", split = ",", description = "Prompt as comma-separated token ids") int[] ids;
   }
+
+  @Option(names = "--chat", description = "Render each --prompt as one user message through the model's chat"
+      + " template (its special tokens included), ready for the answer")
+  boolean chat;
+
+  @Mixin ChatOptions chatOptions = new ChatOptions();
 
   @Option(names = {"-n", "--samples"}, defaultValue = "1", description = "Responses per prompt (default: ${DEFAULT-VALUE})")
   int samples;
@@ -54,8 +62,12 @@ final class GenerateCommand implements Callable<Integer> {
         Cli.checkTokenIds(input.ids, lm.config().vocabSize(), "--prompt-ids");
         prompts.add(input.ids);
       } else {
+        ChatTemplate template = ChatTemplate.of(lm.tokenizer().special());
+        ChatTemplate.Options rendering = chatOptions.options();
         for (String t : input.texts) {
-          prompts.add(lm.tokenizer().encode(t));
+          // A rendered template carries its own special tokens; a plain text gets the tokenizer's.
+          prompts.add(chat ? lm.tokenizer().encode(template.render(List.of(new ChatTemplate.Message("user", t, null)),
+              rendering)) : lm.tokenizer().encodePrompt(t));
         }
       }
       List<int[]> expanded = new ArrayList<>();
@@ -64,14 +76,15 @@ final class GenerateCommand implements Callable<Integer> {
           expanded.add(p);
         }
       }
-      List<Completion> out = session.generate(expanded, sampling.params()).join();
+      SamplingParams params = sampling.params();
+      List<Completion> out = session.generate(expanded, params).join();
       ObjectMapper json = new ObjectMapper();
       for (int i = 0; i < out.size(); i++) {
         Completion c = out.get(i);
         ObjectNode o = json.createObjectNode();
         o.put("prompt_index", i / samples);
         o.put("sample_index", i % samples);
-        o.put("text", lm.tokenizer().decode(c.tokens(), false));
+        o.put("text", params.stop().cut(lm.tokenizer().decode(c.tokens(), false)));
         o.set("token_ids", json.valueToTree(c.tokens()));
         o.set("logprobs", json.valueToTree(c.logProbs()));
         o.set("entropies", json.valueToTree(c.entropies()));

@@ -87,6 +87,8 @@ final class RolloutCommand implements Callable<Integer> {
           + " so a rerun retries it")
   boolean failOnRewardErrors;
 
+  @Mixin ChatOptions chatOptions = new ChatOptions();
+
   @Option(names = "--kv-budget-mb", defaultValue = "1024", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
   long kvBudgetMb;
 
@@ -109,7 +111,7 @@ final class RolloutCommand implements Callable<Integer> {
       Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
       AtomicFile.removeStale(out, List.of("part-", SETTINGS, RunManifest.FILE));
       String runId = checkSettings(lm, rows.size(), cfg, est.name());
-      Function<PromptDataset.Row, String> render = promptRenderer(lm);
+      Function<PromptDataset.Row, String> render = promptRenderer(lm, chatOptions.options());
       int parts = (rows.size() + batch - 1) / batch;
       int done = 0;
       int skipped = 0;
@@ -127,7 +129,10 @@ final class RolloutCommand implements Callable<Integer> {
           }
           List<TreeRewards.Problem> problems = slice.stream()
               .map(r -> new TreeRewards.Problem(render.apply(r), r.groundTruth())).toList();
-          List<int[]> ids = problems.stream().map(p -> lm.tokenizer().encode(p.prompt())).toList();
+          // A rendered chat template carries its own special tokens; a plain text gets the tokenizer's.
+          List<int[]> ids = java.util.stream.IntStream.range(0, slice.size()).mapToObj(i -> slice.get(i).text() != null
+              ? lm.tokenizer().encodePrompt(problems.get(i).prompt()) : lm.tokenizer().encode(problems.get(i).prompt()))
+              .toList();
           RewardedRollouts.Result r = new RewardedRollouts(session, fn, est).start(ids, slice.get(0).index(), problems,
               cfg, params, new RewardedRollouts.Listener() {
                 @Override
@@ -153,14 +158,15 @@ final class RolloutCommand implements Callable<Integer> {
   /**
    * The prompt text: a string as it is; chat messages as the model's chat template renders them.
    */
-  private static Function<PromptDataset.Row, String> promptRenderer(LoadedModel lm) {
+  private static Function<PromptDataset.Row, String> promptRenderer(LoadedModel lm, ChatTemplate.Options rendering) {
     ChatTemplate chat = ChatTemplate.of(lm.tokenizer().special());
     return r -> {
       if (r.text() != null) {
         return r.text();
       }
       try {
-        return chat.render(r.messages().stream().map(m -> new ChatTemplate.Message(m.role(), m.content(), null)).toList());
+        return chat.render(r.messages().stream().map(m -> new ChatTemplate.Message(m.role(), m.content(), null)).toList(),
+            rendering);
       } catch (RuntimeException e) { // the template refused the conversation, or cannot render
         throw new TreeRollException("row " + r.index() + ": " + e.getMessage(), e);
       }

@@ -1,7 +1,12 @@
 package org.treeroll.cli;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.engine.sampling.LogitAdjustments;
 import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.engine.sampling.StopStrings;
 import picocli.CommandLine.Option;
 
 /** Sampling flags shared by the commands that generate. */
@@ -33,6 +38,28 @@ final class SamplingOptions {
   @Option(names = "--ignore-eos", description = "Keep sampling past EOS")
   boolean ignoreEos;
 
+  @Option(names = "--stop", description = "Text that ends a response (repeatable); the text is cut where it begins")
+  List<String> stop = new ArrayList<>();
+
+  @Option(names = "--include-stop-str", description = "Keep the stop string in the response's text")
+  boolean includeStop;
+
+  @Option(names = "--min-p", defaultValue = "0", description = "Drop tokens less likely than this times the most"
+      + " likely; 0 = off (default: ${DEFAULT-VALUE})")
+  double minP;
+
+  @Option(names = "--repetition-penalty", defaultValue = "1", description = "HF's, over prompt and response;"
+      + " 1 = off (default: ${DEFAULT-VALUE})")
+  double repetitionPenalty;
+
+  @Option(names = "--presence-penalty", defaultValue = "0", description = "OpenAI's, over the response, in [-2, 2]"
+      + " (default: ${DEFAULT-VALUE})")
+  double presencePenalty;
+
+  @Option(names = "--frequency-penalty", defaultValue = "0", description = "OpenAI's, over the response, in [-2, 2]"
+      + " (default: ${DEFAULT-VALUE})")
+  double frequencyPenalty;
+
   /** The bounds that need no model; {@link #check(ModelConfig, String)} the rest once it is loaded. */
   void check() {
     Cli.inRange("--temperature", temperature, 0, MAX_TEMPERATURE);
@@ -41,6 +68,13 @@ final class SamplingOptions {
     }
     Cli.inRange("--logprobs", logprobs, 0, SamplingParams.MAX_LOGPROBS, "");
     Cli.positive("--max-tokens", maxTokens);
+    Cli.inRange("--min-p", minP, 0, 1);
+    Cli.inRange("--repetition-penalty", repetitionPenalty, Double.MIN_VALUE, 100);
+    Cli.inRange("--presence-penalty", presencePenalty, -2, 2);
+    Cli.inRange("--frequency-penalty", frequencyPenalty, -2, 2);
+    if (stop.stream().anyMatch(String::isEmpty)) {
+      throw new org.treeroll.tree.TreeRollException("--stop must not be empty");
+    }
   }
 
   void check(ModelConfig cfg, String name) {
@@ -50,6 +84,7 @@ final class SamplingOptions {
   }
 
   SamplingParams params() {
-    return new SamplingParams(temperature, topP, topK, maxTokens, stopTokenIds, seed, logprobs, ignoreEos);
+    return new SamplingParams(temperature, topP, topK, minP, maxTokens, stopTokenIds, new StopStrings(stop, includeStop),
+        new LogitAdjustments(repetitionPenalty, presencePenalty, frequencyPenalty, Map.of()), seed, logprobs, ignoreEos);
   }
 }

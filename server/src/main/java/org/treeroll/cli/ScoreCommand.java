@@ -41,7 +41,7 @@ final class ScoreCommand implements Callable<Integer> {
     long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
         InferenceSession session = new InferenceSession(lm, kvBytes)) {
-      int[] ids = input.ids != null ? input.ids : lm.tokenizer().encode(input.text);
+      int[] ids = input.ids != null ? input.ids : lm.tokenizer().encodePrompt(input.text);
       Cli.checkTokenIds(ids, lm.config().vocabSize(), input.ids != null ? "--ids" : "--text");
       TokenScores s = session.score(List.of(ids), temperature).join().get(0);
       ObjectMapper json = new ObjectMapper();

@@ -69,7 +69,7 @@ final class SoakCommand implements Callable<Integer> {
       System.out.println("|---:|---:|---:|---:|---:|");
       long start = System.nanoTime();
       for (int i = 0; i < rollouts; i++) {
-        int[] prompt = lm.tokenizer().encode(task.problem(ArithmeticTask.Split.HELD_OUT, seed, i).prompt());
+        int[] prompt = lm.tokenizer().encodePrompt(task.problem(ArithmeticTask.Split.HELD_OUT, seed, i).prompt());
         SamplingParams params = SamplingParams.defaults().withSeed(seed + i);
         session.rollout(List.of(prompt), i, cfg, params, RolloutHooks.NONE).join();
         if ((i + 1) % every == 0) {

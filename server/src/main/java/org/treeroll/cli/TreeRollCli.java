@@ -1,10 +1,15 @@
 package org.treeroll.cli;
 
 import java.io.PrintWriter;
+import org.treeroll.engine.runtime.DjlRuntime;
 import org.treeroll.tree.TreeRollException;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
 
 /** The {@code treeroll} command line. Errors are one line on stderr and a non-zero exit code. */
 @Command(
@@ -33,6 +38,19 @@ public final class TreeRollCli {
   /** Exit code for a bug: something TreeRoll did not expect. */
   static final int EXIT_INTERNAL_ERROR = 70;
 
+  @Option(names = "--device", scope = ScopeType.INHERIT, paramLabel = "cpu|gpu|auto",
+      description = "Where models run: cpu, gpu (the first CUDA device; refused without one) or auto, the GPU"
+          + " when DJL sees one (default). GPUs need the GPU build: mvn -P cuda")
+  void device(DjlRuntime.DeviceChoice choice) {
+    try {
+      DjlRuntime.select(choice);
+    } catch (TreeRollException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--device: " + e.getMessage());
+    }
+  }
+
+  @Spec CommandSpec spec;
+
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
   }
@@ -46,6 +64,7 @@ public final class TreeRollCli {
 
   static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new TreeRollCli());
+    cli.setCaseInsensitiveEnumValuesAllowed(true);
     cli.setExecutionExceptionHandler((thrown, cmd, parsed) -> {
       PrintWriter err = cmd.getErr();
       // The engine answers with futures: what failed is inside the CompletionException.

@@ -21,10 +21,12 @@ import org.treeroll.engine.tokenizer.SpecialTokens;
 
 /**
  * Turns chat messages into the prompt text the checkpoint was trained on: its own Jinja chat
- * template (tokenizer_config.json's {@code chat_template}, rendered through Jinjava as HF does:
- * trim_blocks, lstrip_blocks, {@code add_generation_prompt=true}, bos_token and eos_token set), or,
+ * template (tokenizer_config.json's {@code chat_template}, rendered through Jinjava as HF's
+ * {@code apply_chat_template} does: trim_blocks, lstrip_blocks, {@code add_generation_prompt},
+ * bos_token and eos_token set, and extra variables such as Qwen3's {@code enable_thinking}), or,
  * for a checkpoint without one, the fallback: each message's content on its own line, after which
- * the answer begins (docs/http-api.md).
+ * the answer begins (docs/http-api.md). The text carries the template's special tokens (a BOS
+ * among them), so it is encoded with {@code TextTokenizer.encode}, which adds none.
  *
  * <p>HF templates are written for Python's Jinja2. Jinjava lacks a few of its features, so the
  * template gets them here: Python's string methods ({@link PythonStringMethods}),
@@ -33,9 +35,33 @@ import org.treeroll.engine.tokenizer.SpecialTokens;
  * values are parenthesised, since Jinjava binds {@code a=b - 1} as {@code (a=b) - 1}.
  */
 public final class ChatTemplate {
-  /** One message: its role and its text (text parts already joined). */
-  /** One chat message; {@code name} may be null. */
+  /** One chat message: its role and its text (text parts already joined); {@code name} may be null. */
   public record Message(String role, String content, String name) {}
+
+  /**
+   * How a conversation is rendered.
+   *
+   * @param addGenerationPrompt end with the header the assistant's answer follows
+   * @param variables further template variables (HF's {@code chat_template_kwargs}), e.g.
+   *     {@code enable_thinking: false} for Qwen3
+   */
+  public record Options(boolean addGenerationPrompt, Map<String, Object> variables) {
+    /** The variables the renderer sets itself. */
+    public static final java.util.Set<String> RESERVED =
+        java.util.Set.of("messages", "add_generation_prompt", "bos_token", "eos_token");
+
+    /** Ready for the answer to begin, no further variables. */
+    public static final Options ANSWER = new Options(true, Map.of());
+
+    public Options {
+      variables = Map.copyOf(variables);
+      for (String k : variables.keySet()) {
+        if (RESERVED.contains(k)) {
+          throw new IllegalArgumentException(k + " is set by the renderer");
+        }
+      }
+    }
+  }
 
   private static final Pattern REVERSE_SLICE = Pattern.compile("\\[\\s*:\\s*:\\s*-1\\s*\\]");
 
@@ -70,6 +96,11 @@ public final class ChatTemplate {
    * template refuses ({@code raise_exception}) is answered 400 naming {@code messages}.
    */
   public String render(List<Message> messages) {
+    return render(messages, Options.ANSWER);
+  }
+
+  /** The text for {@code messages} rendered with {@code options}. */
+  public String render(List<Message> messages, Options options) {
     if (template == null) {
       StringBuilder s = new StringBuilder();
       messages.forEach(m -> s.append(m.content()).append('\n'));
@@ -85,9 +116,9 @@ public final class ChatTemplate {
       }
       msgs.add(o);
     }
-    Map<String, Object> ctx = new HashMap<>();
+    Map<String, Object> ctx = new HashMap<>(options.variables());
     ctx.put("messages", msgs);
-    ctx.put("add_generation_prompt", true);
+    ctx.put("add_generation_prompt", options.addGenerationPrompt());
     ctx.put("bos_token", bosToken);
     ctx.put("eos_token", eosToken);
     RenderResult r = jinja.renderForResult(template, ctx);

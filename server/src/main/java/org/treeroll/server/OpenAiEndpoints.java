@@ -36,9 +36,10 @@ import org.treeroll.tree.SegmentNode;
  * once and its KV shared, as vLLM's n does. They pass through the server's admission bound,
  * timeout, disconnect cancellation, API key and metrics like {@code /v1/rollouts}.
  *
- * <p>The engine stops on token ids only, so stop strings are cut from the decoded text here: an
- * answer still decodes to max_tokens or EOS. And it reports an answer when it ends, so a stream
- * shows each answer's chunks when that answer is complete (answers of n > 1 arrive as each ends).
+ * <p>The engine ends an answer at the token that completes a stop string; the text is cut here,
+ * at the stop string's first character (or after its last with include_stop_str_in_output). And
+ * the engine reports an answer when it ends, so a stream shows each answer's chunks when that
+ * answer is complete (answers of n > 1 arrive as each ends).
  */
 final class OpenAiEndpoints {
   static final String COMPLETIONS = "/v1/completions";
@@ -147,7 +148,7 @@ final class OpenAiEndpoints {
     ArrayNode choices = o.putArray("choices");
     long completion = 0;
     for (SampledAnswer a : answers(trees)) {
-      SampledAnswer.Text t = a.text(req.stops(), tokens::text);
+      SampledAnswer.Text t = a.text(req.sampling().stop(), tokens::text);
       completion += t.kept();
       ObjectNode c = choices.addObject().put("index", choiceIndex(req, a));
       if (shape.chat()) {
@@ -353,7 +354,7 @@ final class OpenAiEndpoints {
 
       ChoiceStream(int index) {
         this.index = index;
-        this.text = new TextStream(tokens::text, req.stops());
+        this.text = new TextStream(tokens::text, req.sampling().stop());
         if (shape.chat()) { // chat opens every choice with the assistant's role
           then(() -> {
             ObjectNode chunk = chunk(index);

@@ -17,30 +17,28 @@ import org.treeroll.engine.sampling.SamplingParams;
  * @param chat whether it came as a chat completion
  * @param prompts token ids of each prompt (a chat has one)
  * @param n answers per prompt
- * @param sampling temperature, top_p, max_tokens, seed and the top candidates to record
- * @param stops stop strings, cut from the decoded text (the engine stops on token ids only)
+ * @param sampling temperature, top_p, max_tokens, seed, the top candidates to record, stop
+ *     strings, min-p, penalties and logit bias
  * @param logprobs whether to answer log-probs (legacy completions: {@code logprobs} given; chat:
  *     {@code logprobs: true})
  * @param stream server-sent events instead of one JSON answer
  * @param includeUsage a last stream chunk with the usage ({@code stream_options.include_usage})
  */
-record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sampling, List<String> stops,
+record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sampling,
     boolean logprobs, boolean stream, boolean includeUsage) {
 
   static final int MAX_N = 128;
   static final int MAX_TOP_LOGPROBS = 20;
-  static final int MAX_STOPS = 4;
-  static final int MAX_STOP_LENGTH = 1024;
   /** Answers (prompts times n) one request may ask for. */
   static final int MAX_ANSWERS = 4096;
 
-  private static final Set<String> SHARED = Set.of("model", "n", "temperature", "top_p", "max_tokens", "stop", "seed",
-      "logprobs", "stream", "stream_options", "user", "frequency_penalty", "presence_penalty", "logit_bias");
+  private static final Set<String> SHARED = union(SamplingFields.NAMES, "model", "n", "temperature", "top_p",
+      "max_tokens", "seed", "logprobs", "stream", "stream_options", "user");
   private static final Set<String> COMPLETION = union(SHARED, "prompt", "best_of", "echo", "suffix");
   private static final Set<String> CHAT = union(SHARED, "messages", "max_completion_tokens", "top_logprobs",
       "response_format", "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls", "store",
       "metadata", "service_tier", "modalities", "audio", "prediction", "reasoning_effort", "web_search_options",
-      "verbosity", "prompt_cache_key", "safety_identifier");
+      "verbosity", "prompt_cache_key", "safety_identifier", "add_generation_prompt", "chat_template_kwargs");
   private static final Set<String> MESSAGE =
       Set.of("role", "content", "name", "refusal", "tool_calls", "function_call", "tool_call_id", "audio");
   private static final Set<String> ROLES = Set.of("system", "user", "assistant");
@@ -67,7 +65,7 @@ record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sa
     if (f.has("logprobs")) {
       top = f.integer("logprobs", 0, 0, MAX_TOP_LOGPROBS);
     }
-    return finish(f, false, prompts, n, maxTokens, top);
+    return finish(f, false, prompts, n, maxTokens, top, model.config().vocabSize());
   }
 
   static OpenAiRequest chat(JsonNode body, LoadedModel model, String modelId, ServerOptions options,
@@ -76,7 +74,7 @@ record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sa
     checkModel(f, modelId);
     refuseUnsupportedChatFields(f);
     List<ChatTemplate.Message> messages = messages(f);
-    String text = template.render(messages);
+    String text = template.render(messages, chatOptions(f));
     int[] prompt = model.tokenizer().encode(text);
     if (prompt.length == 0) {
       throw ApiError.badRequest("messages", "render to no tokens");
@@ -103,12 +101,12 @@ record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sa
       throw ApiError.badRequest("top_logprobs", "needs logprobs: true");
     }
     int top = logprobs ? f.integer("top_logprobs", 0, 0, MAX_TOP_LOGPROBS) : -1;
-    return finish(f, true, prompts, n, maxTokens, top);
+    return finish(f, true, prompts, n, maxTokens, top, model.config().vocabSize());
   }
 
   /** The fields both endpoints share, read last. */
   private static OpenAiRequest finish(JsonFields f, boolean chat, List<int[]> prompts, int n, int maxTokens,
-      int top) {
+      int top, int vocab) {
     double temperature = f.number("temperature", 1.0, 0, 2);
     double topP = f.number("top_p", 1.0, 0, 1);
     if (topP == 0) {
@@ -116,15 +114,7 @@ record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sa
     }
     // Without a seed every request samples afresh, as OpenAI's do.
     long seed = f.has("seed") ? f.longValue("seed", 0) : ThreadLocalRandom.current().nextLong();
-    List<String> stops = stops(f);
     f.string("user", null, 256); // accepted and not used
-    neutral(f, "frequency_penalty");
-    neutral(f, "presence_penalty");
-    JsonNode bias = f.get("logit_bias");
-    if (bias != null && (!bias.isObject() || !bias.isEmpty())) {
-      throw ApiError.badRequest("logit_bias", bias.isObject() ? "is not supported; leave it out"
-          : "expected an object, got " + JsonFields.kind(bias));
-    }
     boolean stream = f.bool("stream", false);
     boolean usage = false;
     JsonNode so = f.get("stream_options");
@@ -134,9 +124,9 @@ record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sa
       }
       usage = JsonFields.of(so, "stream_options", STREAM_OPTIONS).bool("include_usage", false);
     }
-    SamplingParams sampling = new SamplingParams(temperature, topP, 0, maxTokens, new int[0], seed, Math.max(0, top),
-        false);
-    return new OpenAiRequest(chat, prompts, n, sampling, stops, top >= 0, stream, usage);
+    SamplingParams sampling = SamplingFields.apply(f,
+        new SamplingParams(temperature, topP, 0, maxTokens, new int[0], seed, Math.max(0, top), false), vocab);
+    return new OpenAiRequest(chat, prompts, n, sampling, top >= 0, stream, usage);
   }
 
   private static void checkModel(JsonFields f, String modelId) {
@@ -211,47 +201,39 @@ record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sa
   }
 
   private static int[] encode(LoadedModel model, String text, String path) {
-    int[] ids = model.tokenizer().encode(text);
+    int[] ids = model.tokenizer().encodePrompt(text);
     if (ids.length == 0) {
       throw ApiError.badRequest(path, text.isEmpty() ? "is empty" : "encodes to no tokens");
     }
     return ids;
   }
 
-  private static List<String> stops(JsonFields f) {
-    JsonNode s = f.get("stop");
-    List<String> out = new ArrayList<>();
-    if (s == null) {
-      return out;
-    }
-    if (s.isTextual()) {
-      out.add(stop(s, "stop"));
-    } else if (s.isArray()) {
-      if (s.size() > MAX_STOPS) {
-        throw ApiError.badRequest("stop", "at most " + MAX_STOPS + " stop strings, got " + s.size());
+  /**
+   * vLLM's chat fields: {@code add_generation_prompt} (default true) and
+   * {@code chat_template_kwargs}, further variables for the template such as Qwen3's
+   * {@code enable_thinking}.
+   */
+  static ChatTemplate.Options chatOptions(JsonFields f) {
+    boolean generationPrompt = f.bool("add_generation_prompt", true);
+    JsonNode kw = f.get("chat_template_kwargs");
+    java.util.Map<String, Object> vars = new java.util.HashMap<>();
+    if (kw != null) {
+      if (!kw.isObject()) {
+        throw ApiError.badRequest(f.path("chat_template_kwargs"), "expected an object, got " + JsonFields.kind(kw));
       }
-      for (int i = 0; i < s.size(); i++) {
-        out.add(stop(s.get(i), "stop[" + i + "]"));
+      for (var it = kw.properties().iterator(); it.hasNext(); ) {
+        var e = it.next();
+        if (ChatTemplate.Options.RESERVED.contains(e.getKey())) {
+          throw ApiError.badRequest(f.path("chat_template_kwargs") + "." + e.getKey(), "is set by the server");
+        }
+        vars.put(e.getKey(), KWARGS.convertValue(e.getValue(), Object.class));
       }
-    } else {
-      throw ApiError.badRequest("stop", "expected a string or an array of up to " + MAX_STOPS + " strings, got "
-          + JsonFields.kind(s));
     }
-    return out;
+    return new ChatTemplate.Options(generationPrompt, vars);
   }
 
-  private static String stop(JsonNode v, String path) {
-    if (!v.isTextual()) {
-      throw ApiError.badRequest(path, "expected a string, got " + JsonFields.kind(v));
-    }
-    if (v.asText().isEmpty()) {
-      throw ApiError.badRequest(path, "is empty");
-    }
-    if (v.asText().length() > MAX_STOP_LENGTH) {
-      throw ApiError.badRequest(path, "longer than " + MAX_STOP_LENGTH + " characters");
-    }
-    return v.asText();
-  }
+  private static final com.fasterxml.jackson.databind.ObjectMapper KWARGS =
+      new com.fasterxml.jackson.databind.ObjectMapper();
 
   private static List<ChatTemplate.Message> messages(JsonFields f) {
     return messages(f.get("messages"), "messages");
@@ -357,14 +339,7 @@ record OpenAiRequest(boolean chat, List<int[]> prompts, int n, SamplingParams sa
     }
   }
 
-  /** A penalty: a number in [-2, 2], and only 0 is implemented. */
-  private static void neutral(JsonFields f, String field) {
-    if (f.number(field, 0, -2, 2) != 0) {
-      throw ApiError.badRequest(field, "is not supported (only 0); leave it out");
-    }
-  }
-
-  private static Set<String> union(Set<String> a, String... more) {
+  static Set<String> union(Set<String> a, String... more) {
     Set<String> s = new java.util.HashSet<>(a);
     s.addAll(List.of(more));
     return Set.copyOf(s);

@@ -102,7 +102,7 @@ final class RolloutEndpoints {
     if (req.stream()) {
       res.setChunked(true).putHeader(HttpHeaders.CONTENT_TYPE, "application/x-ndjson");
     }
-    Events events = new Events(loop, res, req.stream());
+    Events events = new Events(loop, res, req.stream(), req.sampling().stop());
     CompletableFuture<ObjectNode> result;
     try {
       result = req.reward() == null ? plainRollout(req, events) : rewardedRollout(req, events);
@@ -255,11 +255,13 @@ final class RolloutEndpoints {
     private final Context loop;
     private final HttpServerResponse res;
     private final boolean on;
+    private final org.treeroll.engine.sampling.StopStrings stop;
 
-    Events(Context loop, HttpServerResponse res, boolean on) {
+    Events(Context loop, HttpServerResponse res, boolean on, org.treeroll.engine.sampling.StopStrings stop) {
       this.loop = loop;
       this.res = res;
       this.on = on;
+      this.stop = stop;
     }
 
     /** An answer ended (and, with a reward, was scored). Called on the engine's thread. */
@@ -274,7 +276,7 @@ final class RolloutEndpoints {
       for (int t : RolloutTree.responseTokens(leaf)) {
         tokens.add(t);
       }
-      e.put("text", session.model().tokenizer().decode(RolloutTree.responseTokens(leaf), true));
+      e.put("text", stop.cut(session.model().tokenizer().decode(RolloutTree.responseTokens(leaf), true)));
       ArrayNode lps = e.putArray("logprobs");
       for (float lp : RolloutTree.responseLogProbs(leaf)) {
         lps.add(lp);

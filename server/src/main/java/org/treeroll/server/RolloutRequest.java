@@ -35,9 +35,10 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
       Set.of("id", "prompts", "references", "tree", "sampling", "reward", "estimator", "stream");
   private static final Set<String> TREE = Set.of("segment_length", "max_depth", "initial_divergence", "leaf_budget",
       "branching_factor", "max_tokens", "policy", "stop_on_answer", "repetition");
-  private static final Set<String> SAMPLING =
-      Set.of("temperature", "top_p", "top_k", "seed", "logprobs", "stop_token_ids", "ignore_eos");
-  private static final Set<String> PROMPT = Set.of("text", "token_ids", "messages");
+  private static final Set<String> SAMPLING = OpenAiRequest.union(SamplingFields.NAMES,
+      "temperature", "top_p", "top_k", "seed", "logprobs", "stop_token_ids", "ignore_eos");
+  private static final Set<String> PROMPT =
+      Set.of("text", "token_ids", "messages", "add_generation_prompt", "chat_template_kwargs");
 
   static RolloutRequest parse(JsonNode body, LoadedModel model, ChatTemplate chat, ServerOptions options, String newId,
       Vertx vertx) {
@@ -117,13 +118,22 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
         if ((o.has("text") ? 1 : 0) + (o.has("token_ids") ? 1 : 0) + (o.has("messages") ? 1 : 0) != 1) {
           throw ApiError.badRequest(path, "give exactly one of text, token_ids and messages");
         }
+        if (!o.has("messages")) {
+          for (String chatOnly : List.of("add_generation_prompt", "chat_template_kwargs")) {
+            if (o.has(chatOnly)) {
+              throw ApiError.badRequest(o.path(chatOnly), "applies to messages only");
+            }
+          }
+        }
         if (o.has("text")) {
           text = o.string("text", null, Integer.MAX_VALUE);
           ids = encode(model, text, o.path("text"));
         } else if (o.has("messages")) {
-          // Rendered with the model's chat template, as /v1/chat/completions does.
-          text = chat.render(OpenAiRequest.messages(o.get("messages"), o.path("messages")));
-          ids = encode(model, text, o.path("messages"));
+          // Rendered with the model's chat template, as /v1/chat/completions does; the template
+          // writes its own special tokens.
+          text = chat.render(OpenAiRequest.messages(o.get("messages"), o.path("messages")),
+              OpenAiRequest.chatOptions(o));
+          ids = nonEmpty(text.isEmpty() ? new int[0] : model.tokenizer().encode(text), text, o.path("messages"));
         } else {
           ids = JsonFields.tokenIds(o.get("token_ids"), o.path("token_ids"), vocab);
           text = model.tokenizer().decode(ids, false);
@@ -152,13 +162,14 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
     }
   }
 
+  /** A text prompt's ids, with the special tokens the tokenizer adds to a text (a BOS). */
   private static int[] encode(LoadedModel model, String text, String path) {
-    if (text.isEmpty()) {
-      throw ApiError.badRequest(path, "is empty");
-    }
-    int[] ids = model.tokenizer().encode(text);
+    return nonEmpty(text.isEmpty() ? new int[0] : model.tokenizer().encodePrompt(text), text, path);
+  }
+
+  private static int[] nonEmpty(int[] ids, String text, String path) {
     if (ids.length == 0) {
-      throw ApiError.badRequest(path, "encodes to no tokens");
+      throw ApiError.badRequest(path, text.isEmpty() ? "is empty" : "encodes to no tokens");
     }
     return ids;
   }
@@ -205,9 +216,9 @@ record RolloutRequest(String id, List<int[]> prompts, List<TreeRewards.Problem> 
         : node, "sampling", SAMPLING);
     int vocab = model.config().vocabSize();
     int[] stops = s.has("stop_token_ids") ? stopIds(s, vocab) : new int[0];
-    return new SamplingParams(s.number("temperature", d.temperature(), 0, 100), topP(s), s.integer("top_k", 0, 0, vocab),
-        maxTokens, stops, s.longValue("seed", d.seed()), s.integer("logprobs", 0, 0, SamplingParams.MAX_LOGPROBS),
-        s.bool("ignore_eos", false));
+    return SamplingFields.apply(s, new SamplingParams(s.number("temperature", d.temperature(), 0, 100), topP(s),
+        s.integer("top_k", 0, 0, vocab), maxTokens, stops, s.longValue("seed", d.seed()),
+        s.integer("logprobs", 0, 0, SamplingParams.MAX_LOGPROBS), s.bool("ignore_eos", false)), vocab);
   }
 
   private static double topP(JsonFields s) {

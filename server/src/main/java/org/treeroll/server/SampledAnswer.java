@@ -3,6 +3,7 @@ package org.treeroll.server;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import org.treeroll.engine.sampling.StopStrings;
 import org.treeroll.tree.FinishReason;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
@@ -44,7 +45,7 @@ record SampledAnswer(int prompt, int index, int[] tokens, float[] logProbs, int[
    *
    * @param decode token ids to text, special tokens skipped
    */
-  Text text(List<String> stops, Function<int[], String> decode) {
+  Text text(StopStrings stops, Function<int[], String> decode) {
     TextStream stream = new TextStream(decode, stops);
     List<Piece> pieces = new ArrayList<>();
     int[] offsets = new int[tokens.length];

@@ -99,7 +99,7 @@ public final class ServerBenchmark {
   private static void embedded(InferenceSession session, LoadedModel model, String prompt, TreeRolloutConfig tree,
       long seed) {
     // What the server does for the same request, less HTTP: tokenize, roll out, render the trees.
-    var trees = session.rollout(List.of(model.tokenizer().encode(prompt)), tree,
+    var trees = session.rollout(List.of(model.tokenizer().encodePrompt(prompt)), tree,
         SamplingParams.defaults().withSeed(seed), RolloutHooks.NONE).join();
     trees.forEach(org.treeroll.tree.TreeDump::toJson);
   }

@@ -3,6 +3,7 @@ package org.treeroll.server;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
+import org.treeroll.engine.sampling.StopStrings;
 
 /**
  * The text of an answer as its tokens arrive, with OpenAI's stop strings (the engine stops on
@@ -17,6 +18,7 @@ import java.util.function.Function;
 final class TextStream {
   private final Function<int[], String> decode;
   private final List<StopMatcher> stops;
+  private final boolean includeStop;
   private int[] tokens = new int[16];
   private int count;
   /** Tokens before {@code prefix} are settled and decoded into {@code text}; {@code read} ends the last settled piece. */
@@ -27,9 +29,15 @@ final class TextStream {
   private int kept = -1;
 
   /** @param decode token ids to text, special tokens skipped */
-  TextStream(Function<int[], String> decode, List<String> stops) {
+  TextStream(Function<int[], String> decode, StopStrings stop) {
     this.decode = decode;
-    this.stops = stops.stream().map(StopMatcher::new).toList();
+    this.stops = stop.strings().stream().map(StopMatcher::new).toList();
+    this.includeStop = stop.include();
+  }
+
+  /** Stop strings left out of the text. */
+  TextStream(Function<int[], String> decode, List<String> stops) {
+    this(decode, new StopStrings(stops, false));
   }
 
   /** Whether a stop string ended the text: tokens given after that are ignored. */
@@ -87,7 +95,8 @@ final class TextStream {
 
   /**
    * Appends settled text one character at a time; the first stop string to end in it (of two
-   * ending at the same character, the longer) cuts the text where it begins.
+   * ending at the same character, the longer) cuts the text where it begins, or where it ends
+   * when stop strings are included.
    */
   private void append(String piece) {
     for (int i = 0; i < piece.length(); i++) {
@@ -100,7 +109,7 @@ final class TextStream {
         }
       }
       if (cut >= 0) {
-        text.setLength(cut);
+        text.setLength(includeStop ? text.length() : cut);
         kept = count;
         return;
       }

@@ -2,6 +2,7 @@ package org.treeroll.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.io.StringWriter;
@@ -25,6 +26,16 @@ class CliErrorsTest {
   static void writeModel() {
     good = tmp.resolve("good");
     RandomModelWriter.write(good, ModelPreset.TINY_LLAMA, 1, DType.F32, tmp);
+  }
+
+  @Test
+  void deviceIsChosenByNameBeforeOrAfterTheCommand() {
+    CliRun bad = CliRun.of("score", "--device", "tpu", "--ids", "1,2");
+    assertThat(bad.code()).isNotZero();
+    assertThat(bad.err().strip()).startsWith("treeroll: error: ").contains("--device").contains("tpu")
+        .doesNotContain("\n");
+    assertThat(CliRun.of("--device", "auto", "score", "--help").code()).isZero();
+    assertThat(CliRun.of("generate", "--device", "AUTO", "--help").code()).isZero();
   }
 
   @Test

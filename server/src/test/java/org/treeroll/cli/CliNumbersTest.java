@@ -48,6 +48,11 @@ class CliNumbersTest {
     c.add(row(gen, "--logprobs", HUGE, "--logprobs"));
     c.add(row(gen, "--stop-token-ids", "-1", "--stop-token-ids"));
     c.add(row(gen, "--stop-token-ids", HUGE, "--stop-token-ids"));
+    c.add(row(gen, "--min-p", "1.5", "--min-p"));
+    c.add(row(gen, "--repetition-penalty", "0", "--repetition-penalty"));
+    c.add(row(gen, "--presence-penalty", "3", "--presence-penalty"));
+    c.add(row(gen, "--frequency-penalty", "-2.5", "--frequency-penalty"));
+    c.add(row(gen, "--stop", "", "--stop"));
 
     String[] score = {"score", "--model", MODEL, "--ids", "1,2"};
     c.add(row(score, "--temperature", "0", "--temperature"));

@@ -323,6 +323,18 @@ class BadInputTest {
     t.add(bad("negative stop token", "{'prompts':['a'],'sampling':{'stop_token_ids':[10,-1]}}",
         "sampling.stop_token_ids[1]"));
     t.add(bad("ignore_eos a string", "{'prompts':['a'],'sampling':{'ignore_eos':'true'}}", "sampling.ignore_eos"));
+    t.add(bad("stop a number", "{'prompts':['a'],'sampling':{'stop':5}}", "sampling.stop"));
+    t.add(bad("empty stop", "{'prompts':['a'],'sampling':{'stop':['x','']}}", "sampling.stop[1]"));
+    t.add(bad("min_p over 1", "{'prompts':['a'],'sampling':{'min_p':2}}", "sampling.min_p"));
+    t.add(bad("negative repetition_penalty", "{'prompts':['a'],'sampling':{'repetition_penalty':-1}}",
+        "sampling.repetition_penalty"));
+    t.add(bad("presence_penalty 3", "{'prompts':['a'],'sampling':{'presence_penalty':3}}", "sampling.presence_penalty"));
+    t.add(bad("frequency_penalty a string", "{'prompts':['a'],'sampling':{'frequency_penalty':'x'}}",
+        "sampling.frequency_penalty"));
+    t.add(bad("logit_bias token = vocab", "{'prompts':['a'],'sampling':{'logit_bias':{'" + VOCAB + "':1}}}",
+        "sampling.logit_bias." + VOCAB));
+    t.add(bad("chat options without messages", "{'prompts':[{'text':'a','add_generation_prompt':false}]}",
+        "prompts[0].add_generation_prompt"));
 
     // Rollouts by id.
     t.add(raw("unknown id", "GET", "/v1/rollouts/nope", null, null, 404, "id"));

@@ -74,9 +74,22 @@ class OpenAiBadInputTest {
     c.add(bad(C, "{\"prompt\": \"x\", \"echo\": true}", 400, "echo"));
     c.add(bad(C, "{\"prompt\": \"x\", \"best_of\": 3}", 400, "best_of"));
     c.add(bad(C, "{\"prompt\": \"x\", \"suffix\": \"end\"}", 400, "suffix"));
-    c.add(bad(C, "{\"prompt\": \"x\", \"frequency_penalty\": 0.5}", 400, "frequency_penalty"));
+    // Sampling controls.
+    c.add(bad(C, "{\"prompt\": \"x\", \"frequency_penalty\": 2.5}", 400, "frequency_penalty"));
     c.add(bad(C, "{\"prompt\": \"x\", \"presence_penalty\": 3}", 400, "presence_penalty"));
-    c.add(bad(C, "{\"prompt\": \"x\", \"logit_bias\": {\"50\": -100}}", 400, "logit_bias"));
+    c.add(bad(C, "{\"prompt\": \"x\", \"repetition_penalty\": 0}", 400, "repetition_penalty"));
+    c.add(bad(C, "{\"prompt\": \"x\", \"min_p\": 1.5}", 400, "min_p"));
+    c.add(bad(C, "{\"prompt\": \"x\", \"include_stop_str_in_output\": 1}", 400, "include_stop_str_in_output"));
+    c.add(bad(C, "{\"prompt\": \"x\", \"logit_bias\": [1]}", 400, "logit_bias"));
+    c.add(bad(C, "{\"prompt\": \"x\", \"logit_bias\": {\"a\": 1}}", 400, "logit_bias.a"));
+    c.add(bad(C, "{\"prompt\": \"x\", \"logit_bias\": {\"100000\": 1}}", 400, "logit_bias.100000"));
+    c.add(bad(C, "{\"prompt\": \"x\", \"logit_bias\": {\"50\": -101}}", 400, "logit_bias.50"));
+    c.add(bad(H, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"chat_template_kwargs\": 1}", 400,
+        "chat_template_kwargs"));
+    c.add(bad(H, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}],"
+        + " \"chat_template_kwargs\": {\"messages\": []}}", 400, "chat_template_kwargs.messages"));
+    c.add(bad(H, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"add_generation_prompt\": 1}", 400,
+        "add_generation_prompt"));
     c.add(bad(C, "{\"prompt\": \"x\", \"user\": 5}", 400, "user"));
     c.add(bad(C, "{\"prompt\": \"x\", \"stream\": \"yes\"}", 400, "stream"));
     c.add(bad(C, "{\"prompt\": \"x\", \"stream_options\": {\"include_usage\": true}}", 400, "stream_options"));
@@ -136,7 +149,7 @@ class OpenAiBadInputTest {
     c.add(bad(H, "{" + MSG + ", \"audio\": {\"voice\": \"x\"}}", 400, "audio"));
     c.add(bad(H, "{" + MSG + ", \"store\": true}", 400, "store"));
     c.add(bad(H, "{" + MSG + ", \"modalities\": [\"text\", \"audio\"]}", 400, "modalities"));
-    c.add(bad(H, "{" + MSG + ", \"presence_penalty\": 1}", 400, "presence_penalty"));
+    c.add(bad(H, "{" + MSG + ", \"presence_penalty\": -2.5}", 400, "presence_penalty"));
     c.add(bad(H, "{" + MSG + ", \"stream\": true, \"stream_options\": \"yes\"}", 400, "stream_options"));
     c.add(bad(H, "{" + MSG + ", \"functions_x\": 1}", 400, "functions_x"));
     c.add(bad(H, "{" + MSG + ", \"prompt\": \"x\"}", 400, "prompt"));

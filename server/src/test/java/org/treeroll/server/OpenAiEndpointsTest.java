@@ -186,6 +186,23 @@ class OpenAiEndpointsTest {
     assertThat(tokens).isBetween(1, 20);
   }
 
+  /**
+   * The controls reach the engine: a logit bias of +100 on 'A' makes greedy decoding write only
+   * A's, and a stop string kept by include_stop_str_in_output ends the text after it.
+   */
+  @Test
+  void samplingControlsReachTheEngine() {
+    String body = "{\"prompt\": \"" + escape(prompt) + "\", \"max_tokens\": 6, \"temperature\": 0,"
+        + " \"logit_bias\": {\"" + (int) 'A' + "\": 100}, \"repetition_penalty\": 1.2, \"presence_penalty\": 0.5,"
+        + " \"frequency_penalty\": 0.1, \"min_p\": 0.1";
+    JsonNode whole = json(server.post(OpenAiEndpoints.COMPLETIONS, body + "}").body());
+    assertThat(whole.at("/choices/0/text").asText()).isEqualTo("AAAAAA");
+    JsonNode cut = json(server.post(OpenAiEndpoints.COMPLETIONS, body + ", \"stop\": \"AA\","
+        + " \"include_stop_str_in_output\": true}").body());
+    assertThat(cut.at("/choices/0/text").asText()).isEqualTo("AA");
+    assertThat(cut.at("/usage/completion_tokens").asInt()).isEqualTo(2); // the engine stopped there
+  }
+
   @Test
   void stopStringsCutTheTextInWholeAndStreamedAnswers() {
     String full = client.completions().create(completion(5).temperature(0.0).build()).choices().get(0).text();

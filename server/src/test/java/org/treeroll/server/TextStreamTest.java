@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.treeroll.engine.sampling.StopStrings;
 
 /**
  * Stop strings and incremental decoding over a byte-level vocabulary like the bundled model's:
@@ -148,7 +149,7 @@ class TextStreamTest {
   @Test
   void theAnswerIsTheSameWhetherReadPieceByPieceOrWhole() {
     SampledAnswer a = answer(concat(bytes("Q=12\nA: 3 \u00e9t\u00e9 END more"), new int[] {EOS}));
-    SampledAnswer.Text t = a.text(List.of("END", "zz"), TextStreamTest::decode);
+    SampledAnswer.Text t = a.text(new StopStrings(List.of("END", "zz"), false), TextStreamTest::decode);
     assertThat(t.pieces().stream().map(SampledAnswer.Piece::text).reduce("", String::concat)).isEqualTo(t.text());
     assertThat(t.text()).isEqualTo("Q=12\nA: 3 \u00e9t\u00e9 ");
     assertThat(t.finishReason()).isEqualTo("stop");
@@ -160,12 +161,16 @@ class TextStreamTest {
     }
     assertThat(at).isEqualTo(t.kept()).isEqualTo(bytes("Q=12\nA: 3 \u00e9t\u00e9 END").length);
     assertThat(t.offsets()).hasSize(t.kept()).startsWith(0, 1, 2, 3, 4);
+    // include_stop_str_in_output: the text keeps the stop string, the same tokens count.
+    SampledAnswer.Text with = a.text(new StopStrings(List.of("END", "zz"), true), TextStreamTest::decode);
+    assertThat(with.text()).isEqualTo("Q=12\nA: 3 \u00e9t\u00e9 END");
+    assertThat(with.kept()).isEqualTo(t.kept());
   }
 
   @Test
   void anAnswerCutByItsTokenLimitReadsLength() {
     SampledAnswer a = answer(bytes("1+1=2"));
-    SampledAnswer.Text t = a.text(List.of(), TextStreamTest::decode);
+    SampledAnswer.Text t = a.text(StopStrings.NONE, TextStreamTest::decode);
     assertThat(t.finishReason()).isEqualTo("length");
     assertThat(t.kept()).isEqualTo(5);
     assertThat(t.offsets()).containsExactly(0, 1, 2, 3, 4);

@@ -6,6 +6,11 @@ public enum FinishReason {
   EOS,
   /** The model emitted a stop token the request named. */
   STOP_TOKEN,
+  /**
+   * The answer's text reached a stop string the request named; its last token completed it (and
+   * may carry text past it, which the answer's text leaves out).
+   */
+  STOP_STRING,
   /** The response reached its token limit. */
   MAX_TOKENS,
   /** A tree rollout reached its last segment. */

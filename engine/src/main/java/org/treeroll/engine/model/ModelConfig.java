@@ -12,8 +12,8 @@ import org.treeroll.tree.TreeRollException;
 
 /**
  * The shape of a decoder as HF config.json describes it. Options TreeRoll does not implement
- * (rope scaling, sliding windows, other activations) are refused when the file is read, never
- * silently ignored: a model that loads computes what its authors meant.
+ * (rope scaling other than Llama 3's, sliding windows, other activations) are refused by name when
+ * the file is read, never silently ignored: a model that loads computes what its authors meant.
  *
  * @param eosTokenIds ids that end a sequence according to config.json (may be empty)
  * @param bosTokenId the begin-of-sequence id, or -1 when the config has none
@@ -33,7 +33,8 @@ public record ModelConfig(
     boolean tieWordEmbeddings,
     boolean attentionBias,
     int bosTokenId,
-    int[] eosTokenIds) {
+    int[] eosTokenIds,
+    RopeScaling ropeScaling) {
 
   public ModelConfig {
     positive("vocab_size", vocabSize);
@@ -58,6 +59,35 @@ public record ModelConfig(
       throw new TreeRollException("rope_theta must be > 0, got " + ropeTheta);
     }
     eosTokenIds = eosTokenIds.clone();
+    ropeScaling = ropeScaling == null ? RopeScaling.NONE : ropeScaling;
+  }
+
+  /** A config with plain (unscaled) RoPE. */
+  public ModelConfig(Architecture architecture, int vocabSize, int hiddenSize, int intermediateSize, int numLayers,
+      int numHeads, int numKvHeads, int headDim, double rmsNormEps, double ropeTheta, int maxPositionEmbeddings,
+      boolean tieWordEmbeddings, boolean attentionBias, int bosTokenId, int[] eosTokenIds) {
+    this(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, rmsNormEps,
+        ropeTheta, maxPositionEmbeddings, tieWordEmbeddings, attentionBias, bosTokenId, eosTokenIds,
+        RopeScaling.NONE);
+  }
+
+  /**
+   * RoPE's inverse frequency of each rotated pair, {@code theta^(-2i / head_dim)}, with
+   * {@link #ropeScaling} applied: the one table every forward path turns by.
+   */
+  public double[] ropeInverseFrequencies() {
+    double[] invFreq = new double[headDim / 2];
+    for (int i = 0; i < invFreq.length; i++) {
+      invFreq[i] = Math.pow(ropeTheta, -2.0 * i / headDim);
+    }
+    ropeScaling.apply(invFreq);
+    return invFreq;
+  }
+
+  public ModelConfig withRopeScaling(RopeScaling scaling) {
+    return new ModelConfig(architecture, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
+        headDim, rmsNormEps, ropeTheta, maxPositionEmbeddings, tieWordEmbeddings, attentionBias, bosTokenId,
+        eosTokenIds, scaling);
   }
 
   /** Query heads per key/value head (grouped-query attention). */
@@ -124,13 +154,23 @@ public record ModelConfig(
     if (!act.equals("silu")) {
       throw new TreeRollException(src + ": hidden_act '" + act + "' is not supported (only silu)");
     }
-    JsonNode scaling = root.path("rope_scaling");
-    if (!scaling.isMissingNode() && !scaling.isNull()) {
-      String type = scaling.path("rope_type").asText(scaling.path("type").asText(""));
-      if (!type.equals("default")) {
-        throw new TreeRollException(src + ": rope_scaling type '" + type
-            + "' is not supported (only unscaled RoPE)");
-      }
+    if (root.has("rope_scaling") && !root.get("rope_scaling").isNull() && root.has("rope_parameters")) {
+      throw new TreeRollException(src + ": give rope_scaling or rope_parameters, not both");
+    }
+    // transformers 5 writes rope_parameters, which may carry rope_theta too.
+    String ropeField = root.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
+    JsonNode ropeNode = root.get(ropeField);
+    RopeScaling scaling;
+    try {
+      scaling = RopeScaling.parse(ropeNode, ropeField);
+    } catch (TreeRollException e) {
+      throw new TreeRollException(src + ": " + e.getMessage(), e);
+    }
+    double theta = ropeNode != null && ropeNode.has("rope_theta") ? ropeNode.get("rope_theta").asDouble()
+        : root.path("rope_theta").asDouble(10000.0);
+    int pretrainingTp = root.path("pretraining_tp").asInt(1);
+    if (pretrainingTp != 1) {
+      throw new TreeRollException(src + ": pretraining_tp " + pretrainingTp + " is not supported (only 1)");
     }
     if (root.path("use_sliding_window").asBoolean(false)) {
       throw new TreeRollException(src + ": use_sliding_window=true is not supported");
@@ -162,12 +202,13 @@ public record ModelConfig(
         kvHeads,
         headDim,
         root.path("rms_norm_eps").asDouble(1e-6),
-        root.path("rope_theta").asDouble(10000.0),
+        theta,
         root.path("max_position_embeddings").asInt(32768),
         root.path("tie_word_embeddings").asBoolean(false),
         root.path("attention_bias").asBoolean(false),
         root.path("bos_token_id").isInt() ? root.get("bos_token_id").asInt() : -1,
-        tokenIds(root.path("eos_token_id")));
+        tokenIds(root.path("eos_token_id")),
+        scaling);
     } catch (TreeRollException e) {
       throw new TreeRollException(src + ": " + e.getMessage(), e);
     }
@@ -196,7 +237,7 @@ public record ModelConfig(
     o.put("max_position_embeddings", maxPositionEmbeddings);
     o.put("tie_word_embeddings", tieWordEmbeddings);
     o.put("attention_bias", attentionBias);
-    o.putNull("rope_scaling");
+    ropeScaling.write(o);
     if (bosTokenId >= 0) {
       o.put("bos_token_id", bosTokenId);
     }

@@ -128,11 +128,7 @@ public final class LlamaDecoder implements Model {
     this.layers = layers;
     this.norms = new AtomicReferenceArray<>(norms);
     this.qkRows = cfg.numHeads() + cfg.numKvHeads();
-    int half = cfg.headDim() / 2;
-    this.invFreq = new double[half];
-    for (int i = 0; i < half; i++) {
-      invFreq[i] = Math.pow(cfg.ropeTheta(), -2.0 * i / cfg.headDim());
-    }
+    this.invFreq = cfg.ropeInverseFrequencies();
     String reason = pyTorchReason(forPyTorch);
     JavaForward java = null;
     if (reason == null) {

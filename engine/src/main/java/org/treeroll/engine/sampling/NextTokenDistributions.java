@@ -9,28 +9,32 @@ import ai.djl.ndarray.NDArray;
  *
  * @param probs {@code rows * vocab} probabilities, row-major
  * @param entropies entropy (nats) of each row's distribution
+ * @param logits the raw logits, row-major, when a row's penalties or logit bias need them; else null
  */
-public record NextTokenDistributions(float[] probs, float[] entropies, int vocab) {
+public record NextTokenDistributions(float[] probs, float[] entropies, int vocab, float[] logits) {
 
   /** Softmax of {@code logits / temperature} for logits {@code [rows, vocab]}. */
   public static NextTokenDistributions of(NDArray logits, double temperature) {
-    return of(rows(logits), temperature == 1.0 ? null : logits.getManager().create((float) temperature));
+    return of(rows(logits), temperature == 1.0 ? null : logits.getManager().create((float) temperature), false);
   }
 
   /**
    * Softmax of each row of {@code logits} at its own temperature: requests with different
-   * temperatures share one forward step.
+   * temperatures share one forward step. {@code keepLogits}: copy the raw logits back too.
    */
-  public static NextTokenDistributions of(NDArray logits, float[] rowTemperatures) {
+  public static NextTokenDistributions of(NDArray logits, float[] rowTemperatures, boolean keepLogits) {
     boolean same = true;
     for (float t : rowTemperatures) {
       same &= t == rowTemperatures[0];
     }
+    NDArray t;
     if (same) {
-      return of(logits, rowTemperatures.length == 0 ? 1.0 : rowTemperatures[0]);
+      double one = rowTemperatures.length == 0 ? 1.0 : rowTemperatures[0];
+      t = one == 1.0 ? null : logits.getManager().create((float) one);
+    } else {
+      t = logits.getManager().create(rowTemperatures, new ai.djl.ndarray.types.Shape(rowTemperatures.length, 1));
     }
-    NDArray t = logits.getManager().create(rowTemperatures, new ai.djl.ndarray.types.Shape(rowTemperatures.length, 1));
-    return of(rows(logits), t);
+    return of(rows(logits), t, keepLogits);
   }
 
   /**
@@ -41,11 +45,12 @@ public record NextTokenDistributions(float[] probs, float[] entropies, int vocab
     return logits.reshape(-1).reshape(logits.getShape());
   }
 
-  private static NextTokenDistributions of(NDArray rows, NDArray temperature) {
+  private static NextTokenDistributions of(NDArray rows, NDArray temperature, boolean keepLogits) {
     int vocab = (int) rows.getShape().get(1);
     NDArray logp = (temperature == null ? rows : rows.div(temperature)).logSoftmax(-1);
     NDArray p = logp.exp();
-    return new NextTokenDistributions(floats(p), entropies(p, logp).toFloatArray(), vocab);
+    return new NextTokenDistributions(floats(p), entropies(p, logp).toFloatArray(), vocab,
+        keepLogits ? floats(rows) : null);
   }
 
   /**

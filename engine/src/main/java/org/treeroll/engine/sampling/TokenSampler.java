@@ -6,12 +6,18 @@ import java.util.SplittableRandom;
 
 /**
  * Draws a token from one row of next-token probabilities, in Java: PyTorch's multinomial is not
- * bound in DJL, and each sequence's RNG must not depend on the batch. The probabilities are
- * those of the full distribution at the sampling temperature (see {@link SamplingParams}); top-k
- * and top-p only restrict which tokens may be drawn.
+ * bound in DJL, and each sequence's RNG must not depend on the batch. The recorded probabilities
+ * are those of the raw distribution at the sampling temperature (see {@link SamplingParams});
+ * penalties and logit bias draw from a distribution recomputed from the adjusted logits, and
+ * top-k, top-p and min-p only restrict which tokens may be drawn.
  */
 public final class TokenSampler {
   private TokenSampler() {}
+
+  /** Samples row {@code row} of {@code d} for a sequence with no history (penalties see none). */
+  public static SampledToken sample(NextTokenDistributions d, int row, SamplingParams p, SplittableRandom rng) {
+    return sample(d, row, p, rng, new int[0], it.unimi.dsi.fastutil.ints.IntList.of());
+  }
 
   /** The RNG of sequence {@code index} of a request seeded with {@code seed}. */
   public static SplittableRandom rngFor(long seed, int index) {
@@ -19,19 +25,28 @@ public final class TokenSampler {
     return new SplittableRandom(seed + 0x9E3779B97F4A7C15L * (index + 1L));
   }
 
-  /** Samples row {@code row} of {@code d}. */
+  /**
+   * Samples row {@code row} of {@code d} for a branch whose path so far is {@code prompt} then
+   * {@code output} (what the penalties look at).
+   */
   public static SampledToken sample(NextTokenDistributions d, int row, SamplingParams p,
-      SplittableRandom rng) {
-    float[] probs = d.probs();
+      SplittableRandom rng, int[] prompt, it.unimi.dsi.fastutil.ints.IntList output) {
     int vocab = d.vocab();
     int offset = row * vocab;
+    float[] probs = d.probs();
+    float[] drawFrom = probs;
+    int drawOffset = offset;
+    if (!p.adjustments().isNone()) {
+      drawFrom = adjusted(d, row, p, prompt, output);
+      drawOffset = 0;
+    }
     int token;
     if (p.temperature() == 0) {
-      token = argmax(probs, offset, vocab);
-    } else if (p.topK() == 0 && p.topP() >= 1) {
-      token = drawFull(probs, offset, vocab, rng);
+      token = argmax(drawFrom, drawOffset, vocab);
+    } else if (p.topK() == 0 && p.topP() >= 1 && p.minP() == 0) {
+      token = drawFull(drawFrom, drawOffset, vocab, rng);
     } else {
-      token = drawTruncated(probs, offset, vocab, p, rng);
+      token = drawTruncated(drawFrom, drawOffset, vocab, p, rng);
     }
     int[] topIds = new int[0];
     float[] topLogProbs = new float[0];
@@ -44,6 +59,35 @@ public final class TokenSampler {
     }
     return new SampledToken(token, (float) Math.log(probs[offset + token]), d.entropies()[row],
         topIds, topLogProbs);
+  }
+
+  /**
+   * The distribution penalties and logit bias leave: {@code softmax(adjusted logits / T)} of the
+   * row, T being the temperature log-probs are taken at.
+   */
+  static float[] adjusted(NextTokenDistributions d, int row, SamplingParams p, int[] prompt,
+      it.unimi.dsi.fastutil.ints.IntList output) {
+    int vocab = d.vocab();
+    if (d.logits() == null) {
+      throw new IllegalStateException("penalties or logit bias without the raw logits of the step");
+    }
+    float[] l = Arrays.copyOfRange(d.logits(), row * vocab, (row + 1) * vocab);
+    p.adjustments().apply(l, prompt, output);
+    double t = p.logprobTemperature();
+    float max = Float.NEGATIVE_INFINITY;
+    for (float v : l) {
+      max = Math.max(max, v);
+    }
+    double sum = 0;
+    for (int i = 0; i < vocab; i++) {
+      double e = Math.exp((l[i] - max) / t);
+      l[i] = (float) e;
+      sum += e;
+    }
+    for (int i = 0; i < vocab; i++) {
+      l[i] = (float) (l[i] / sum);
+    }
+    return l;
   }
 
   private static int argmax(float[] probs, int offset, int vocab) {
@@ -81,15 +125,20 @@ public final class TokenSampler {
       SplittableRandom rng) {
     // Candidates in descending probability. Tokens with p <= (1 - topP) / V together weigh at
     // most 1 - topP, so they all lie outside the nucleus and need no sorting.
+    // Min-p keeps tokens at least minP times as likely as the most likely; top-k and top-p keep
+    // that one, so the bound is the same before and after them.
+    double minKeep = p.minP() > 0 ? p.minP() * probs[offset + argmax(probs, offset, vocab)] : 0;
     int[] cand;
     if (p.topK() > 0) {
       cand = topIndices(probs, offset, vocab, Math.min(p.topK(), vocab));
     } else {
-      double floor = (1 - p.topP()) / vocab;
+      // Without top-p, tokens under the min-p bound need no sorting either.
+      double floor = p.topP() < 1 ? (1 - p.topP()) / vocab : 0;
+      double atLeast = p.topP() < 1 ? 0 : minKeep;
       int[] keep = new int[vocab];
       int n = 0;
       for (int i = 0; i < vocab; i++) {
-        if (probs[offset + i] > floor) {
+        if (probs[offset + i] > floor && probs[offset + i] >= atLeast) {
           keep[n++] = i;
         }
       }
@@ -110,6 +159,9 @@ public final class TokenSampler {
           break;
         }
       }
+    }
+    while (n > 1 && probs[offset + cand[n - 1]] < minKeep) {
+      n--;
     }
     double kept = 0;
     for (int i = 0; i < n; i++) {

@@ -26,12 +26,14 @@ import org.treeroll.tree.TreeRollException;
 final class Admission {
   private final Model model;
   private final PagePool pool;
+  private final boolean hasText; // whether stop strings can be matched
   // RolloutRun | ScoreJob | WeightSwap, in arrival order; scheduler thread only.
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
 
-  Admission(Model model, PagePool pool) {
+  Admission(Model model, PagePool pool, boolean hasText) {
     this.model = model;
     this.pool = pool;
+    this.hasText = hasText;
   }
 
   /** A rollout request after its checks (caller's thread); the scheduler admits it later. */
@@ -47,6 +49,14 @@ final class Admission {
     int k = policy.candidatesPerToken();
     SamplingParams p = k > params.logprobs() ? params.withLogprobs(k) : params;
     ModelConfig mc = model.config();
+    if (!params.stop().isEmpty() && !hasText) {
+      throw new TreeRollException("stop strings need the model's tokenizer, and this engine was started without one");
+    }
+    for (int id : params.adjustments().logitBias().keySet()) {
+      if (id >= mc.vocabSize()) {
+        throw new TreeRollException("logit_bias: token id " + id + " is outside the vocabulary of " + mc.vocabSize());
+      }
+    }
     int longest = 0;
     for (int i = 0; i < prompts.size(); i++) {
       int[] prompt = prompts.get(i);

@@ -49,11 +49,14 @@ final class ForwardPass {
     total.computedTokens += n;
     total.forwardSteps++;
     float[] temperatures = new float[owners.size()];
+    boolean keepLogits = false; // only penalties and logit bias need the raw logits in Java
     for (int r = 0; r < temperatures.length; r++) {
       temperatures[r] = (float) owners.get(r).tree.run.params.logprobTemperature();
+      keepLogits |= !owners.get(r).tree.run.params.adjustments().isNone();
     }
+    boolean keep = keepLogits;
     long t0 = System.nanoTime();
-    NextTokenDistributions d = run(chunks, logits -> NextTokenDistributions.of(logits, temperatures));
+    NextTokenDistributions d = run(chunks, logits -> NextTokenDistributions.of(logits, temperatures, keep));
     listener.accept(new StepTiming(decode, chunks.size(), (int) n, System.nanoTime() - t0));
     return d;
   }

@@ -82,7 +82,8 @@ public final class Scheduler implements AutoCloseable {
   private Context context;
   private String deploymentId;
 
-  private Scheduler(Vertx vertx, Model model, KvStore kv, int[] eosIds, int maxStepTokens, boolean prefixCache) {
+  private Scheduler(Vertx vertx, Model model, KvStore kv, int[] eosIds, int maxStepTokens, boolean prefixCache,
+      Function<int[], String> text) {
     if (maxStepTokens <= 0) {
       throw new TreeRollException("max step tokens must be > 0, got " + maxStepTokens);
     }
@@ -93,8 +94,8 @@ public final class Scheduler implements AutoCloseable {
     this.maxStepTokens = maxStepTokens;
     this.forward = new ForwardPass(model, kv, total);
     this.memory = new KvMemory(kv, cache, forward, maxStepTokens, total);
-    this.growth = new TreeGrowth(memory, forward, eosIds, total);
-    this.admission = new Admission(model, kv.pool());
+    this.growth = new TreeGrowth(memory, forward, eosIds, total, text);
+    this.admission = new Admission(model, kv.pool(), text != null);
   }
 
   /**
@@ -105,7 +106,18 @@ public final class Scheduler implements AutoCloseable {
    */
   public static Scheduler start(Vertx vertx, Model model, KvStore kv, int[] eosIds, int maxStepTokens,
       boolean prefixCache) {
-    Scheduler s = new Scheduler(vertx, model, kv, eosIds, maxStepTokens, prefixCache);
+    return start(vertx, model, kv, eosIds, maxStepTokens, prefixCache, null);
+  }
+
+  /**
+   * {@link #start(Vertx, Model, KvStore, int[], int, boolean)} with the model's detokenizer, which
+   * stop strings are matched through; without one, requests with stop strings are refused.
+   *
+   * @param text token ids to text, special tokens skipped
+   */
+  public static Scheduler start(Vertx vertx, Model model, KvStore kv, int[] eosIds, int maxStepTokens,
+      boolean prefixCache, Function<int[], String> text) {
+    Scheduler s = new Scheduler(vertx, model, kv, eosIds, maxStepTokens, prefixCache, text);
     String pool = "treeroll-scheduler-" + instances.incrementAndGet();
     DeploymentOptions options = new DeploymentOptions()
         .setThreadingModel(ThreadingModel.WORKER)

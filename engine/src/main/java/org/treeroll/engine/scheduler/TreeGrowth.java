@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.stream.IntStream;
 import org.treeroll.branching.ForkPoint;
 import org.treeroll.branching.TreeRolloutConfig;
@@ -37,12 +38,14 @@ final class TreeGrowth {
   private final ForwardPass forward;
   private final int[] eosIds;
   private final Counters total;
+  private final Function<int[], String> text; // null: no stop strings (Admission refuses them)
 
-  TreeGrowth(KvMemory memory, ForwardPass forward, int[] eosIds, Counters total) {
+  TreeGrowth(KvMemory memory, ForwardPass forward, int[] eosIds, Counters total, Function<int[], String> text) {
     this.memory = memory;
     this.forward = forward;
     this.eosIds = eosIds.clone();
     this.total = total;
+    this.text = text;
   }
 
   /** Samples a token for every branch that holds pages, ends the stopped ones, feeds the rest. */
@@ -60,7 +63,8 @@ final class TreeGrowth {
     SampledToken[] drawn = new SampledToken[active.size()];
     IntStream.range(0, drawn.length).parallel().forEach(i -> {
       Branch b = active.get(i);
-      drawn[i] = TokenSampler.sample(b.next, b.nextRow, b.tree.run.params, b.rng);
+      drawn[i] = TokenSampler.sample(b.next, b.nextRow, b.tree.run.params, b.rng, b.tree.tree.root().tokens(),
+          b.response);
     });
     List<Branch> feed = new ArrayList<>();
     for (int i = 0; i < drawn.length; i++) {
@@ -108,6 +112,9 @@ final class TreeGrowth {
     }
     if (params.isStopToken(token)) {
       return FinishReason.STOP_TOKEN;
+    }
+    if (params.stop().completedBy(b.response, text)) {
+      return FinishReason.STOP_STRING;
     }
     if (cfg.repetition().endsInLoop(b.response)) {
       return FinishReason.REPETITION;

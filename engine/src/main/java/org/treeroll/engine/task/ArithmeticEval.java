@@ -61,7 +61,7 @@ public final class ArithmeticEval {
     int correct = 0;
     List<int[]> prompts = new ArrayList<>();
     for (ArithmeticTask.Problem p : problems) {
-      prompts.add(model.tokenizer().encode(p.prompt()));
+      prompts.add(model.tokenizer().encodePrompt(p.prompt()));
     }
     SamplingParams params = SamplingParams.defaults().withTemperature(temperature)
         .withSeed(samplingSeed).withMaxTokens(MAX_TOKENS);

@@ -8,6 +8,7 @@ import it.unimi.dsi.fastutil.objects.Object2IntOpenHashMap;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.treeroll.tree.TreeRollException;
 
 /**
@@ -21,12 +22,26 @@ public final class TextTokenizer implements AutoCloseable {
   private final SpecialTokens special;
   private final int[] addedIds;
   private final int padId;
+  private final PromptSpecials promptSpecials;
 
-  private TextTokenizer(HuggingFaceTokenizer hf, SpecialTokens special, int[] addedIds, int padId) {
+  private TextTokenizer(HuggingFaceTokenizer hf, SpecialTokens special, int[] addedIds, int padId,
+      PromptSpecials promptSpecials) {
     this.hf = hf;
     this.special = special;
     this.addedIds = addedIds;
     this.padId = padId;
+    this.promptSpecials = promptSpecials;
+  }
+
+  /**
+   * Which special tokens a text prompt gets, as HF's {@code encode(text)} gives them: the
+   * {@code add_bos_token} / {@code add_eos_token} of tokenizer_config.json when it sets either
+   * (null: that one is not set), else whatever tokenizer.json's post-processor adds.
+   */
+  private record PromptSpecials(Boolean addBos, Boolean addEos) {
+    boolean fromConfig() {
+      return addBos != null || addEos != null;
+    }
   }
 
   /** Loads {@code dir/tokenizer.json} with the optional tokenizer and generation configs. */
@@ -40,6 +55,9 @@ public final class TextTokenizer implements AutoCloseable {
     }
     Object2IntOpenHashMap<String> added = addedTokens(file);
     SpecialTokens special = readSpecialTokens(dir, added);
+    Path tcFile = dir.resolve("tokenizer_config.json");
+    JsonNode tc = Files.isRegularFile(tcFile) ? readJson(tcFile) : null;
+    PromptSpecials prompt = new PromptSpecials(flag(tc, "add_bos_token"), flag(tc, "add_eos_token"));
     try {
       HuggingFaceTokenizer hf = HuggingFaceTokenizer.builder()
           .optTokenizerPath(file)
@@ -47,19 +65,74 @@ public final class TextTokenizer implements AutoCloseable {
           .optTruncation(false)
           .optPadding(false)
           .build();
-      return new TextTokenizer(hf, special, added.values().intStream().sorted().toArray(), padId(special, added));
+      return new TextTokenizer(hf, special, added.values().intStream().sorted().toArray(), padId(special, added),
+          prompt);
     } catch (IOException | RuntimeException e) {
       throw new TreeRollException(file + ": cannot load tokenizer: " + e.getMessage(), e);
     }
   }
 
+  /**
+   * The ids of {@code text} alone, no special tokens added (special tokens written in it still
+   * encode to their ids): for text that already carries them, such as a rendered chat template.
+   */
   public int[] encode(String text) {
-    long[] ids = hf.encode(text, false, false).getIds();
+    return ints(hf.encode(text, false, false).getIds());
+  }
+
+  /**
+   * A text prompt's ids with the special tokens the checkpoint's tokenizer adds around a text
+   * (Llama 3's {@code <|begin_of_text|>}; nothing for Qwen): tokenizer_config.json's
+   * {@code add_bos_token} and {@code add_eos_token} when it sets them, else tokenizer.json's
+   * post-processor. A BOS the text already begins with is not doubled.
+   */
+  public int[] encodePrompt(String text) {
+    if (!promptSpecials.fromConfig()) {
+      int[] ids = ints(hf.encode(text, true, false).getIds());
+      int bos = bosIdOrMinus1();
+      // The post-processor put BOS before a text that already began with it: drop the copy.
+      boolean doubled = bos >= 0 && ids.length > 1 && ids[0] == bos && ids[1] == bos;
+      return doubled ? Arrays.copyOfRange(ids, 1, ids.length) : ids;
+    }
+    int[] ids = encode(text);
+    int bos = bosIdOrMinus1();
+    boolean addBos = Boolean.TRUE.equals(promptSpecials.addBos()) && bos >= 0 && (ids.length == 0 || ids[0] != bos);
+    int eos = special.eosToken() == null ? -1 : tokenId(special.eosToken());
+    boolean addEos = Boolean.TRUE.equals(promptSpecials.addEos()) && eos >= 0;
+    int[] out = new int[ids.length + (addBos ? 1 : 0) + (addEos ? 1 : 0)];
+    if (addBos) {
+      out[0] = bos;
+    }
+    System.arraycopy(ids, 0, out, addBos ? 1 : 0, ids.length);
+    if (addEos) {
+      out[out.length - 1] = eos;
+    }
+    return out;
+  }
+
+  /** The id of tokenizer_config.json's bos_token, else the configured BOS id, else -1. */
+  private int bosIdOrMinus1() {
+    int byText = special.bosToken() == null ? -1 : tokenId(special.bosToken());
+    return byText >= 0 ? byText : special.bosId();
+  }
+
+  /** The single id {@code token} encodes to, or -1 when it is not one token. */
+  private int tokenId(String token) {
+    int[] ids = encode(token);
+    return ids.length == 1 ? ids[0] : -1;
+  }
+
+  private static int[] ints(long[] ids) {
     int[] out = new int[ids.length];
     for (int i = 0; i < ids.length; i++) {
       out[i] = (int) ids[i];
     }
     return out;
+  }
+
+  private static Boolean flag(JsonNode tc, String field) {
+    JsonNode v = tc == null ? null : tc.get(field);
+    return v == null || !v.isBoolean() ? null : v.asBoolean();
   }
 
   public String decode(int[] ids, boolean skipSpecialTokens) {

@@ -212,9 +212,10 @@ public final class TrainableDecoder implements AutoCloseable {
       int half = hd / 2;
       float[] cos = new float[length * hd];
       float[] sin = new float[length * hd];
+      double[] invFreq = cfg.ropeInverseFrequencies();
       for (int t = 0; t < length; t++) {
         for (int j = 0; j < half; j++) {
-          double angle = t * Math.pow(cfg.ropeTheta(), -2.0 * j / hd);
+          double angle = t * invFreq[j];
           cos[t * hd + j] = cos[t * hd + half + j] = (float) Math.cos(angle);
           sin[t * hd + j] = sin[t * hd + half + j] = (float) Math.sin(angle);
         }

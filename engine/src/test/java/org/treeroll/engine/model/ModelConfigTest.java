@@ -46,9 +46,20 @@ class ModelConfigTest {
   @Test
   void unsupportedOptionsAreRefusedByName() {
     assertRefused(minimal("MistralForCausalLM"), "architecture 'MistralForCausalLM'");
-    ObjectNode scaled = minimal("LlamaForCausalLM");
-    scaled.putObject("rope_scaling").put("rope_type", "llama3");
-    assertRefused(scaled, "rope_scaling type 'llama3'");
+    ObjectNode yarn = minimal("LlamaForCausalLM");
+    yarn.putObject("rope_scaling").put("rope_type", "yarn").put("factor", 4.0);
+    assertRefused(yarn, "rope_scaling.rope_type 'yarn'");
+    ObjectNode partial = minimal("LlamaForCausalLM");
+    ObjectNode withoutHigh = llama31Scaling();
+    withoutHigh.remove("high_freq_factor");
+    partial.set("rope_scaling", withoutHigh);
+    assertRefused(partial, "rope_scaling.high_freq_factor is required");
+    ObjectNode extra = minimal("LlamaForCausalLM");
+    extra.set("rope_scaling", llama31Scaling().put("beta_fast", 32));
+    assertRefused(extra, "rope_scaling.beta_fast");
+    ObjectNode tp = minimal("LlamaForCausalLM");
+    tp.put("pretraining_tp", 2);
+    assertRefused(tp, "pretraining_tp 2");
     ObjectNode sliding = minimal("Qwen2ForCausalLM");
     sliding.put("use_sliding_window", true);
     assertRefused(sliding, "use_sliding_window");
@@ -61,6 +72,33 @@ class ModelConfigTest {
     ObjectNode badGroups = minimal("LlamaForCausalLM");
     badGroups.put("num_key_value_heads", 3);
     assertRefused(badGroups, "multiple of num_key_value_heads");
+  }
+
+  /** Llama-3.1-8B's config.json carries exactly these rope_scaling fields. */
+  private static ObjectNode llama31Scaling() {
+    return JSON.createObjectNode().put("factor", 8.0).put("low_freq_factor", 1.0).put("high_freq_factor", 4.0)
+        .put("original_max_position_embeddings", 8192).put("rope_type", "llama3");
+  }
+
+  @Test
+  void llama31RopeScalingIsReadAndRoundTrips() {
+    ObjectNode o = minimal("LlamaForCausalLM");
+    o.set("rope_scaling", llama31Scaling());
+    o.put("pretraining_tp", 1);
+    o.put("rope_theta", 500000.0);
+    ModelConfig c = ModelConfig.parse(o, "x");
+    assertThat(c.ropeScaling()).isEqualTo(new RopeScaling(8, 1, 4, 8192));
+    assertThat(ModelConfig.parse(c.toJson(), "x")).usingRecursiveComparison().isEqualTo(c);
+    // Wavelengths: pair 0 is 2*pi (short, kept); the last pair's is far past 8192 (divided by 8).
+    double[] plain = ModelConfig.parse(minimal("LlamaForCausalLM").put("rope_theta", 500000.0), "x")
+        .ropeInverseFrequencies();
+    double[] scaled = c.ropeInverseFrequencies();
+    assertThat(scaled[0]).isEqualTo(plain[0]);
+    assertThat(scaled[scaled.length - 1]).isCloseTo(plain[plain.length - 1] / 8, org.assertj.core.data.Offset.offset(1e-15));
+    // transformers 5 spells it rope_parameters, theta inside.
+    ObjectNode v5 = minimal("LlamaForCausalLM");
+    v5.set("rope_parameters", llama31Scaling().put("rope_theta", 500000.0));
+    assertThat(ModelConfig.parse(v5, "x")).usingRecursiveComparison().isEqualTo(c);
   }
 
   @Test

@@ -132,11 +132,11 @@ public final class ReferenceDecoder {
     return matVec(w.read(layer(l, DOWN_PROJ), d, ff), d, ff, act, null);
   }
 
-  /** Rotate-half RoPE: pairs (i, i + half) turn by pos * theta^(-2i / headDim). */
+  /** Rotate-half RoPE: pairs (i, i + half) turn by pos * theta^(-2i / headDim), Llama-3-scaled. */
   private void rope(double[] x, int pos) {
     int half = x.length / 2;
     for (int i = 0; i < half; i++) {
-      double angle = pos * Math.pow(cfg.ropeTheta(), -2.0 * i / x.length);
+      double angle = pos * llama3Scaled(Math.pow(cfg.ropeTheta(), -2.0 * i / x.length));
       double c = Math.cos(angle);
       double s = Math.sin(angle);
       double a = x[i];
@@ -144,6 +144,27 @@ public final class ReferenceDecoder {
       x[i] = a * c - b * s;
       x[i + half] = b * c + a * s;
     }
+  }
+
+  /**
+   * Meta's apply_scaling for Llama 3.1, one frequency at a time: short wavelengths kept, long ones
+   * slowed by the factor, a linear blend of the two between.
+   */
+  private double llama3Scaled(double freq) {
+    RopeScaling r = cfg.ropeScaling();
+    if (r.factor() == 1) {
+      return freq;
+    }
+    double wavelen = 2 * Math.PI / freq;
+    double oldContext = r.originalMaxPositions();
+    if (wavelen < oldContext / r.highFreqFactor()) {
+      return freq;
+    }
+    if (wavelen > oldContext / r.lowFreqFactor()) {
+      return freq / r.factor();
+    }
+    double smooth = (oldContext / wavelen - r.lowFreqFactor()) / (r.highFreqFactor() - r.lowFreqFactor());
+    return (1 - smooth) * freq / r.factor() + smooth * freq;
   }
 
   private double[] rmsNorm(double[] x, float[] weight) {

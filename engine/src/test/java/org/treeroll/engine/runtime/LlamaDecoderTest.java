@@ -196,6 +196,38 @@ class LlamaDecoderTest {
     }
   }
 
+  /**
+   * A Llama-3.1-shaped config with rope_scaling (original context 64, so decoding to 80 tokens
+   * runs past it): prefill then token-by-token decode against the reference, which scales the
+   * frequencies in its own code. head_dim 16 at theta 10000 puts frequencies in all three bands.
+   */
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.EnumSource(Path.class)
+  void llama3RopeScalingMatchesTheReferencePastTheOriginalContext(Path path) {
+    ModelConfig plain = new ModelConfig(org.treeroll.engine.model.Architecture.LLAMA, 300, 64, 160, 2, 4, 2, 16, 1e-5,
+        10_000, 2048, false, false, 0, new int[] {1});
+    ModelConfig cfg = plain.withRopeScaling(new org.treeroll.engine.model.RopeScaling(8, 1, 4, 64));
+    var weights = TinyModels.weights(cfg, 19);
+    int[] tokens = new SplittableRandom(3).ints(80, 0, cfg.vocabSize()).toArray();
+    float[][] expected = new ReferenceDecoder(cfg, weights).logits(tokens);
+    try (Model model = load(cfg, weights, path);
+        KvStore kv = model.newKvStore(new PagePool(32, 4))) {
+      PageTable table = new PageTable(kv.pool());
+      float[][] decoded = new float[tokens.length][];
+      int prefill = 9;
+      System.arraycopy(forward(model, kv, List.of(chunk(table, tokens, 0, prefill, true))), 0, decoded, 0, prefill);
+      for (int t = prefill; t < tokens.length; t++) {
+        decoded[t] = forward(model, kv, List.of(chunk(table, tokens, t, t + 1, false)))[0];
+      }
+      table.release();
+      assertThat(maxAbsDiff(decoded, expected)).isLessThan(TOLERANCE);
+      assertThat(maxAbsDiff(decoded[79], expected[79])).isLessThan(TOLERANCE);
+    }
+    // The scaling must matter here, else the match says nothing about it.
+    float[][] unscaled = new ReferenceDecoder(plain, weights).logits(tokens);
+    assertThat(maxAbsDiff(unscaled[79], expected[79])).isGreaterThan(1e-2);
+  }
+
   @org.junit.jupiter.api.Test
   void generationLeavesNoArraysOrPagesBehind() throws Exception {
     ModelConfig cfg = org.treeroll.engine.model.ModelPreset.TINY_QWEN2.config();

@@ -27,7 +27,9 @@ import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.LlamaDecoder;
 import org.treeroll.engine.runtime.RolloutHooks;
 import org.treeroll.engine.runtime.RolloutStats;
+import org.treeroll.engine.sampling.LogitAdjustments;
 import org.treeroll.engine.sampling.SamplingParams;
+import org.treeroll.engine.sampling.StopStrings;
 import org.treeroll.kvcache.PagePool;
 import org.treeroll.tree.FinishReason;
 import org.treeroll.tree.RolloutTree;
@@ -64,8 +66,12 @@ class SchedulerTest {
     final Scheduler scheduler;
 
     Engine(int pages, boolean prefixCache) {
+      this(pages, prefixCache, null);
+    }
+
+    Engine(int pages, boolean prefixCache, java.util.function.Function<int[], String> text) {
       kv = model.newKvStore(new PagePool(pages, 4));
-      scheduler = Scheduler.start(vertx, model, kv, CFG.eosTokenIds(), 64, prefixCache);
+      scheduler = Scheduler.start(vertx, model, kv, CFG.eosTokenIds(), 64, prefixCache, text);
     }
 
     List<RolloutTree> sample(List<int[]> prompts, TreeRolloutConfig cfg, SamplingParams params, RolloutHooks hooks) {
@@ -657,6 +663,59 @@ class SchedulerTest {
       assertThat(e.stats().weightVersion()).isEqualTo(2);
       assertThatThrownBy(() -> await(e.scheduler.swapWeights(() -> {}, WeightSwapPolicy.waitForRequests().withVersion(2))))
           .hasMessageContaining("must be greater than 2");
+    }
+  }
+
+  /** Each token reads as two letters of a, b, c, so a three-letter stop string spans tokens. */
+  static String letters(int[] ids) {
+    StringBuilder s = new StringBuilder();
+    for (int id : ids) {
+      s.append((char) ('a' + id % 3)).append((char) ('a' + id / 3 % 3));
+    }
+    return s.toString();
+  }
+
+  @Test
+  void stopStringsEndEachBranchAtItsOwnText() {
+    StopStrings stop = new StopStrings(List.of("abc"), false);
+    try (Engine e = new Engine(256, false, SchedulerTest::letters)) {
+      List<RolloutTree> trees = e.sample(PROMPTS, SHAPE.withRepetition(RepetitionRule.OFF), PARAMS.withStop(stop),
+          RolloutHooks.NONE);
+      int stopped = 0;
+      for (RolloutTree t : trees) {
+        for (SegmentNode leaf : t.leaves()) {
+          String text = letters(RolloutTree.responseTokens(leaf));
+          int at = text.indexOf("abc");
+          if (leaf.finishReason() == FinishReason.STOP_STRING) {
+            stopped++;
+            // The first occurrence ends inside the last token's two letters.
+            assertThat(at + 3).as(text).isGreaterThan(text.length() - 2).isLessThanOrEqualTo(text.length());
+            assertThat(stop.cut(text)).isEqualTo(text.substring(0, at));
+          } else {
+            assertThat(at).as(text).isEqualTo(-1);
+          }
+        }
+      }
+      assertThat(stopped).isPositive();
+      assertThat(e.stats().pagesInUse()).isZero();
+    }
+    try (Engine e = new Engine(64, false)) {
+      assertThatThrownBy(() -> e.sample(PARAMS.withStop(stop))).hasMessageContaining("stop strings need the model's tokenizer");
+    }
+  }
+
+  @Test
+  void penaltiesChangeTheDrawsButTheRecordedLogProbsStayRaw() {
+    SamplingParams penalised = PARAMS.withAdjustments(new LogitAdjustments(1.5, 0.5, 0.5, java.util.Map.of(7, 3.0)))
+        .withMinP(0.05);
+    try (Engine e = new Engine(256, false)) {
+      List<RolloutTree> plain = e.sample(PARAMS);
+      List<RolloutTree> trees = e.sample(penalised);
+      assertThat(shapes(trees)).isNotEqualTo(shapes(plain));
+      e.assertEveryLeafMatchesRescoring(trees, penalised);
+      assertThatThrownBy(() -> e.sample(PARAMS.withAdjustments(
+          new LogitAdjustments(1, 0, 0, java.util.Map.of(CFG.vocabSize(), 1.0)))))
+          .hasMessageContaining("logit_bias: token id " + CFG.vocabSize() + " is outside the vocabulary");
     }
   }
 

@@ -6,18 +6,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Where the real Qwen3 tokenizer is: fetched by scripts/fetch-tokenizers.sh (which the test
- * command runs) into .cache/tokenizers/qwen3, never committed. Missing means a broken setup, so
+ * Where the real Qwen3 (and Llama 3) tokenizers are: fetched by scripts/fetch-tokenizers.sh (which
+ * the test command runs) into .cache/tokenizers/, never committed. Missing means a broken setup, so
  * tests fail rather than skip.
  */
 public final class QwenTokenizer {
   private QwenTokenizer() {}
 
   public static Path dir() {
+    return fetched("qwen3");
+  }
+
+  /** Llama 3's, fetched the same way into .cache/tokenizers/llama3. */
+  public static Path llama3Dir() {
+    return fetched("llama3");
+  }
+
+  private static Path fetched(String name) {
     String base = System.getProperty("treeroll.tokenizers.dir");
-    Path dir = Path.of(base == null ? ".cache/tokenizers" : base).resolve("qwen3");
+    Path dir = Path.of(base == null ? ".cache/tokenizers" : base).resolve(name);
     if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) {
-      fail("Qwen3 tokenizer not found at " + dir.toAbsolutePath() + "; run scripts/fetch-tokenizers.sh");
+      fail(name + " tokenizer not found at " + dir.toAbsolutePath() + "; run scripts/fetch-tokenizers.sh");
     }
     return dir;
   }
