@@ -97,21 +97,7 @@ final class RolloutEndpoints {
     if (req.stream()) {
       res.setChunked(true).putHeader(HttpHeaders.CONTENT_TYPE, "application/x-ndjson");
     }
-    Events events = new Events(loop, res, req.stream());
-    CompletableFuture<ObjectNode> result;
-    try {
-      result = req.reward() == null ? plainRollout(req, events) : rewardedRollout(req, events);
-    } catch (RuntimeException e) {
-      server.release();
-      req.close();
-      throw e;
-    }
-    running.put(req.id(), result);
-    long timer = vertx.setTimer(options.requestTimeout().toMillis(), t -> {
-      // Failing the result cancels the engine request (see linked).
-      result.completeExceptionally(new ApiError(504, null, "timed out after "
-          + options.requestTimeout().toSeconds() + " s; the rollout was cancelled"));
-    });
+    CompletableFuture<ObjectNode> result = launch(req, new Events(loop, res, req.stream()));
     res.closeHandler(v -> {
       if (!over.get()) {
         result.cancel(true); // the client went away: free its pages
@@ -119,13 +105,6 @@ final class RolloutEndpoints {
     });
     result.whenComplete((body, e) -> {
       over.set(true);
-      vertx.cancelTimer(timer);
-      if (body != null) {
-        finished.put(req.id(), body); // before it leaves running: its id is never free in between
-      }
-      running.remove(req.id());
-      server.release();
-      req.close();
       loop.runOnContext(v -> {
         if (e != null) {
           server.fail(ctx, server.asApiError(e));
@@ -140,6 +119,78 @@ final class RolloutEndpoints {
         }
       });
     });
+  }
+
+  /**
+   * A rollout sent by a cluster router (no stream). Idempotent by id: a router that lost an
+   * engine sends the same request again elsewhere, and a repeat here gets the running or the
+   * finished rollout instead of a 409.
+   */
+  CompletableFuture<ObjectNode> submit(com.fasterxml.jackson.databind.JsonNode body) {
+    RolloutRequest req = RolloutRequest.parse(body, session.model(), server.chat, options, "ro-" + UUID.randomUUID(),
+        vertx);
+    ObjectNode done = finished.getIfPresent(req.id());
+    @SuppressWarnings("unchecked")
+    CompletableFuture<ObjectNode> run = (CompletableFuture<ObjectNode>) running.get(req.id());
+    if (done != null || run != null) {
+      req.close();
+      return done != null ? CompletableFuture.completedFuture(done) : run;
+    }
+    if (req.stream()) {
+      req.close();
+      throw ApiError.badRequest("stream", "not supported through a cluster router; send the request without it");
+    }
+    try {
+      server.admit();
+    } catch (ApiError e) {
+      req.close();
+      throw e;
+    }
+    return launch(req, new Events(vertx.getOrCreateContext(), null, false));
+  }
+
+  /**
+   * Starts the engine request: tracked by id while it runs, cancelled past the request timeout,
+   * kept in {@code finished} once done; its admission place is given back at the end.
+   */
+  private CompletableFuture<ObjectNode> launch(RolloutRequest req, Events events) {
+    CompletableFuture<ObjectNode> result;
+    try {
+      result = req.reward() == null ? plainRollout(req, events) : rewardedRollout(req, events);
+    } catch (RuntimeException e) {
+      server.release();
+      req.close();
+      throw e;
+    }
+    running.put(req.id(), result);
+    long timer = vertx.setTimer(options.requestTimeout().toMillis(), t -> {
+      // Failing the result cancels the engine request (see linked).
+      result.completeExceptionally(new ApiError(504, null, "timed out after "
+          + options.requestTimeout().toSeconds() + " s; the rollout was cancelled"));
+    });
+    // Completes after the bookkeeping, so that a caller answered can read the rollout by id;
+    // cancelling or failing it cancels the engine request.
+    CompletableFuture<ObjectNode> tracked = new CompletableFuture<>();
+    result.whenComplete((body, e) -> {
+      vertx.cancelTimer(timer);
+      if (body != null) {
+        finished.put(req.id(), body); // before it leaves running: its id is never free in between
+      }
+      running.remove(req.id());
+      server.release();
+      req.close();
+      if (e != null) {
+        tracked.completeExceptionally(e);
+      } else {
+        tracked.complete(body);
+      }
+    });
+    tracked.whenComplete((body, e) -> {
+      if (e != null) {
+        result.completeExceptionally(e);
+      }
+    });
+    return tracked;
   }
 
   /** Trees only: no reward, no advantages. */
