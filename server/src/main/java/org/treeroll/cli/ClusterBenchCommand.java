@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.treeroll.server.ServerBenchmark;
 import org.treeroll.server.cluster.ClusterBenchmark;
 import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.Command;
@@ -73,11 +72,12 @@ final class ClusterBenchCommand implements Callable<Integer> {
           w.cacheHitTokens(), 100 * w.hitShare(), w.side().requestsPerSecond(), w.side().p50());
     }
     System.out.println();
-    ServerBenchmark.Side d = r.direct();
-    ServerBenchmark.Side via = r.routed();
-    System.out.printf("routing overhead (one client, a 1-answer 4-token rollout, %d requests): direct p50 %.2f ms, mean"
-        + " %.2f ms; through the router p50 %.2f ms, mean %.2f ms; overhead %.2f ms/request (mean)%n",
-        d.requests(), d.p50(), d.mean(), via.p50(), via.mean(), via.mean() - d.mean());
+    ClusterBenchmark.Latency d = r.direct();
+    ClusterBenchmark.Latency via = r.routed();
+    System.out.printf("routing overhead (one client, a 1-answer 4-token rollout, %d requests each way, alternating):"
+        + " direct to the engine p50 %.2f ms, mean %.2f ms; through the router p50 %.2f ms, mean %.2f ms;"
+        + " overhead %.2f ms/request (p50)%n", d.requests(), d.p50(), d.mean(), via.p50(), via.mean(),
+        via.p50() - d.p50());
     return 0;
   }
 }

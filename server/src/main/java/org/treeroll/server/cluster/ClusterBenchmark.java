@@ -44,9 +44,18 @@ public final class ClusterBenchmark {
     }
   }
 
+  /** Latencies of one client's requests, in milliseconds. */
+  public record Latency(int requests, double p50, double mean) {
+    static Latency of(long[] nanos) {
+      long[] sorted = nanos.clone();
+      java.util.Arrays.sort(sorted);
+      return new Latency(sorted.length, sorted[sorted.length / 2] / 1e6, java.util.Arrays.stream(sorted).average()
+          .orElse(0) / 1e6);
+    }
+  }
+
   /** Every measurement of one run. */
-  public record Result(List<Work> throughput, Work affinity, Work roundRobin, ServerBenchmark.Side direct,
-      ServerBenchmark.Side routed) {}
+  public record Result(List<Work> throughput, Work affinity, Work roundRobin, Latency direct, Latency routed) {}
 
   /**
    * @param maxEngines throughput is measured with 1..maxEngines engines; the rest with all
@@ -61,15 +70,11 @@ public final class ClusterBenchmark {
       ClusterOptions.Joined node = local.options(0).join();
       try (ClusterRouter affinity = ClusterRouter.start(node, http, RoutingOptions.defaults());
           ClusterRouter roundRobin = ClusterRouter.start(node, http, new RoutingOptions(true, 0.3, 32, 1.5))) {
-        // Vert.x's client, not the JDK's: the JDK's sends headers and body apart, and on some
-        // connections pays a delayed ACK (40 ms) each way, which would swamp the router's cost.
         WebClient client = WebClient.create(node.vertx());
         List<Work> throughput = new ArrayList<>();
-        LocalEngines.Engine first = null;
         for (int k = 1; k <= maxEngines; k++) {
           progress.accept("starting engine " + k + " of " + maxEngines);
           LocalEngines.Engine e = local.start(k).get(0);
-          first = first == null ? e : first;
           awaitEngines(client, affinity, k);
           awaitEngines(client, roundRobin, k);
           // Warm-up on the new engine alone: its JIT and kernels, before anything is timed.
@@ -85,15 +90,27 @@ public final class ClusterBenchmark {
             sharedPrompts("rr", systemPrompts, requests, seed), concurrency, seed);
         Work aff = workload(client, affinity, "cache-aware", maxEngines,
             sharedPrompts("ca", systemPrompts, requests, seed), concurrency, seed);
-        progress.accept("routing overhead: one client, the same small request, direct and through the router");
-        int direct = first.httpPort();
-        int routed = affinity.port();
+        progress.accept("routing overhead: one client, the same small request, alternately direct and routed");
         ObjectNode small = request(SYSTEM + "Q: 2+2=?\n", 1, 4, 1, seed);
-        ServerBenchmark.measure(10, 1, i -> post(client, direct, small));
-        ServerBenchmark.measure(10, 1, i -> post(client, routed, small));
-        ServerBenchmark.Side d = ServerBenchmark.measure(requests, 1, i -> post(client, direct, small));
-        ServerBenchmark.Side r = ServerBenchmark.measure(requests, 1, i -> post(client, routed, small));
-        return new Result(throughput, aff, rr, d, r);
+        String served = null;
+        for (int i = 0; i < 10; i++) { // warm-up; the prompt's engine is the one to call directly
+          served = post(client, affinity.port(), small).getHeader(ClusterRouter.ENGINE_HEADER);
+        }
+        String target = served;
+        int direct = local.engines().stream().filter(e -> e.node().equals(target)).findFirst().orElseThrow().httpPort();
+        long[] d = new long[requests];
+        long[] r = new long[requests];
+        for (int i = 0; i < requests; i++) { // interleaved, so that both see the same load on the machine
+          long t0 = System.nanoTime();
+          post(client, direct, small);
+          long t1 = System.nanoTime();
+          post(client, affinity.port(), small);
+          d[i] = t1 - t0;
+          r[i] = System.nanoTime() - t1;
+        }
+        return new Result(throughput, aff, rr, Latency.of(d), Latency.of(r));
+      } catch (Exception e) {
+        throw e instanceof RuntimeException x ? x : new TreeRollException(e.getMessage(), e);
       } finally {
         node.vertx().close().toCompletionStage().toCompletableFuture().orTimeout(1, TimeUnit.MINUTES).join();
       }

@@ -117,6 +117,11 @@ public final class LocalEngines implements AutoCloseable {
     throw new TreeRollException("engine on slot " + slot + " did not serve within " + START_S + " s; its log: " + log);
   }
 
+  /** The engines started so far, killed ones included. */
+  public List<Engine> engines() {
+    return List.copyOf(engines);
+  }
+
   /** Kills an engine outright (SIGKILL): no goodbye to the cluster. */
   public void kill(Engine e) throws InterruptedException {
     e.process().destroyForcibly().waitFor(1, TimeUnit.MINUTES);
