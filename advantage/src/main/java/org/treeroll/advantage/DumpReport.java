@@ -3,6 +3,7 @@ package org.treeroll.advantage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.treeroll.tree.FinishReason;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
@@ -22,9 +23,25 @@ import org.treeroll.tree.TreeRollException;
  * @param rewards how many leaves are scored, failed or unscored, and the mean reward
  * @param tokens distinct (decoded) vs independent-sampling tokens
  * @param advantages summary of recomputed advantages, or null when no estimator was given
+ * @param forksByDepth per depth of a branch point (0 = the prompt), ascending: where answers forked
+ * @param weightVersions the weight versions the trees were sampled under, ascending
  */
 public record DumpReport(int trees, int leaves, List<DepthRow> byDepth, List<PolicyRow> byPolicy,
-    List<ReasonRow> byFinishReason, RewardSummary rewards, TokenSummary tokens, AdvantageSummary advantages) {
+    List<ReasonRow> byFinishReason, RewardSummary rewards, TokenSummary tokens, AdvantageSummary advantages,
+    List<ForkRow> forksByDepth, List<Long> weightVersions) {
+
+  /** Branch points (nodes with two or more children) whose node sits at {@code depth}. */
+  public record ForkRow(int depth, int branchPoints) {}
+
+  /** Mean depth of the leaves (segments per answer), 0 without leaves. */
+  public double meanLeafDepth() {
+    return leaves == 0 ? 0 : byDepth.stream().mapToDouble(d -> (double) d.depth() * d.leaves()).sum() / leaves;
+  }
+
+  /** Branch points over all trees. */
+  public int branchPoints() {
+    return byPolicy.stream().mapToInt(PolicyRow::branchPoints).sum();
+  }
 
   /** Leaves at one depth (segments from the root). @param meanReward null when none is scored */
   public record DepthRow(int depth, int leaves, int scored, Double meanReward) {}
@@ -69,6 +86,8 @@ public record DumpReport(int trees, int leaves, List<DepthRow> byDepth, List<Pol
     TreeMap<Integer, int[]> depthCounts = new TreeMap<>(); // depth -> {leaves, scored}
     TreeMap<Integer, Double> depthSums = new TreeMap<>();
     TreeMap<String, int[]> policies = new TreeMap<>(); // policy -> {trees, branch points}
+    TreeMap<Integer, Integer> forks = new TreeMap<>(); // depth -> branch points
+    TreeSet<Long> versions = new TreeSet<>();
     int[] reasons = new int[FinishReason.values().length];
     int unfinished = 0;
     int leaves = 0;
@@ -80,9 +99,11 @@ public record DumpReport(int trees, int leaves, List<DepthRow> byDepth, List<Pol
     for (RolloutTree t : trees) {
       int[] p = policies.computeIfAbsent(t.policy() == null ? "unknown" : t.policy(), k -> new int[2]);
       p[0]++;
+      versions.add(t.weightVersion());
       for (SegmentNode n : t.nodes()) {
         if (n.children().size() >= 2) {
           p[1]++;
+          forks.merge(n.depth(), 1, Integer::sum);
         }
       }
       for (SegmentNode l : t.leaves()) {
@@ -119,8 +140,10 @@ public record DumpReport(int trees, int leaves, List<DepthRow> byDepth, List<Pol
     RewardSummary rewards = new RewardSummary(scored, failed, leaves - scored - failed,
         scored == 0 ? null : rewardSum / scored);
     AdvantageSummary adv = estimator == null ? null : summarize(estimator.estimate(trees));
+    List<ForkRow> forksByDepth = new ArrayList<>();
+    forks.forEach((depth, n) -> forksByDepth.add(new ForkRow(depth, n)));
     return new DumpReport(trees.size(), leaves, byDepth, byPolicy, byReason, rewards,
-        new TokenSummary(distinct, independent), adv);
+        new TokenSummary(distinct, independent), adv, forksByDepth, List.copyOf(versions));
   }
 
   static AdvantageSummary summarize(BatchAdvantages b) {

@@ -20,6 +20,12 @@ final class Columns {
   static final String REWARD = "reward";
   static final String REWARD_ERROR = "reward_error";
   static final String FINISH_REASON = "finish_reason";
+  // The verl mode's padded tensors (VerlExporter).
+  static final String INPUT_IDS = "input_ids";
+  static final String ATTENTION_MASK = "attention_mask";
+  static final String POSITION_IDS = "position_ids";
+  static final String ROLLOUT_LOG_PROBS = "rollout_log_probs";
+  static final String TOKEN_LEVEL_REWARDS = "token_level_rewards";
 
   private Columns() {}
 }

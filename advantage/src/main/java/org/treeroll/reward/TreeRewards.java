@@ -121,7 +121,10 @@ public final class TreeRewards {
 
     private Batch() {}
 
-    /** Registers the problem of {@code tree}, before any of its leaves is submitted. */
+    /**
+     * Registers the problem of {@code tree}, before any of its leaves is submitted, and records its
+     * reference on the tree (a dump keeps it, so the answers can be scored again offline).
+     */
     public Batch add(RolloutTree tree, Problem problem) {
       if (tree == null || problem == null) {
         throw new TreeRollException("tree rewards: " + (tree == null ? "tree" : "problem") + " is null");
@@ -129,6 +132,9 @@ public final class TreeRewards {
       Problem before = problems.putIfAbsent(tree, problem);
       if (before != null && !before.equals(problem)) {
         throw new TreeRollException("tree rewards: tree " + tree.id() + " is already added with another problem");
+      }
+      if (before == null && problem.reference() != null) {
+        tree.setReference(problem.reference());
       }
       return this;
     }

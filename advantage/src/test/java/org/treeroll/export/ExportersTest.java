@@ -31,7 +31,7 @@ class ExportersTest {
   private static final List<String> FLOAT_LISTS = List.of("old_log_probs", "advantages", "token_level_scores");
 
   /** Two trees: scored, failed, unscored and empty answers; log-probs that are not round decimals. */
-  private static List<RolloutTree> batch() {
+  static List<RolloutTree> batch() {
     RolloutTree t0 = new RolloutTree(0, new int[] {5, 6, 7}, 3, 11, "entropy:threshold=2.5");
     SegmentNode a = t0.addChild(t0.root(), 1);
     for (int i = 0; i < 4; i++) {
@@ -201,14 +201,18 @@ class ExportersTest {
   void emptyBatchWritesEmptyFiles() throws Exception {
     BatchAdvantages none = AdvantageEstimators.create("spo").estimate(List.of());
     Path parquet = dir.resolve("empty.parquet");
+    Path verl = dir.resolve("empty.verl.parquet");
     new ParquetExporter().write(parquet, none);
+    new VerlExporter(0).write(verl, none);
     new JsonlExporter().write(dir.resolve("empty.jsonl"), none);
     assertThat(Files.readString(dir.resolve("empty.jsonl"))).isEmpty();
-    try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT count(*) FROM read_parquet('" + parquet + "')")) {
-      assertThat(rs.next()).isTrue();
-      assertThat(rs.getLong(1)).isZero();
+    for (Path p : List.of(parquet, verl)) {
+      try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
+          Statement s = c.createStatement();
+          ResultSet rs = s.executeQuery("SELECT count(*) FROM read_parquet('" + p + "')")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getLong(1)).as("rows of %s", p.getFileName()).isZero();
+      }
     }
   }
 
@@ -218,7 +222,7 @@ class ExportersTest {
         .isInstanceOf(TreeRollException.class).hasMessageContaining("'csv'").hasMessageContaining("jsonl, parquet");
   }
 
-  private static List<Number> numbers(ResultSet rs, String col) throws Exception {
+  static List<Number> numbers(ResultSet rs, String col) throws Exception {
     Object[] a = (Object[]) rs.getArray(col).getArray();
     List<Number> out = new ArrayList<>();
     for (Object o : a) {
@@ -227,7 +231,7 @@ class ExportersTest {
     return out;
   }
 
-  private static List<JsonNode> jsonNumbers(JsonNode row, String col) {
+  static List<JsonNode> jsonNumbers(JsonNode row, String col) {
     List<JsonNode> out = new ArrayList<>();
     row.get(col).forEach(out::add);
     return out;

@@ -22,6 +22,7 @@ import org.treeroll.engine.runtime.TokenScores;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.task.ArithmeticTask;
 import org.treeroll.export.Exporter;
+import org.treeroll.export.VerlExporter;
 import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.RewardFunctions;
 import org.treeroll.reward.TreeRewards;
@@ -43,7 +44,7 @@ import picocli.CommandLine.Option;
     description = "Tree rollouts with rewards and advantages on held-out arithmetic problems.")
 final class DemoCommand implements Callable<Integer> {
   /** What a demo run writes, listed in its manifest.json. */
-  static final List<String> FILES = List.of("trees.jsonl", "tree.svg", "train.jsonl", "train.parquet");
+  static final List<String> FILES = List.of("trees.jsonl", "tree.svg", "train.jsonl", "train.parquet", "verl.parquet");
 
   @Mixin ModelOption model = new ModelOption();
 
@@ -125,10 +126,12 @@ final class DemoCommand implements Callable<Integer> {
               + " answers, policy " + shown.policy());
       Exporter.forFormat("jsonl").write(dir.resolve("train.jsonl"), r.advantages());
       Exporter.forFormat("parquet").write(dir.resolve("train.parquet"), r.advantages());
+      new VerlExporter(lm.tokenizer().padId()).write(dir.resolve("verl.parquet"), r.advantages());
       // Last: a reader trusts the folder only when every file matches it.
       RunManifest.of(dir, RunManifest.newRunId(), seed, shown.weightVersion(), FILES).write(dir);
-      System.out.println("wrote " + dump + " (docs/file-formats.md), " + dir.resolve("train.jsonl") + " and "
-          + dir.resolve("train.parquet") + " (docs/export.md), " + picture + " (that tree)");
+      System.out.println("wrote " + dump + " (docs/file-formats.md), " + dir.resolve("train.jsonl") + ", "
+          + dir.resolve("train.parquet") + " and " + dir.resolve("verl.parquet") + " (docs/export.md), " + picture
+          + " (that tree)");
     }
     return 0;
   }
@@ -158,8 +161,9 @@ final class DemoCommand implements Callable<Integer> {
     String accuracy = r.rewards().scored() == 0 ? "-" : String.format(Locale.ROOT, "%.1f%%", 100 * r.rewards().meanReward());
     System.out.printf("accuracy %s (mean reward over %d answers, %d reward errors); leaves by depth %s;"
             + " ended by %s%n", accuracy, r.rewards().scored(), r.rewards().errors(), depths, reasons);
-    System.out.printf("%.1f s: %,d tokens computed; independent sampling of the same answers: %,d"
-            + " (tree/independent = %.2f); %,d prefix-cache hit tokens, %d refills%n", r.seconds(),
+    System.out.printf("%.1f s: %,d tokens computed (refill recomputation included); independent sampling of the"
+            + " same answers would compute %,d (tokens computed / independent = %.2f); %,d prefix-cache hit tokens,"
+            + " %d refills%n", r.seconds(),
         r.stats().computedTokens(), r.independentTokens(),
         (double) r.stats().computedTokens() / r.independentTokens(), r.stats().cacheHitTokens(), r.stats().refills());
   }

@@ -20,6 +20,7 @@ import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.RewardedRollouts;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.export.Exporter;
+import org.treeroll.export.VerlExporter;
 import org.treeroll.reward.Reward;
 import org.treeroll.reward.RewardFunction;
 import org.treeroll.reward.RewardFunctions;
@@ -136,14 +137,14 @@ final class RolloutCommand implements Callable<Integer> {
               }).join();
           rewardErrors += r.rewards().errors();
           Cli.failOnRewardErrors(failOnRewardErrors, r.rewards(), "of part " + part);
-          writePart(part, r);
+          writePart(part, r, lm.tokenizer().padId());
           done++;
           bar.setExtraMessage(String.format("mean reward %.3f, %d reward errors", r.rewards().meanReward(), rewardErrors));
         }
       }
       writeManifest(runId, parts, session.stats().join().weightVersion());
       System.out.printf("wrote %d parts to %s (%d already there), %d reward errors in them; trees in part-*.trees.jsonl"
-          + " (docs/file-formats.md), trainer rows in part-*.train.jsonl and .parquet (docs/export.md)%n",
+          + " (docs/file-formats.md), trainer rows in part-*.train.jsonl and .parquet, padded verl tensors in part-*.verl.parquet (docs/export.md)%n",
           done, out, skipped, rewardErrors);
     }
     return 0;
@@ -178,16 +179,17 @@ final class RolloutCommand implements Callable<Integer> {
   /** The run's settings, written first; a rerun compares its own against them. */
   static final String SETTINGS = "run.json";
   /** A part's files, the trainer's Parquet last (its presence marks the part done). */
-  static final List<String> PART_FILES = List.of("trees.jsonl", "train.jsonl", "train.parquet");
+  static final List<String> PART_FILES = List.of("trees.jsonl", "train.jsonl", "verl.parquet", "train.parquet");
 
-  private void writePart(int part, RewardedRollouts.Result r) {
+  private void writePart(int part, RewardedRollouts.Result r, int padId) {
     TreeDump.write(part(part, "trees.jsonl"), r.trees());
     Exporter.forFormat("jsonl").write(part(part, "train.jsonl"), r.advantages());
+    new VerlExporter(padId).write(part(part, "verl.parquet"), r.advantages());
     Exporter.forFormat("parquet").write(part(part, "train.parquet"), r.advantages());
   }
 
   /**
-   * The completion manifest, once every part is there: run.json and each part's three files.
+   * The completion manifest, once every part is there: run.json and each part's files.
    * A run killed before this point has run.json and no manifest.json, which readers report.
    */
   private void writeManifest(String runId, int parts, long weightVersion) {

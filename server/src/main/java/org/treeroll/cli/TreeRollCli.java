@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
     description = "Tree-search rollouts for RL of language models.",
     subcommands = {
       DemoCommand.class,
+      EvalCommand.class,
       GenerateCommand.class,
       ScoreCommand.class,
       GenModelCommand.class,
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
       TrainRlCommand.class,
       BenchCommand.class,
       AnalyzeCommand.class,
+      ViewCommand.class,
       ServeCommand.class,
       RolloutCommand.class,
       CommandLine.HelpCommand.class

@@ -1,5 +1,6 @@
 package org.treeroll.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
@@ -11,6 +12,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -18,6 +20,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import org.treeroll.advantage.AdvantageEstimators;
 import org.treeroll.advantage.BatchAdvantages;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.RewardedRollouts;
@@ -29,13 +32,14 @@ import org.treeroll.reward.Reward;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.SegmentNode;
 import org.treeroll.tree.TreeDump;
+import org.treeroll.viewer.TreeViewer;
 
 /**
  * {@code POST /v1/rollouts} (a JSON answer or an NDJSON stream), {@code GET} and {@code DELETE
- * /v1/rollouts/{id}} (docs/http-api.md). A rollout is tracked by id while it runs, so that
- * {@code DELETE} cancels it and frees its pages at the next step boundary, and kept for a while
- * once finished (a Caffeine cache with expiry and a size bound). A client that disconnects
- * cancels its rollout; so does the request timeout.
+ * /v1/rollouts/{id}}, {@code GET /v1/rollouts/{id}/view} (docs/http-api.md). A rollout is
+ * tracked by id while it runs, so that {@code DELETE} cancels it and frees its pages at the next
+ * step boundary, and kept for a while once finished (a Caffeine cache with expiry and a size
+ * bound). A client that disconnects cancels its rollout; so does the request timeout.
  */
 final class RolloutEndpoints {
   private static final com.fasterxml.jackson.databind.ObjectMapper JSON = RolloutServer.JSON;
@@ -63,6 +67,7 @@ final class RolloutEndpoints {
   void register(Router r) {
     r.post("/v1/rollouts").handler(this::postRollout);
     r.get("/v1/rollouts/:id").handler(this::getRollout);
+    r.get("/v1/rollouts/:id/view").handler(this::viewRollout);
     r.delete("/v1/rollouts/:id").handler(this::deleteRollout);
   }
 
@@ -369,6 +374,45 @@ final class RolloutEndpoints {
       server.fail(ctx, new ApiError(404, "id", "no rollout " + id + " (finished ones are kept "
           + options.resultTtl().toMinutes() + " minutes)"));
     }
+  }
+
+  /** A finished rollout drawn by the tree viewer: the page {@code treeroll view} writes for a dump. */
+  private void viewRollout(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    ObjectNode done = finished.getIfPresent(id);
+    if (done == null) {
+      server.fail(ctx, running.containsKey(id)
+          ? new ApiError(409, "id", "rollout " + id + " is still running; its page is there once it finishes")
+          : new ApiError(404, "id", "no rollout " + id + " (finished ones are kept " + options.resultTtl().toMinutes()
+              + " minutes)"));
+      return;
+    }
+    Context loop = vertx.getOrCreateContext();
+    // Decoding every token of every tree is not for the event loop.
+    vertx.executeBlocking(() -> viewPage(id, done), false).onComplete(page -> loop.runOnContext(v -> {
+      if (page.failed()) {
+        server.fail(ctx, RolloutServer.asApiError(page.cause()));
+        return;
+      }
+      ctx.response().setStatusCode(200).putHeader(HttpHeaders.CONTENT_TYPE, "text/html; charset=utf-8").end(page.result());
+      metrics.record("/v1/rollouts/:id/view", 200, System.nanoTime() - (long) ctx.get("t0"));
+    }));
+  }
+
+  private String viewPage(String id, ObjectNode done) {
+    List<RolloutTree> trees = new ArrayList<>();
+    for (JsonNode t : done.path("trees")) {
+      trees.add(TreeDump.fromJson(t, "rollout " + id + " tree " + trees.size()));
+    }
+    // The rollout's own estimator first, then every other one for comparison.
+    List<String> specs = new ArrayList<>();
+    if (done.hasNonNull("estimator")) {
+      specs.add(done.get("estimator").asText());
+    }
+    AdvantageEstimators.names().stream().sorted()
+        .filter(n -> specs.isEmpty() || !specs.get(0).split(":", 2)[0].equals(n)).forEach(specs::add);
+    return TreeViewer.page(id, trees, session.model().tokenizer(), modelName,
+        specs.stream().map(AdvantageEstimators::create).toList());
   }
 
   private void deleteRollout(RoutingContext ctx) {

@@ -72,7 +72,8 @@ class AnalyzeCommandTest {
         .contains("leaves by finish reason: max_tokens 1, repetition 1, answered 1")
         .contains("rewards: 2 scored, 1 failed, 0 unscored; mean 0.5000")
         // distinct 2+2+1+2 + 2+3 = 12; independent 2+3+4 + 2+3 = 14
-        .contains("tokens: 12 decoded by the trees, 14 for independent sampling (ratio 0.857)")
+        .contains("tokens: 12 distinct tree tokens (each node once, prompts included), 14 for independent sampling"
+            + " of the same answers (distinct tree tokens / independent = 0.857)")
         // Dr.GRPO on tree 0: a +.5 (3 tokens), b -.5 (4 tokens); c skipped
         .contains("advantages (grpo:eps=1.0E-6,std=false): 2 of 3 answers (1 skipped), 7 tokens")
         .contains("min -0.5000, max 0.5000, positive 42.9%");
@@ -122,6 +123,52 @@ class AnalyzeCommandTest {
   void unknownEstimatorListsTheValidOnes() {
     CliRun.of("analyze", first.toString(), "--estimator", "ppo").assertOneLineError("ppo", "grpo, rose, spo, treepo");
     CliRun.of("analyze", first.toString(), "--estimator", "rose:lambda=-2").assertOneLineError("lambda", ">= 0");
+  }
+
+  @Test
+  void compareSetsTwoDumpsSideBySide() throws Exception {
+    CliRun r = CliRun.of("analyze", first.toString(), "--compare", second.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out())
+        .containsPattern("accuracy \\(mean reward of scored answers\\)\\s+0\\.5000\\s+-")
+        .containsPattern("answers scored / reward errors\\s+2 / 0\\s+0 / 1")
+        .containsPattern("distinct tree tokens \\(prompts included\\)\\s+7\\s+5")
+        .containsPattern("forks \\(branch points\\)\\s+1\\s+0")
+        .containsPattern("mean answer depth \\(segments\\)\\s+2\\.00\\s+1\\.00")
+        .containsPattern("weight versions\\s+0\\s+0")
+        .containsPattern("policies\\s+entropy\\s+uniform");
+    JsonNode o = new ObjectMapper().readTree(CliRun.of("analyze", first.toString(), "--compare", second.toString(),
+        "--json").out());
+    assertThat(o.at("/dumps/branch_points").asInt()).isEqualTo(1);
+    assertThat(o.at("/compare/rewards/failed").asInt()).isEqualTo(1);
+    assertThat(o.at("/dumps/forks_by_depth/0/depth").asInt()).isEqualTo(1);
+  }
+
+  @Test
+  void plotsAreWrittenAsSvg() throws Exception {
+    Path dir = tmp.resolve("plots");
+    CliRun r = CliRun.of("analyze", first.toString(), "--compare", second.toString(), "--plots", dir.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    String reward = Files.readString(dir.resolve("reward-by-depth.svg"));
+    assertThat(reward).startsWith("<svg").contains("<title>answer depth (segments) 2: 0.500</title>")
+        .contains("DUMP", "--compare");
+    // first: 7 distinct of 9 independent tokens; second: nothing shared
+    assertThat(Files.readString(dir.resolve("tokens-saved.svg"))).contains("<title>tree id 0: 0.222</title>")
+        .contains("<title>tree id 1: 0.00</title>");
+    assertThat(Files.readString(dir.resolve("forks-by-depth.svg")))
+        .contains("<title>depth of the branch point (0 = the prompt) 1: 1.00</title>");
+  }
+
+  @Test
+  void reexportAndRescoreMistakesAreOneLine() {
+    CliRun.of("analyze", first.toString(), "--export", tmp.resolve("x.parquet").toString())
+        .assertOneLineError("--export needs --estimator");
+    CliRun.of("analyze", first.toString(), "--format", "verl").assertOneLineError("--format needs --export");
+    CliRun.of("analyze", first.toString(), "--estimator", "spo", "--export", tmp.resolve("x.csv").toString(),
+        "--format", "csv").assertOneLineError("--format 'csv'", "jsonl, parquet, verl");
+    CliRun.of("analyze", first.toString(), "--reward", "math", "--model", RolloutCommandTest.MODEL)
+        .assertOneLineError("tree 0", "no reference answer");
+    CliRun.of("analyze", first.toString(), "--reward", "nope").assertOneLineError("nope", "math");
   }
 
   @Test

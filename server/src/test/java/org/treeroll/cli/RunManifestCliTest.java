@@ -76,8 +76,8 @@ class RunManifestCliTest {
     assertThat(CliRun.of(args).code()).isZero();
     RunManifest m = RunManifest.read(out).orElseThrow();
     assertThat(m.files()).extracting(RunManifest.Entry::name).containsExactly("run.json",
-        "part-00000.trees.jsonl", "part-00000.train.jsonl", "part-00000.train.parquet",
-        "part-00001.trees.jsonl", "part-00001.train.jsonl", "part-00001.train.parquet");
+        "part-00000.trees.jsonl", "part-00000.train.jsonl", "part-00000.verl.parquet", "part-00000.train.parquet",
+        "part-00001.trees.jsonl", "part-00001.train.jsonl", "part-00001.verl.parquet", "part-00001.train.parquet");
     assertThat(Files.readString(out.resolve("run.json"))).contains(m.runId());
     assertThat(m.seed()).isEqualTo(3);
     Path part = out.resolve("part-00001.trees.jsonl");

@@ -146,9 +146,30 @@ class RolloutServerTest {
       HttpResponse<String> again = send(server, "GET", "/v1/rollouts/" + o.get("id").asText());
       assertThat(again.statusCode()).isEqualTo(200);
       assertThat(json(again)).isEqualTo(o);
+      if (ids.size() == 1) {
+        assertViewDrawsEveryNode(o);
+      }
     }
     assertThat(ids).hasSize(8);
     assertThat(engine().liveBranches()).isZero();
+  }
+
+  /** The viewer's page for a finished rollout holds its trees, node for node, and its estimator first. */
+  private static void assertViewDrawsEveryNode(JsonNode rollout) throws Exception {
+    String id = rollout.get("id").asText();
+    HttpResponse<String> page = send(server, "GET", "/v1/rollouts/" + id + "/view");
+    assertThat(page.statusCode()).as(page.body()).isEqualTo(200);
+    assertThat(page.headers().firstValue("content-type")).hasValue("text/html; charset=utf-8");
+    String open = "<script id=\"treeroll-data\" type=\"application/json\">";
+    int from = page.body().indexOf(open) + open.length();
+    JsonNode data = JSON.readTree(page.body().substring(from, page.body().indexOf("</script>", from)));
+    assertThat(data.get("source").asText()).isEqualTo(id);
+    assertThat(data.get("estimators").get(0).asText()).isEqualTo(rollout.get("estimator").asText());
+    assertThat(data.get("trees")).hasSize(rollout.get("trees").size());
+    for (int i = 0; i < data.get("trees").size(); i++) {
+      assertThat(data.get("trees").get(i).get("nodes")).hasSize(rollout.get("trees").get(i).get("nodes").size());
+    }
+    assertThat(send(server, "GET", "/v1/rollouts/no-such-id/view").statusCode()).isEqualTo(404);
   }
 
   @Test

@@ -10,6 +10,7 @@ public final class RolloutTree {
   private final String policy;
   private final SegmentNode root;
   private final List<SegmentNode> nodes = new ArrayList<>();
+  private volatile String reference;
 
   /** @param policy name of the branching policy that grows (or grew) the tree */
   public RolloutTree(int id, int[] prompt, long weightVersion, long seed, String policy) {
@@ -33,6 +34,16 @@ public final class RolloutTree {
   /** Name of the branching policy the tree was sampled with. */
   public String policy() {
     return policy;
+  }
+
+  /** The reference answer (ground truth) the answers are scored against, or null when none is known. */
+  public String reference() {
+    return reference;
+  }
+
+  /** Records the reference answer, so a dump of the tree can be scored again with another reward. */
+  public void setReference(String reference) {
+    this.reference = reference;
   }
 
   public SegmentNode root() {

@@ -28,6 +28,7 @@ public final class SegmentNode {
   private FinishReason finishReason;
   private double reward = Double.NaN;
   private String rewardError;
+  private boolean refilled;
 
   SegmentNode(int id, SegmentNode parent, long seed) {
     this.id = id;
@@ -193,6 +194,18 @@ public final class SegmentNode {
     this.rewardError = error;
   }
 
+  /**
+   * Whether a refill started a new answer here: the tree had no live branch but fewer answers than
+   * its budget, and its policy forked again from a path that had already ended.
+   */
+  public boolean refilled() {
+    return refilled;
+  }
+
+  public void markRefilled() {
+    this.refilled = true;
+  }
+
   void addChild(SegmentNode child) {
     children.add(child);
   }
@@ -215,6 +228,8 @@ public final class SegmentNode {
     entropies.removeElements(0, at);
     candidateIds.removeElements(0, at * k);
     candidateLogProbs.removeElements(0, at * k);
+    head.refilled = refilled; // the head now is where this answer began
+    refilled = false;
     parent.children.set(parent.children.indexOf(this), head);
     parent = head;
     head.children.add(this);

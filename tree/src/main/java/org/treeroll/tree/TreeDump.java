@@ -65,6 +65,9 @@ public final class TreeDump {
     o.put("weight_version", t.weightVersion());
     o.put("seed", t.root().seed());
     o.put("policy", t.policy());
+    if (t.reference() != null) {
+      o.put("reference", t.reference());
+    }
     putInts(o.putArray("prompt"), t.prompt());
     ArrayNode nodes = o.putArray("nodes");
     for (SegmentNode n : t.nodes()) {
@@ -99,6 +102,9 @@ public final class TreeDump {
       if (n.rewardError() != null) {
         j.put("reward_error", n.rewardError());
       }
+      if (n.refilled()) {
+        j.put("refill", true);
+      }
     }
     return o;
   }
@@ -110,6 +116,11 @@ public final class TreeDump {
     } catch (IOException e) {
       throw new TreeRollException(where + ": not valid JSON");
     }
+    return fromJson(o, where);
+  }
+
+  /** One tree from the JSON object {@link #toJson} makes; {@code where} names it in errors. */
+  public static RolloutTree fromJson(JsonNode o, String where) {
     if (!FORMAT.equals(o.path("format").asText())) {
       throw new TreeRollException(where + ": field 'format' must be '" + FORMAT + "'");
     }
@@ -118,6 +129,12 @@ public final class TreeDump {
     }
     RolloutTree t = new RolloutTree(o.path("tree_id").asInt(), ints(o.path("prompt"), where, "prompt"),
         o.path("weight_version").asLong(), o.path("seed").asLong(), o.path("policy").asText("unknown"));
+    JsonNode reference = o.path("reference");
+    if (reference.isTextual()) {
+      t.setReference(reference.asText());
+    } else if (!reference.isMissingNode() && !reference.isNull()) {
+      throw new TreeRollException(where + ": field 'reference' must be a string");
+    }
     List<SegmentNode> byId = new ArrayList<>(List.of(t.root()));
     for (JsonNode j : o.path("nodes")) {
       int id = j.path("id").asInt(-1);
@@ -153,6 +170,9 @@ public final class TreeDump {
       }
       if (j.hasNonNull("reward_error")) {
         n.setRewardError(j.path("reward_error").asText());
+      }
+      if (j.path("refill").asBoolean(false)) {
+        n.markRefilled();
       }
       byId.add(n);
     }

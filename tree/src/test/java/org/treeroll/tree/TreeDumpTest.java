@@ -87,10 +87,24 @@ class TreeDumpTest {
     assertThat(back.leaves().get(0).reward()).isEqualTo(1.0);
     assertThat(back.leaves().get(1).hasReward()).isFalse();
     assertThat(back.leaves().get(1).rewardError()).contains("timed out");
+    assertThat(back.reference()).as("no reference recorded, none written").isNull();
   }
 
   @Test
-  void splitInsideASegmentKeepsPathsAndRenumbersDepthFirst() {
+  void theReferenceAnswerSurvivesTheRoundTrip() throws Exception {
+    RolloutTree t = sample();
+    t.setReference("\\frac{1}{2}");
+    Path f = dir.resolve("reference.jsonl");
+    TreeDump.write(f, List.of(t));
+    assertThat(Files.readString(f)).contains("\"reference\":\"\\\\frac{1}{2}\"");
+    assertThat(TreeDump.read(f).get(0).reference()).isEqualTo("\\frac{1}{2}");
+    Files.writeString(f, Files.readString(f).replace("\"reference\":\"\\\\frac{1}{2}\"", "\"reference\":3"));
+    assertThatThrownBy(() -> TreeDump.read(f)).isInstanceOf(TreeRollException.class)
+        .hasMessageContaining("reference.jsonl:1").hasMessageContaining("'reference' must be a string");
+  }
+
+  @Test
+  void splitInsideASegmentKeepsPathsAndRenumbersDepthFirst() throws Exception {
     RolloutTree t = sample();
     SegmentNode a = t.nodes().get(1); // tokens 4, 5 with children b (6) and c (7)
     t.leaves().get(0).setReward(1.0);
@@ -105,6 +119,7 @@ class TreeDumpTest {
     SegmentNode fork = t.addChild(head, 21);
     fork.append(9, -3f, 1f);
     fork.finish(FinishReason.EOS);
+    fork.markRefilled();
     // Every old answer reads the same tokens and log-probs as before the split.
     assertThat(t.leaves().stream().map(RolloutTree::responseTokens))
         .containsExactlyInAnyOrder(new int[] {4, 5, 6}, new int[] {4, 5, 7}, new int[] {4, 9});
@@ -120,7 +135,21 @@ class TreeDumpTest {
     assertThat(back.leaves().stream().map(RolloutTree::responseTokens))
         .containsExactly(new int[] {4, 5, 6}, new int[] {4, 5, 7}, new int[] {4, 9});
     assertThat(back.leaves().get(0).reward()).isEqualTo(1.0);
+    // The refill mark survives the round trip, on the refilled answer only.
+    assertThat(back.nodes()).filteredOn(SegmentNode::refilled).extracting(SegmentNode::tokens)
+        .containsExactly(new int[] {9});
+    assertThat(Files.readString(f)).containsOnlyOnce("\"refill\":true");
     assertThatThrownBy(() -> t.splitAt(head, 1)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void splittingARefilledNodeMovesTheMarkToWhereTheAnswerBegan() {
+    RolloutTree t = sample();
+    SegmentNode a = t.nodes().get(1);
+    a.markRefilled();
+    SegmentNode head = t.splitAt(a, 1);
+    assertThat(head.refilled()).isTrue();
+    assertThat(a.refilled()).isFalse();
   }
 
   @Test

@@ -251,7 +251,9 @@ final class TreeGrowth {
         int n = Math.min(f.children(), run.cfg.leafBudget() - t.leaves - t.live.size());
         IntArrayList response = new IntArrayList(at.isRootNode() ? new int[0] : RolloutTree.responseTokens(at));
         for (int c = 0; c < n; c++) {
-          t.live.add(new Branch(t, t.tree.addChild(at, t.seeds.nextLong()), null, response.clone()));
+          SegmentNode child = t.tree.addChild(at, t.seeds.nextLong());
+          child.markRefilled();
+          t.live.add(new Branch(t, child, null, response.clone()));
         }
         total.refills++;
         run.counters.refills++;

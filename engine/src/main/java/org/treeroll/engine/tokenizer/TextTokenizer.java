@@ -20,11 +20,13 @@ public final class TextTokenizer implements AutoCloseable {
   private final HuggingFaceTokenizer hf;
   private final SpecialTokens special;
   private final int[] addedIds;
+  private final int padId;
 
-  private TextTokenizer(HuggingFaceTokenizer hf, SpecialTokens special, int[] addedIds) {
+  private TextTokenizer(HuggingFaceTokenizer hf, SpecialTokens special, int[] addedIds, int padId) {
     this.hf = hf;
     this.special = special;
     this.addedIds = addedIds;
+    this.padId = padId;
   }
 
   /** Loads {@code dir/tokenizer.json} with the optional tokenizer and generation configs. */
@@ -45,7 +47,7 @@ public final class TextTokenizer implements AutoCloseable {
           .optTruncation(false)
           .optPadding(false)
           .build();
-      return new TextTokenizer(hf, special, added.values().intStream().sorted().toArray());
+      return new TextTokenizer(hf, special, added.values().intStream().sorted().toArray(), padId(special, added));
     } catch (IOException | RuntimeException e) {
       throw new TreeRollException(file + ": cannot load tokenizer: " + e.getMessage(), e);
     }
@@ -70,6 +72,20 @@ public final class TextTokenizer implements AutoCloseable {
 
   public SpecialTokens special() {
     return special;
+  }
+
+  /**
+   * The id padding is written with: the pad token's, else the first eos id (what verl sets when a
+   * tokenizer has no pad token); -1 when there is neither.
+   */
+  public int padId() {
+    return padId;
+  }
+
+  private static int padId(SpecialTokens special, Object2IntOpenHashMap<String> added) {
+    int pad = special.padToken() == null ? -1 : added.getInt(special.padToken());
+    int[] eos = special.eosIds();
+    return pad >= 0 ? pad : eos.length > 0 ? eos[0] : -1;
   }
 
   /**

@@ -396,6 +396,8 @@ class SchedulerTest {
           assertThat(hooks.finished).containsAll(t.leaves());
         }
         e.assertEveryLeafMatchesRescoring(trees, params);
+        long marked = trees.stream().flatMap(t -> t.nodes().stream()).filter(SegmentNode::refilled).count();
+        assertThat(marked > 0).as(policy + ": answers marked as refilled").isEqualTo(e.scheduler.totals().refills() > 0);
         if (policy.equals("rose") || policy.equals("semantic-entropy")) {
           // Grown in rounds: new answers forked from finished ones, their prefixes from the cache.
           assertThat(e.scheduler.totals().refills()).as(policy).isPositive();

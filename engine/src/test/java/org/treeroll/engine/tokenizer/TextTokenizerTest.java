@@ -26,6 +26,21 @@ class TextTokenizerTest {
       assertThat(t.encode("x<|im_end|>")).containsExactly((int) 'x', 257);
       assertThat(t.decode(new int[] {(int) 'x', 257}, true)).isEqualTo("x");
       assertThat(t.addedTokenIds()).containsExactly(256, 257);
+      assertThat(t.padId()).as("no pad token, no eos: nothing to pad with").isEqualTo(-1);
+    }
+  }
+
+  @Test
+  void padIdFallsBackToTheFirstEosId(@TempDir Path dir) throws Exception {
+    ByteLevelTokenizerJson.write(dir.resolve("tokenizer.json"), List.of("<|endoftext|>", "<|im_end|>"));
+    Files.writeString(dir.resolve("tokenizer_config.json"), "{\"eos_token\": \"<|im_end|>\"}");
+    try (TextTokenizer t = TextTokenizer.load(dir)) {
+      assertThat(t.padId()).isEqualTo(257);
+    }
+    Files.writeString(dir.resolve("tokenizer_config.json"),
+        "{\"eos_token\": \"<|im_end|>\", \"pad_token\": \"<|endoftext|>\"}");
+    try (TextTokenizer t = TextTokenizer.load(dir)) {
+      assertThat(t.padId()).isEqualTo(256);
     }
   }
 
@@ -59,6 +74,7 @@ class TextTokenizerTest {
       assertThat(sp.eosToken()).isEqualTo("<|im_end|>");
       assertThat(sp.eosIds()).contains(151645);
       assertThat(sp.padToken()).isEqualTo("<|endoftext|>");
+      assertThat(t.padId()).isEqualTo(151643);
       assertThat(sp.chatTemplate()).contains("<|im_start|>");
       // 26 added tokens from <|endoftext|> to </think>, the base vocabulary below them.
       assertThat(t.addedTokenIds()).hasSize(26).startsWith(151643).endsWith(151668);
