@@ -33,50 +33,48 @@ final class PrefixTree {
 
   /** The length of the longest prefix of {@code key} in the tree. */
   int match(int[] key) {
-    long now = ++clock;
-    Node n = root;
-    int i = 0;
-    while (i < key.length) {
-      Node c = n.children.get(key[i]);
-      if (c == null) {
-        break;
-      }
-      int common = common(c.edge, key, i);
-      c.used = now;
-      i += common;
-      if (common < c.edge.length) {
-        break;
-      }
-      n = c;
-    }
-    return i;
+    return walk(key, ++clock).matched();
   }
 
   /** Adds {@code key}, splitting an edge where it diverges; evicts old leaves past the capacity. */
   void insert(int[] key) {
     long now = ++clock;
+    Walk w = walk(key, now);
+    if (w.matched() < key.length) {
+      Node n = w.partial() == null ? w.node() : split(w.partial(), w.common());
+      Node leaf = new Node(n, Arrays.copyOfRange(key, w.matched(), key.length));
+      leaf.used = now;
+      n.children.put(leaf.edge[0], leaf);
+      size += leaf.edge.length;
+    }
+    if (size > capacity) {
+      evict(capacity - capacity / 5);
+    }
+  }
+
+  /**
+   * Where {@code key}'s path from the root ends: the deepest node whose edge it matched whole,
+   * the child it matched {@code common} symbols into (or null), and the symbols matched in all.
+   */
+  private record Walk(Node node, Node partial, int common, int matched) {}
+
+  private Walk walk(int[] key, long now) {
     Node n = root;
     int i = 0;
     while (i < key.length) {
       Node c = n.children.get(key[i]);
       if (c == null) {
-        Node leaf = new Node(n, Arrays.copyOfRange(key, i, key.length));
-        leaf.used = now;
-        n.children.put(key[i], leaf);
-        size += leaf.edge.length;
         break;
       }
       int common = common(c.edge, key, i);
-      if (common < c.edge.length) {
-        c = split(c, common);
-      }
       c.used = now;
+      if (common < c.edge.length) {
+        return new Walk(n, c, common, i + common);
+      }
       i += common;
       n = c;
     }
-    if (size > capacity) {
-      evict(capacity - capacity / 5);
-    }
+    return new Walk(n, null, 0, i);
   }
 
   /** Cuts {@code c}'s edge after {@code at} symbols; returns the new upper node. */
