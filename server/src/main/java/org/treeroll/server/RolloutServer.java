@@ -141,13 +141,21 @@ public final class RolloutServer implements AutoCloseable {
       ctx.next();
       return;
     }
-    String h = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
-    byte[] given = h != null && h.startsWith("Bearer ") ? h.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
-    if (!MessageDigest.isEqual(given, options.apiKey().getBytes(StandardCharsets.UTF_8))) {
-      fail(ctx, new ApiError(401, null, "a valid API key is required: send Authorization: Bearer <key>"));
+    if (!carriesKey(ctx, options.apiKey())) {
+      fail(ctx, new ApiError(401, null, KEY_REQUIRED));
       return;
     }
     ctx.next();
+  }
+
+  /** The message of a 401. */
+  public static final String KEY_REQUIRED = "a valid API key is required: send Authorization: Bearer <key>";
+
+  /** Whether the request carries {@code Authorization: Bearer <key>} (compared in constant time). */
+  public static boolean carriesKey(RoutingContext ctx, String key) {
+    String h = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
+    byte[] given = h != null && h.startsWith("Bearer ") ? h.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
+    return MessageDigest.isEqual(given, key.getBytes(StandardCharsets.UTF_8));
   }
 
   /**

@@ -98,6 +98,36 @@ class ClusterTest {
   }
 
   @Test
+  @Order(0)
+  @Timeout(value = 1, unit = TimeUnit.MINUTES)
+  void badRequestsAreAnsweredByNameAndTheKeyIsAskedFor() throws Exception {
+    ObjectNode stream = JSON.createObjectNode().put("stream", true);
+    stream.putArray("prompts").add("1+1=?\n");
+    assertThat(post("/v1/rollouts", stream).body().path("error").path("param").asText()).isEqualTo("stream");
+    ObjectNode badId = JSON.createObjectNode().put("id", "no spaces");
+    assertThat(post("/v1/rollouts", badId).body().path("error").path("param").asText()).isEqualTo("id");
+    // The engine checks the rest, and its answer comes back as it is.
+    ObjectNode badTree = JSON.createObjectNode();
+    badTree.putArray("prompts").add("1+1=?\n");
+    badTree.putObject("tree").put("leaf_budget", 0);
+    Answer a = post("/v1/rollouts", badTree);
+    assertThat(a.status()).isEqualTo(400);
+    assertThat(a.body().path("error").path("param").asText()).isEqualTo("tree.leaf_budget");
+    assertThat(a.engine()).isNotNull();
+
+    try (ClusterRouter keyed = ClusterRouter.start(routerNode, ServerOptions.defaults().withPort(0).withApiKey("k"),
+        RoutingOptions.defaults())) {
+      String at = "http://127.0.0.1:" + keyed.port();
+      HttpRequest.Builder cluster = HttpRequest.newBuilder(URI.create(at + "/v1/cluster")).timeout(Duration.ofSeconds(30));
+      assertThat(http.send(cluster.build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(401);
+      assertThat(http.send(cluster.header("Authorization", "Bearer k").build(), HttpResponse.BodyHandlers.ofString())
+          .statusCode()).isEqualTo(200);
+      assertThat(http.send(HttpRequest.newBuilder(URI.create(at + "/health")).build(),
+          HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
+    }
+  }
+
+  @Test
   @Order(1)
   @Timeout(value = 2, unit = TimeUnit.MINUTES)
   void requestsSpreadOverEnginesAndEachPromptStaysOnOne() throws Exception {

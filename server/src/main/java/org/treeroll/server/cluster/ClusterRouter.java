@@ -150,6 +150,7 @@ public final class ClusterRouter implements AutoCloseable {
       }
     });
     Router r = Router.router(vertx);
+    r.route().handler(this::authenticate);
     r.route().handler(BodyHandler.create().setBodyLimit(options.maxBodyBytes()).setHandleFileUploads(false));
     r.post("/v1/rollouts").handler(this::postRollout);
     r.get("/v1/rollouts/:id").handler(this::getRollout);
@@ -161,6 +162,20 @@ public final class ClusterRouter implements AutoCloseable {
         + ctx.request().method() + " " + ctx.request().path() + " on the router (docs/scale-out.md)"), null));
     return vertx.createHttpServer(new HttpServerOptions().setHost(options.host()).setPort(options.port()))
         .requestHandler(r).listen().onSuccess(s -> http = s);
+  }
+
+  /** With {@code --api-key}, every request but {@code /health} carries it, as on an engine. */
+  private void authenticate(RoutingContext ctx) {
+    if (options.apiKey() == null || ctx.request().path().equals("/health")) {
+      ctx.next();
+      return;
+    }
+    if (!RolloutServer.carriesKey(ctx, options.apiKey())) {
+      ctx.response().putHeader("WWW-Authenticate", "Bearer");
+      send(ctx, RolloutServer.errorReply(401, null, RolloutServer.KEY_REQUIRED), null);
+      return;
+    }
+    ctx.next();
   }
 
   // ---- Rollouts. ----
@@ -205,8 +220,8 @@ public final class ClusterRouter implements AutoCloseable {
     }
     List<EngineView> serving = engines.values().stream().filter(e -> e.weightVersion == clusterVersion).toList();
     if (serving.isEmpty()) {
-      d.done.complete(RolloutServer.errorReply(503, null, "no engine serves weight version " + clusterVersion
-          + " (" + engines.size() + " engines in the cluster); retry"));
+      d.done.complete(RolloutServer.errorReply(503, null, engines.isEmpty() ? "no engine is in the cluster; retry"
+          : "no engine serves weight version " + clusterVersion + " yet (" + engines.size() + " in the cluster); retry"));
       return;
     }
     EngineSelector.Choice c = selector.choose(serving, d.key);
@@ -357,7 +372,7 @@ public final class ClusterRouter implements AutoCloseable {
       send(ctx, RolloutServer.errorReply(503, null, "no engine is in the cluster; retry"), null);
       return;
     }
-    body.put("version", Math.max(version, 0));
+    body.put("version", version);
     updating = true;
     List<CompletableFuture<Reply>> replies = targets.stream().map(e -> sendWeights(e, body)).toList();
     CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).whenComplete((x, y) -> context.runOnContext(z -> {
