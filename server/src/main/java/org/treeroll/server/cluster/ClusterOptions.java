@@ -19,12 +19,14 @@ import org.treeroll.tree.TreeRollException;
  * @param name the cluster's name: nodes with another name never join it
  * @param host the address this node binds and announces (Hazelcast and the event bus)
  * @param port Hazelcast's port on this node
- * @param members {@code host} or {@code host:port} of other nodes to join through; one live
- *     member is enough
+ * @param members {@code host} or {@code host:port} of other nodes to join through (a host alone
+ *     means its ports 5701-5703; none means {@code host}'s); one live member is enough
  */
 public record ClusterOptions(String name, String host, int port, List<String> members) {
   /** A lost member is declared gone after this many seconds without a heartbeat (Hazelcast's default is 60). */
   static final int MEMBER_TIMEOUT_S = 5;
+  /** Where nodes look for each other on {@code host} when no members are given. */
+  static final List<Integer> DEFAULT_PORTS = List.of(5701, 5702, 5703);
 
   public ClusterOptions {
     if (name == null || name.isBlank()) {
@@ -83,8 +85,10 @@ public record ClusterOptions(String name, String host, int port, List<String> me
     n.setPort(port).setPortAutoIncrement(false);
     JoinConfig j = n.getJoin();
     j.getMulticastConfig().setEnabled(false);
-    j.getTcpIpConfig().setEnabled(true).setConnectionTimeoutSeconds(2).setMembers(members.isEmpty()
-        ? List.of(host) : members); // a host without a port: Hazelcast tries 5701-5703
+    j.getTcpIpConfig().setEnabled(true).setConnectionTimeoutSeconds(2).setMembers((members.isEmpty() ? List.of(host) : members).stream()
+        // Hazelcast would try only this node's own port on a host given without one.
+        .flatMap(m -> m.contains(":") ? java.util.stream.Stream.of(m) : DEFAULT_PORTS.stream().map(p -> m + ":" + p))
+        .toList());
     return c;
   }
 }
