@@ -416,16 +416,23 @@ final class RolloutEndpoints {
   }
 
   private void deleteRollout(RoutingContext ctx) {
-    String id = ctx.pathParam("id");
+    try {
+      server.sendJson(ctx, 200, delete(ctx.pathParam("id")));
+    } catch (ApiError e) {
+      server.fail(ctx, e);
+    }
+  }
+
+  /** Cancels a running rollout or forgets a finished one; 404 if there is neither. */
+  ObjectNode delete(String id) {
     CompletableFuture<?> f = running.get(id);
     if (f != null) {
       f.cancel(true); // the engine frees its pages at its next step boundary
-      server.sendJson(ctx, 200, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "cancelled"));
+      return JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "cancelled");
     } else if (finished.getIfPresent(id) != null) {
       finished.invalidate(id);
-      server.sendJson(ctx, 200, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "deleted"));
-    } else {
-      server.fail(ctx, new ApiError(404, "id", "no rollout " + id));
+      return JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "deleted");
     }
+    throw new ApiError(404, "id", "no rollout " + id);
   }
 }

@@ -384,6 +384,12 @@ public final class RolloutServer implements AutoCloseable {
     return answer(() -> rollouts.submit(parse(body)).thenApply(o -> new Reply(200, bytes(o))));
   }
 
+  /** {@code DELETE /v1/rollouts/{id}}. */
+  public CompletableFuture<Reply> cancelRollout(byte[] id) {
+    return answer(() -> CompletableFuture.completedFuture(
+        new Reply(200, bytes(rollouts.delete(new String(id, StandardCharsets.UTF_8))))));
+  }
+
   /** {@code POST /v1/weights} by path; the reply's {@code weight_version} is the version now serving. */
   public CompletableFuture<Reply> submitWeights(byte[] body) {
     return answer(() -> {

@@ -264,8 +264,7 @@ class ClusterTest {
     assertThat(c.path("redispatched").asLong()).isPositive();
     // Every result acknowledged before, on whichever engine, is still there.
     for (Map.Entry<String, Answer> e : acknowledged.entrySet()) {
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/rollouts/" + e.getKey()))
-          .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r = send("GET", "/v1/rollouts/" + e.getKey());
       assertThat(r.statusCode()).as("GET %s", e.getKey()).isEqualTo(200);
       assertThat(JSON.readTree(r.body())).isEqualTo(e.getValue().body());
     }
@@ -282,7 +281,29 @@ class ClusterTest {
     assertThat(fresh.version()).isEqualTo(version);
   }
 
+  @Test
+  @Order(5)
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void aRunningRolloutIsCancelledOnItsEngine() throws Exception {
+    CompletableFuture<Answer> caller = rolloutAsync("cancel-me", List.of("77*7=?\n"), 16, true);
+    while (send("GET", "/v1/rollouts/cancel-me").statusCode() != 202) {
+      Thread.sleep(20);
+    }
+    HttpResponse<String> deleted = send("DELETE", "/v1/rollouts/cancel-me");
+    assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(200);
+    assertThat(JSON.readTree(deleted.body()).path("status").asText()).isEqualTo("cancelled");
+    Answer a = caller.get(90, TimeUnit.SECONDS);
+    assertThat(a.status()).as("%s", a.body()).isEqualTo(409);
+    assertThat(send("GET", "/v1/rollouts/cancel-me").statusCode()).isEqualTo(404);
+    assertThat(send("DELETE", "/v1/rollouts/never-was").statusCode()).isEqualTo(404);
+  }
+
   // ---- Helpers. ----
+
+  private HttpResponse<String> send(String method, String path) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30))
+        .method(method, HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+  }
 
   private CompletableFuture<Answer> rolloutAsync(String id, List<String> prompts, int leaves, boolean long_) {
     ObjectNode body = JSON.createObjectNode().put("id", id);
@@ -312,9 +333,7 @@ class ClusterTest {
   }
 
   private JsonNode cluster() throws IOException, InterruptedException {
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/cluster"))
-        .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-    return JSON.readTree(r.body());
+    return JSON.readTree(send("GET", "/v1/cluster").body());
   }
 
   /** Polls {@code GET /v1/cluster} until {@code ok} holds (the caller's timeout bounds it). */

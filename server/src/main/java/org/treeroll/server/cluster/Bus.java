@@ -14,6 +14,11 @@ final class Bus {
     return "treeroll.engine." + node + ".rollouts";
   }
 
+  /** Cancellations for one engine: the body is the rollout id. */
+  static String cancels(String node) {
+    return "treeroll.engine." + node + ".cancels";
+  }
+
   /** Weight updates for one engine. */
   static String weights(String node) {
     return "treeroll.engine." + node + ".weights";

@@ -154,6 +154,7 @@ public final class ClusterRouter implements AutoCloseable {
     r.route().handler(BodyHandler.create().setBodyLimit(options.maxBodyBytes()).setHandleFileUploads(false));
     r.post("/v1/rollouts").handler(this::postRollout);
     r.get("/v1/rollouts/:id").handler(this::getRollout);
+    r.delete("/v1/rollouts/:id").handler(this::deleteRollout);
     r.post("/v1/weights").handler(this::postWeights);
     r.get("/v1/cluster").handler(ctx -> send(ctx, new Reply(200, bytes(clusterJson())), null));
     r.get("/health").handler(ctx -> send(ctx, new Reply(200, bytes(JSON.createObjectNode().put("status", "ok")
@@ -271,6 +272,33 @@ public final class ClusterRouter implements AutoCloseable {
     } else if (running.containsKey(id)) {
       send(ctx, new Reply(202, bytes(JSON.createObjectNode().put("id", id).put("object", "rollout")
           .put("status", "running"))), null);
+    } else {
+      send(ctx, RolloutServer.errorReply(404, "id", "no rollout " + id), null);
+    }
+  }
+
+  /**
+   * Cancels a running rollout on its engine (whose caller then gets the engine's 409), or one
+   * held by a weight update, or forgets a finished one.
+   */
+  private void deleteRollout(RoutingContext ctx) {
+    String id = ctx.pathParam("id");
+    Dispatch d = running.get(id);
+    Reply cancelled = new Reply(200, bytes(JSON.createObjectNode().put("id", id).put("object", "rollout")
+        .put("status", "cancelled")));
+    if (d != null && d.engine != null) {
+      String node = d.engine.node;
+      vertx.eventBus().<Buffer>request(Bus.cancels(node), Buffer.buffer(id)).onComplete(ar -> send(ctx,
+          ar.succeeded() ? new Reply(Integer.parseInt(ar.result().headers().get(Bus.STATUS)),
+              ar.result().body().getBytes())
+              : RolloutServer.errorReply(503, null, "engine " + node + " did not take the cancel; retry"), node));
+    } else if (d != null && waiting.remove(d)) {
+      d.done.complete(RolloutServer.errorReply(409, null, "cancelled (DELETE /v1/rollouts/{id}) before it started"));
+      send(ctx, cancelled, null);
+    } else if (finished.getIfPresent(id) != null) {
+      finished.invalidate(id);
+      send(ctx, new Reply(200, bytes(JSON.createObjectNode().put("id", id).put("object", "rollout")
+          .put("status", "deleted"))), null);
     } else {
       send(ctx, RolloutServer.errorReply(404, "id", "no rollout " + id), null);
     }

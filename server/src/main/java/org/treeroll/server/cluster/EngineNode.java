@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
 import org.treeroll.server.RolloutServer;
 
 /**
- * One engine in the cluster: takes rollouts and weight updates addressed to its node id on the
+ * One engine in the cluster: takes rollouts, cancellations and weight updates addressed to its node id on the
  * event bus, runs them on its {@link RolloutServer} (the same checks and answers as over HTTP),
  * and publishes its model, weight version and load on {@link Bus#ENGINES} twice a second.
  */
@@ -37,6 +37,7 @@ public final class EngineNode implements AutoCloseable {
     this.server = server;
     this.consumers = List.of(
         vertx.eventBus().<Buffer>consumer(Bus.rollouts(node), m -> serve(m, server::submitRollout)),
+        vertx.eventBus().<Buffer>consumer(Bus.cancels(node), m -> serve(m, server::cancelRollout)),
         vertx.eventBus().<Buffer>consumer(Bus.weights(node), m -> serve(m, server::submitWeights)));
     this.timer = vertx.setPeriodic(0, HEARTBEAT_MS, t -> heartbeat());
   }
