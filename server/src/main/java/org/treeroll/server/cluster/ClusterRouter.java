@@ -80,7 +80,7 @@ public final class ClusterRouter implements AutoCloseable {
   private HttpServer http;
   private MessageConsumer<JsonObject> heartbeats;
   private long sweeper;
-  private java.util.UUID membership;
+  private UUID membership;
   private final ClusterOptions.Joined joined;
 
   /** A rollout on its way: sent to one engine at a time until one answers. */
