@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks that print tables.",
     subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.SharedPrefix.class,
-        BenchCommand.Server.class, SoakCommand.class})
+        BenchCommand.Server.class, SoakCommand.class, ClusterBenchCommand.class})
 final class BenchCommand {
   /** Timed steps per batch size at most: the median settles long before. */
   static final int MAX_STEPS = 10_000;

@@ -2,12 +2,18 @@ package org.treeroll.cli;
 
 import io.vertx.core.Vertx;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.server.RolloutServer;
 import org.treeroll.server.ServerOptions;
+import org.treeroll.server.cluster.ClusterOptions;
+import org.treeroll.server.cluster.ClusterRouter;
+import org.treeroll.server.cluster.EngineNode;
+import org.treeroll.server.cluster.RoutingOptions;
+import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -60,6 +66,45 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--max-results", defaultValue = "1000", description = "Finished rollouts kept (default: ${DEFAULT-VALUE})")
   int maxResults;
 
+  @Option(names = "--cluster", description = "Also serve this engine to a cluster: join it and take requests from"
+      + " its routers (docs/scale-out.md)")
+  boolean cluster;
+
+  @Option(names = "--router", description = "Serve the HTTP API in front of a cluster's engines instead of an engine"
+      + " (loads no model; docs/scale-out.md)")
+  boolean router;
+
+  @Option(names = "--cluster-name", defaultValue = "treeroll",
+      description = "Nodes join only a cluster of the same name (default: ${DEFAULT-VALUE})")
+  String clusterName;
+
+  @Option(names = "--cluster-host", defaultValue = "127.0.0.1",
+      description = "Address this node binds and announces to the cluster (default: ${DEFAULT-VALUE})")
+  String clusterHost;
+
+  @Option(names = "--cluster-port", defaultValue = "5701", description = "This node's cluster port (default: ${DEFAULT-VALUE})")
+  int clusterPort;
+
+  @Option(names = "--members", split = ",", description = "Nodes to join through, host or host:port, comma-separated"
+      + " (default: --cluster-host, ports 5701-5703); one live member is enough")
+  List<String> members = List.of();
+
+  @Option(names = "--routing", defaultValue = "cache-aware",
+      description = "Router: cache-aware or round-robin (default: ${DEFAULT-VALUE})")
+  String routing;
+
+  @Option(names = "--cache-threshold", defaultValue = "0.3",
+      description = "Router: share of a prompt an engine must hold to be preferred (default: ${DEFAULT-VALUE})")
+  double cacheThreshold;
+
+  @Option(names = "--balance-abs", defaultValue = "32", description = "Router: requests in flight past the least-loaded"
+      + " engine's at which the load counts as out of balance (default: ${DEFAULT-VALUE})")
+  int balanceAbs;
+
+  @Option(names = "--balance-rel", defaultValue = "1.5", description = "Router: times the least-loaded engine's load at"
+      + " which it counts as out of balance (default: ${DEFAULT-VALUE})")
+  double balanceRel;
+
   @Override
   public Integer call() throws InterruptedException {
     long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
@@ -74,16 +119,40 @@ final class ServeCommand implements Callable<Integer> {
     String key = apiKey != null ? apiKey : System.getenv("TREEROLL_API_KEY");
     ServerOptions options = new ServerOptions(host, port, key, maxInFlight, maxBodyMb << 20, maxPromptTokens,
         Duration.ofSeconds(timeoutS), Duration.ofSeconds(resultTtlS), maxResults);
-    Vertx vertx = Vertx.vertx();
+    if (cluster && router) {
+      throw new TreeRollException("--cluster and --router exclude each other: a node is an engine or a router");
+    }
+    if (!routing.equals("cache-aware") && !routing.equals("round-robin")) {
+      throw new TreeRollException("--routing must be cache-aware or round-robin, got " + routing);
+    }
+    Cli.inRange("--cache-threshold", cacheThreshold, 0, 1);
+    Cli.inRange("--balance-abs", balanceAbs, 0, Cli.MAX_PARALLEL, "");
+    Cli.inRange("--balance-rel", balanceRel, 1, 1e6);
+    ClusterOptions.Joined joined = cluster || router
+        ? new ClusterOptions(clusterName, clusterHost, clusterPort, members).join() : null;
+    Vertx vertx = joined != null ? joined.vertx() : Vertx.vertx();
     CountDownLatch stopped = new CountDownLatch(1);
-    try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(vertx, lm, kvBytes,
-            InferenceSession.DEFAULT_PAGE_SIZE, InferenceSession.DEFAULT_STEP_TOKENS);
-        RolloutServer server = RolloutServer.start(vertx, session, options)) {
-      System.out.printf("treeroll: serving %s on http://%s:%d (docs/http-api.md); Ctrl-C stops%n",
-          lm.dir().getFileName(), host, server.port());
-      Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
-      stopped.await();
+    Runtime.getRuntime().addShutdownHook(new Thread(stopped::countDown));
+    try {
+      if (router) {
+        try (ClusterRouter r = ClusterRouter.start(joined, options, new RoutingOptions(routing.equals("round-robin"),
+            cacheThreshold, balanceAbs, balanceRel))) {
+          System.out.printf("treeroll: routing cluster '%s' on http://%s:%d (docs/scale-out.md); Ctrl-C stops%n",
+              clusterName, host, r.port());
+          stopped.await();
+        }
+        return 0;
+      }
+      try (LoadedModel lm = LoadedModel.open(model.resolve());
+          InferenceSession session = new InferenceSession(vertx, lm, kvBytes,
+              InferenceSession.DEFAULT_PAGE_SIZE, InferenceSession.DEFAULT_STEP_TOKENS);
+          RolloutServer server = RolloutServer.start(vertx, session, options);
+          EngineNode node = joined == null ? null : EngineNode.start(joined, server)) {
+        System.out.printf("treeroll: serving %s on http://%s:%d (docs/http-api.md)%s; Ctrl-C stops%n",
+            lm.dir().getFileName(), host, server.port(), node == null ? "" : ", engine " + joined.nodeId()
+                + " of cluster '" + clusterName + "'");
+        stopped.await();
+      }
     } finally {
       vertx.close();
     }

@@ -102,21 +102,7 @@ final class RolloutEndpoints {
     if (req.stream()) {
       res.setChunked(true).putHeader(HttpHeaders.CONTENT_TYPE, "application/x-ndjson");
     }
-    Events events = new Events(loop, res, req.stream(), req.sampling().stop());
-    CompletableFuture<ObjectNode> result;
-    try {
-      result = req.reward() == null ? plainRollout(req, events) : rewardedRollout(req, events);
-    } catch (RuntimeException e) {
-      server.release();
-      req.close();
-      throw e;
-    }
-    running.put(req.id(), result);
-    long timer = vertx.setTimer(options.requestTimeout().toMillis(), t -> {
-      // Failing the result cancels the engine request (see linked).
-      result.completeExceptionally(new ApiError(504, null, "timed out after "
-          + options.requestTimeout().toSeconds() + " s; the rollout was cancelled"));
-    });
+    CompletableFuture<ObjectNode> result = launch(req, new Events(loop, res, req.stream(), req.sampling().stop()));
     res.closeHandler(v -> {
       if (!over.get()) {
         result.cancel(true); // the client went away: free its pages
@@ -124,13 +110,6 @@ final class RolloutEndpoints {
     });
     result.whenComplete((body, e) -> {
       over.set(true);
-      vertx.cancelTimer(timer);
-      if (body != null) {
-        finished.put(req.id(), body); // before it leaves running: its id is never free in between
-      }
-      running.remove(req.id());
-      server.release();
-      req.close();
       loop.runOnContext(v -> {
         if (e != null) {
           server.fail(ctx, server.asApiError(e));
@@ -145,6 +124,78 @@ final class RolloutEndpoints {
         }
       });
     });
+  }
+
+  /**
+   * A rollout sent by a cluster router (no stream). Idempotent by id: a router that lost an
+   * engine sends the same request again elsewhere, and a repeat here gets the running or the
+   * finished rollout instead of a 409.
+   */
+  CompletableFuture<ObjectNode> submit(com.fasterxml.jackson.databind.JsonNode body) {
+    RolloutRequest req = RolloutRequest.parse(body, session.model(), server.chat, options, "ro-" + UUID.randomUUID(),
+        vertx);
+    ObjectNode done = finished.getIfPresent(req.id());
+    @SuppressWarnings("unchecked")
+    CompletableFuture<ObjectNode> run = (CompletableFuture<ObjectNode>) running.get(req.id());
+    if (done != null || run != null) {
+      req.close();
+      return done != null ? CompletableFuture.completedFuture(done) : run;
+    }
+    if (req.stream()) {
+      req.close();
+      throw ApiError.badRequest("stream", "not supported through a cluster router; send the request without it");
+    }
+    try {
+      server.admit();
+    } catch (ApiError e) {
+      req.close();
+      throw e;
+    }
+    return launch(req, new Events(vertx.getOrCreateContext(), null, false, req.sampling().stop()));
+  }
+
+  /**
+   * Starts the engine request: tracked by id while it runs, cancelled past the request timeout,
+   * kept in {@code finished} once done; its admission place is given back at the end.
+   */
+  private CompletableFuture<ObjectNode> launch(RolloutRequest req, Events events) {
+    CompletableFuture<ObjectNode> result;
+    try {
+      result = req.reward() == null ? plainRollout(req, events) : rewardedRollout(req, events);
+    } catch (RuntimeException e) {
+      server.release();
+      req.close();
+      throw e;
+    }
+    running.put(req.id(), result);
+    long timer = vertx.setTimer(options.requestTimeout().toMillis(), t -> {
+      // Failing the result cancels the engine request (see linked).
+      result.completeExceptionally(new ApiError(504, null, "timed out after "
+          + options.requestTimeout().toSeconds() + " s; the rollout was cancelled"));
+    });
+    // Completes after the bookkeeping, so that a caller answered can read the rollout by id;
+    // cancelling or failing it cancels the engine request.
+    CompletableFuture<ObjectNode> tracked = new CompletableFuture<>();
+    result.whenComplete((body, e) -> {
+      vertx.cancelTimer(timer);
+      if (body != null) {
+        finished.put(req.id(), body); // before it leaves running: its id is never free in between
+      }
+      running.remove(req.id());
+      server.release();
+      req.close();
+      if (e != null) {
+        tracked.completeExceptionally(e);
+      } else {
+        tracked.complete(body);
+      }
+    });
+    tracked.whenComplete((body, e) -> {
+      if (e != null) {
+        result.completeExceptionally(e);
+      }
+    });
+    return tracked;
   }
 
   /** Trees only: no reward, no advantages. */
@@ -367,16 +418,23 @@ final class RolloutEndpoints {
   }
 
   private void deleteRollout(RoutingContext ctx) {
-    String id = ctx.pathParam("id");
+    try {
+      server.sendJson(ctx, 200, delete(ctx.pathParam("id")));
+    } catch (ApiError e) {
+      server.fail(ctx, e);
+    }
+  }
+
+  /** Cancels a running rollout or forgets a finished one; 404 if there is neither. */
+  ObjectNode delete(String id) {
     CompletableFuture<?> f = running.get(id);
     if (f != null) {
       f.cancel(true); // the engine frees its pages at its next step boundary
-      server.sendJson(ctx, 200, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "cancelled"));
+      return JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "cancelled");
     } else if (finished.getIfPresent(id) != null) {
       finished.invalidate(id);
-      server.sendJson(ctx, 200, JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "deleted"));
-    } else {
-      server.fail(ctx, new ApiError(404, "id", "no rollout " + id));
+      return JSON.createObjectNode().put("id", id).put("object", "rollout").put("status", "deleted");
     }
+    throw new ApiError(404, "id", "no rollout " + id);
   }
 }

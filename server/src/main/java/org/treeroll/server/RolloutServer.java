@@ -141,13 +141,21 @@ public final class RolloutServer implements AutoCloseable {
       ctx.next();
       return;
     }
-    String h = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
-    byte[] given = h != null && h.startsWith("Bearer ") ? h.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
-    if (!MessageDigest.isEqual(given, options.apiKey().getBytes(StandardCharsets.UTF_8))) {
-      fail(ctx, new ApiError(401, null, "a valid API key is required: send Authorization: Bearer <key>"));
+    if (!carriesKey(ctx, options.apiKey())) {
+      fail(ctx, new ApiError(401, null, KEY_REQUIRED));
       return;
     }
     ctx.next();
+  }
+
+  /** The message of a 401. */
+  public static final String KEY_REQUIRED = "a valid API key is required: send Authorization: Bearer <key>";
+
+  /** Whether the request carries {@code Authorization: Bearer <key>} (compared in constant time). */
+  public static boolean carriesKey(RoutingContext ctx, String key) {
+    String h = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
+    byte[] given = h != null && h.startsWith("Bearer ") ? h.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
+    return MessageDigest.isEqual(given, key.getBytes(StandardCharsets.UTF_8));
   }
 
   /**
@@ -326,29 +334,108 @@ public final class RolloutServer implements AutoCloseable {
           return u.whenComplete((v, e) -> tmp.toFile().delete());
         });
       } else {
-        String path = f.string("path", null, 4096);
-        if (path == null) {
-          throw ApiError.badRequest("path", "required: a HF model directory or a .safetensors file on the server");
-        }
-        Path p;
-        try {
-          p = Path.of(path);
-        } catch (InvalidPathException e) {
-          throw ApiError.badRequest("path", "not a valid path: " + e.getReason());
-        }
-        update = vertx.executeBlocking(() -> Files.isDirectory(p) ? WeightUpdate.fromDirectory(p)
-            : WeightUpdate.fromSafetensors(List.of(p)), false).toCompletionStage().toCompletableFuture()
-            .thenCompose(u -> session.updateWeights(u, policy));
+        update = weightsFromPath(f, policy);
       }
       update.whenComplete((v, e) -> loop.runOnContext(x -> {
         if (e != null) {
-          ApiError err = asApiError(e);
-          fail(ctx, err.status == 500 ? err : new ApiError(err.status, raw ? "body" : "path", err.getMessage()));
+          fail(ctx, weightError(e, raw ? "body" : "path"));
         } else {
-          sendJson(ctx, 200, JSON.createObjectNode().put("object", "weights").put("weight_version", v));
+          sendJson(ctx, 200, weightsJson(v));
         }
       }));
     });
+  }
+
+  private CompletableFuture<Long> weightsFromPath(JsonFields f, WeightSwapPolicy policy) {
+    String path = f.string("path", null, 4096);
+    if (path == null) {
+      throw ApiError.badRequest("path", "required: a HF model directory or a .safetensors file on the server");
+    }
+    Path p;
+    try {
+      p = Path.of(path);
+    } catch (InvalidPathException e) {
+      throw ApiError.badRequest("path", "not a valid path: " + e.getReason());
+    }
+    return vertx.executeBlocking(() -> Files.isDirectory(p) ? WeightUpdate.fromDirectory(p)
+        : WeightUpdate.fromSafetensors(List.of(p)), false).toCompletionStage().toCompletableFuture()
+        .thenCompose(u -> session.updateWeights(u, policy));
+  }
+
+  private static ApiError weightError(Throwable e, String param) {
+    ApiError err = asApiError(e);
+    return err.status == 500 ? err : new ApiError(err.status, param, err.getMessage());
+  }
+
+  private static ObjectNode weightsJson(long version) {
+    return JSON.createObjectNode().put("object", "weights").put("weight_version", version);
+  }
+
+  // ---- The same requests from a cluster router (org.treeroll.server.cluster), without HTTP. ----
+
+  /**
+   * An answer to a request that came over the cluster's event bus: the HTTP status and the JSON
+   * body this server would have answered.
+   */
+  public record Reply(int status, byte[] body) {}
+
+  /** {@code POST /v1/rollouts} without a stream; idempotent by the request's id. */
+  public CompletableFuture<Reply> submitRollout(byte[] body) {
+    return answer(() -> rollouts.submit(parse(body)).thenApply(o -> new Reply(200, bytes(o))));
+  }
+
+  /** {@code DELETE /v1/rollouts/{id}}. */
+  public CompletableFuture<Reply> cancelRollout(byte[] id) {
+    return answer(() -> CompletableFuture.completedFuture(
+        new Reply(200, bytes(rollouts.delete(new String(id, StandardCharsets.UTF_8))))));
+  }
+
+  /** {@code POST /v1/weights} by path; the reply's {@code weight_version} is the version now serving. */
+  public CompletableFuture<Reply> submitWeights(byte[] body) {
+    return answer(() -> {
+      JsonFields f = JsonFields.of(parse(body), "", WEIGHT_FIELDS);
+      return weightsFromPath(f, weightPolicy(f)).handle((v, e) -> e != null
+          ? error(weightError(e, "path")) : new Reply(200, bytes(weightsJson(v))));
+    });
+  }
+
+  /** What an engine node tells the cluster about itself. */
+  public record Load(long weightVersion, int inFlight, int maxInFlight) {}
+
+  public CompletableFuture<Load> load() {
+    return session.stats().thenApply(s -> new Load(s.weightVersion(), inFlight.get(), options.maxInFlight()));
+  }
+
+  public String modelName() {
+    return modelName;
+  }
+
+  private static JsonNode parse(byte[] body) {
+    requireUtf8(body);
+    try {
+      return JSON.readTree(body);
+    } catch (IOException e) {
+      throw ApiError.badRequest(null, "the body is not valid JSON: " + e.getMessage());
+    }
+  }
+
+  private static CompletableFuture<Reply> answer(java.util.function.Supplier<CompletableFuture<Reply>> call) {
+    try {
+      return call.get().exceptionally(e -> error(asApiError(e)));
+    } catch (ApiError e) {
+      return CompletableFuture.completedFuture(error(e));
+    } catch (TreeRollException e) {
+      return CompletableFuture.completedFuture(error(ApiError.badRequest(null, e.getMessage())));
+    }
+  }
+
+  /** An error answered in the API's shape (docs/http-api.md, "Errors"). */
+  public static Reply errorReply(int status, String param, String message) {
+    return error(new ApiError(status, param, message));
+  }
+
+  private static Reply error(ApiError e) {
+    return new Reply(e.status, bytes(e.toJson()));
   }
 
   private static JsonFields queryFields(RoutingContext ctx) {

@@ -75,7 +75,8 @@ public final class ServerBenchmark {
     }
   }
 
-  private interface Call {
+  /** One request of a measured run. */
+  public interface Call {
     void run(int index) throws Exception;
   }
 
@@ -105,7 +106,7 @@ public final class ServerBenchmark {
   }
 
   /** {@code requests} calls from {@code concurrency} clients, each taking the next index. */
-  private static Side measure(int requests, int concurrency, Call call) {
+  public static Side measure(int requests, int concurrency, Call call) {
     long[] nanos = new long[requests];
     AtomicInteger next = new AtomicInteger();
     long t0 = System.nanoTime();

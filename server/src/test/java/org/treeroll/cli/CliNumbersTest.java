@@ -77,6 +77,17 @@ class CliNumbersTest {
       c.add(row(serve, o, o.equals("--kv-budget-mb") || o.equals("--max-body-mb") ? HUGE_MB : "2000000000", o));
     }
 
+    // Refused before the node joins any cluster.
+    String[] router = {"serve", "--router"};
+    c.add(row(router, "--cluster-port", "0", "--cluster-port"));
+    c.add(row(router, "--cluster-port", "70000", "--cluster-port"));
+    c.add(row(router, "--cluster-name", " ", "--cluster-name"));
+    c.add(row(router, "--cache-threshold", "1.5", "--cache-threshold"));
+    c.add(row(router, "--balance-abs", "-1", "--balance-abs"));
+    c.add(row(router, "--balance-rel", "0.5", "--balance-rel"));
+    c.add(row(router, "--routing", "random", "--routing"));
+    c.add(row(new String[] {"serve", "--cluster"}, "--router", "--port=0", "--router"));
+
     String[] train = {"train-model", "--out", "/nonexistent/t"};
     for (String o : List.of("--steps", "--batch", "--threads")) {
       c.add(row(train, o, "0", o));
