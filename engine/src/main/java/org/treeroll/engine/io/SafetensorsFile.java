@@ -190,6 +190,30 @@ public final class SafetensorsFile implements AutoCloseable {
     return out;
   }
 
+  /** The raw bits of a BF16 or F16 tensor, row-major, without widening. */
+  public short[] readBits(String name) {
+    TensorInfo t = tensors.get(name);
+    if (t == null) {
+      throw new TreeRollException(path + ": tensor '" + name + "' not found");
+    }
+    if (t.dtype().bytes() != 2) {
+      throw new IllegalArgumentException(path + ": tensor '" + name + "' is " + t.dtype() + ", not 16-bit");
+    }
+    long count = NamedTensor.elementCount(t.shape());
+    if (count > Integer.MAX_VALUE - 8) {
+      throw new TreeRollException(path + ": tensor '" + name + "' has " + count
+          + " elements, more than one array holds");
+    }
+    short[] out = new short[(int) count];
+    try {
+      ByteBuffer data = channel.map(FileChannel.MapMode.READ_ONLY, t.begin(), t.end() - t.begin());
+      data.order(java.nio.ByteOrder.LITTLE_ENDIAN).asShortBuffer().get(out);
+    } catch (IOException e) {
+      throw new TreeRollException(path + ": tensor '" + name + "': cannot read: " + e.getMessage(), e);
+    }
+    return out;
+  }
+
   private static void readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
     while (buf.hasRemaining()) {
       int n = ch.read(buf, position + buf.position());
