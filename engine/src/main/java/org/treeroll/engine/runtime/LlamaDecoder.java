@@ -305,7 +305,7 @@ public final class LlamaDecoder implements Model {
     return n;
   }
 
-  /** How the matrices are kept: fp32, or the checkpoint's 16-bit type (see {@link WeightPrecision}). */
+  @Override
   public DType weightType() {
     return weightType;
   }
