@@ -40,6 +40,9 @@ public final class LoadedModel implements AutoCloseable {
     TextTokenizer tokenizer = TextTokenizer.load(dir);
     try (WeightSource weights = WeightSource.open(dir)) {
       Model model = LlamaDecoder.load(cfg, weights, DjlRuntime.device(), precision);
+      // Loading passed each tensor through the heap once: hand that memory back now, so that the
+      // process stays about the size of its weights (the launcher's G1 uncommits on a full GC).
+      System.gc();
       int[] eos = IntStream.concat(Arrays.stream(cfg.eosTokenIds()),
           Arrays.stream(tokenizer.special().eosIds())).distinct().toArray();
       return new LoadedModel(dir, model, tokenizer, eos);

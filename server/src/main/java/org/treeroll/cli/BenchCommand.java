@@ -74,23 +74,24 @@ final class BenchCommand {
       };
       Path dir = model.resolve();
       List<DecodeBenchmark.Row> rows = new ArrayList<>();
-      List<String> loads = new ArrayList<>();
-      try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
-        for (WeightPrecision precision : runs) {
-          // The model before the probe's first measurement: its context bounds the prompt.
-          try (LoadedModel lm = LoadedModel.open(dir, precision)) {
-            Cli.withinContext("--prompt-tokens + --steps", (long) promptTokens + steps, lm.config(),
-                lm.dir().getFileName().toString());
-            if (rows.isEmpty() && loads.isEmpty()) {
-              System.out.printf("model: %s, %,d parameters, weight files %.2f GB%n", lm.dir().getFileName(),
-                  lm.config().parameterCount(), weightFileBytes(dir) / 1e9);
-              System.out.println("machine limits are measured again before each batch size's timed steps");
-            }
-            System.gc(); // what the loaded model holds, not the load's garbage
-            double rssGb = SoakCommand.rssMb() * 1048576 / 1e9;
-            loads.add(String.format("%s weights: resident memory %.2f GB after load (%.2fx the weight files)",
-                lm.model().weightType(), rssGb, rssGb * 1e9 / weightFileBytes(dir)));
-            System.out.println(loads.get(loads.size() - 1));
+      for (WeightPrecision precision : runs) {
+        // The model first: its context bounds the prompt before the probe allocates gigabytes.
+        double before = SoakCommand.rssMb() * 1048576 / 1e9;
+        try (LoadedModel lm = LoadedModel.open(dir, precision)) {
+          Cli.withinContext("--prompt-tokens + --steps", (long) promptTokens + steps, lm.config(),
+              lm.dir().getFileName().toString());
+          if (rows.isEmpty()) {
+            System.out.printf("model: %s, %,d parameters, weight files %.2f GB%n", lm.dir().getFileName(),
+                lm.config().parameterCount(), weightFileBytes(dir) / 1e9);
+            System.out.println("machine limits are measured again before each batch size's timed steps");
+          }
+          double after = SoakCommand.rssMb() * 1048576 / 1e9; // LoadedModel.open has collected the load's garbage
+          double file = weightFileBytes(dir) / 1e9;
+          System.out.printf("%s weights: resident memory %.2f GB before load, %.2f GB after (%.2fx the weight"
+                  + " files); the load added %.2f GB (%.2fx), tokenizer and PyTorch's libraries included%n",
+              lm.model().weightType(), before, after, after / file, after - before, (after - before) / file);
+          // The probe after the resident memory is read: it holds gigabytes of its own.
+          try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
             rows.addAll(DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1, probe::measure));
           }
         }

@@ -3,6 +3,7 @@ package org.treeroll.engine.io;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.ShortBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -96,13 +97,13 @@ final class SafetensorsWeights implements WeightSource {
   }
 
   @Override
-  public short[] readBits(String name, long... expectedShape) {
+  public ShortBuffer readBits(String name, long... expectedShape) {
     SafetensorsFile f = checked(name, expectedShape);
     DType type = f.tensors().get(name).dtype();
-    short[] bits = f.readBits(name);
-    for (int i = 0; i < bits.length; i++) {
-      if (type.nonFinite(bits[i])) {
-        throw new TreeRollException(f.path() + ": tensor '" + name + "' holds " + type.widen(bits[i])
+    ShortBuffer bits = f.readBits(name);
+    for (int i = 0, n = bits.limit(); i < n; i++) {
+      if (type.nonFinite(bits.get(i))) {
+        throw new TreeRollException(f.path() + ": tensor '" + name + "' holds " + type.widen(bits.get(i))
             + " at element " + i + "; refusing non-finite weights");
       }
     }

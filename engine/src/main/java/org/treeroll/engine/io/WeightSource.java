@@ -1,5 +1,6 @@
 package org.treeroll.engine.io;
 
+import java.nio.ShortBuffer;
 import java.nio.file.Path;
 import java.util.Set;
 
@@ -31,13 +32,13 @@ public interface WeightSource extends AutoCloseable {
   }
 
   /**
-   * Reads one BF16 or F16 tensor's bits as stored (row-major), checking its shape and that every
-   * value is finite.
+   * One BF16 or F16 tensor's bits as stored (row-major), checking its shape and that every value
+   * is finite.
    *
    * @throws org.treeroll.tree.TreeRollException as {@link #read} does
    * @throws UnsupportedOperationException if the source holds no 16-bit tensors
    */
-  default short[] readBits(String name, long... expectedShape) {
+  default ShortBuffer readBits(String name, long... expectedShape) {
     throw new UnsupportedOperationException("this weight source holds no 16-bit tensors");
   }
 

@@ -668,17 +668,10 @@ public final class LlamaDecoder implements Model {
     int n = (int) in;
     if (half != DType.F32) {
       SharedArray a = SharedArray.half(half, new Shape(in, total));
-      ByteBuffer buf = a.chunks().get(0);
       int col = 0;
       for (int b = 0; b < names.length; b++) {
-        short[] w = weights.readBits(names[b], rows[b], in);
-        int r = (int) rows[b];
-        for (int i = 0; i < r; i++) {
-          for (int c = 0; c < n; c++) {
-            buf.putShort(2 * (c * total + col + i), w[i * n + c]);
-          }
-        }
-        col += r;
+        a.putTransposed(weights.readBits(names[b], rows[b], in), (int) rows[b], n, col);
+        col += (int) rows[b];
       }
       return new Projection(a, n, total, true);
     }

@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.ShortBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.treeroll.engine.io.DType;
@@ -104,17 +105,29 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
    * The transpose {@code [cols, rows]} of the row-major 16-bit matrix {@code w [rows, cols]}, kept
    * in {@code type}: the bits are copied, never rounded.
    */
-  static SharedArray transposedHalf(DType type, short[] w, int rows, int cols) {
+  static SharedArray transposedHalf(DType type, ShortBuffer w, int rows, int cols) {
     SharedArray a = half(type, new Shape(cols, rows));
-    ByteBuffer buf = a.chunks.get(0);
+    a.putTransposed(w, rows, cols, 0);
+    return a;
+  }
+
+  /**
+   * Writes the transpose of the row-major 16-bit {@code w [rows, cols]} into this {@code [cols,
+   * width]} 16-bit array at columns {@code [col, col + rows)}, in tiles of 64 rows of {@code w} so
+   * each pass reads 64 nearby source rows and writes runs of 64 elements.
+   */
+  void putTransposed(ShortBuffer w, int rows, int cols, int col) {
+    ShortBuffer out = chunks.get(0).asShortBuffer();
+    int width = (int) shape.get(1);
     for (int r0 = 0; r0 < rows; r0 += 64) {
+      int end = Math.min(rows, r0 + 64);
       for (int c = 0; c < cols; c++) {
-        for (int r = r0, end = Math.min(rows, r0 + 64); r < end; r++) {
-          buf.putShort(2 * (c * rows + r), w[r * cols + c]);
+        int at = c * width + col;
+        for (int r = r0; r < end; r++) {
+          out.put(at + r, w.get(r * cols + c));
         }
       }
     }
-    return a;
   }
 
   /** A zero-filled 16-bit array of {@code shape}, seen by Java only. */
