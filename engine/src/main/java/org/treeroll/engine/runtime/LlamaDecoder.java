@@ -198,6 +198,9 @@ public final class LlamaDecoder implements Model {
       WeightPrecision precision) {
     boolean inMajor = !forPyTorch;
     DType half = keptType(cfg, weights, forPyTorch, precision);
+    if (device.getDeviceType().equals(Device.Type.CPU)) {
+      MemoryFit.check(cfg, half);
+    }
     NDManager m = NDManager.newBaseManager(device);
     try {
       long d = cfg.hiddenSize();

@@ -113,6 +113,19 @@ class SixteenBitWeightsTest {
     }
   }
 
+  @Test
+  void aModelThatCannotFitIsRefusedNamingTheSizesBeforeReadingAnyWeight() {
+    // Llama-3-405B's shape: ~810 GB of BF16, ~1.6 TB in fp32. The source holds no tensor at all,
+    // so the check must come before the first read.
+    ModelConfig huge = new ModelConfig(org.treeroll.engine.model.Architecture.LLAMA, 128256, 16384, 53248, 126,
+        128, 8, 128, 1e-5, 500000, 131072, false, false, 128000, new int[] {128001});
+    WeightSource empty = org.treeroll.engine.model.InMemoryWeights.of(List.of());
+    assertThatThrownBy(() -> LlamaDecoder.load(huge, empty, DjlRuntime.device()).close())
+        .isInstanceOf(TreeRollException.class)
+        .hasMessageMatching("the model's weights need \\d+\\.\\d\\d GB .*")
+        .hasMessageContaining("GB available");
+  }
+
   /** Logits at every position: the first {@code prefill} tokens in one step, then one token a step. */
   private static float[][] prefillThenDecode(Model model, int[] tokens, int prefill) {
     try (KvStore kv = model.newKvStore(new PagePool(16, 8))) {
