@@ -9,6 +9,7 @@ import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.runtime.DjlRuntime;
 import org.treeroll.engine.runtime.LlamaDecoder;
 import org.treeroll.engine.runtime.Model;
+import org.treeroll.engine.runtime.WeightPrecision;
 import org.treeroll.engine.tokenizer.TextTokenizer;
 import org.treeroll.tree.TreeRollException;
 
@@ -26,14 +27,22 @@ public final class LoadedModel implements AutoCloseable {
     this.eosIds = eosIds;
   }
 
+  /** Opens {@code dir} with its 16-bit matrices kept as stored where the kernels allow it. */
   public static LoadedModel open(Path dir) {
+    return open(dir, WeightPrecision.AS_STORED);
+  }
+
+  public static LoadedModel open(Path dir, WeightPrecision precision) {
     if (!Files.isDirectory(dir)) {
       throw new TreeRollException(dir + ": model directory not found");
     }
     ModelConfig cfg = ModelConfig.read(dir);
     TextTokenizer tokenizer = TextTokenizer.load(dir);
     try (WeightSource weights = WeightSource.open(dir)) {
-      Model model = LlamaDecoder.load(cfg, weights, DjlRuntime.device());
+      Model model = LlamaDecoder.load(cfg, weights, DjlRuntime.device(), precision);
+      // Loading passed each tensor through the heap once: hand that memory back now, so that the
+      // process stays about the size of its weights (the launcher's G1 uncommits on a full GC).
+      System.gc();
       int[] eos = IntStream.concat(Arrays.stream(cfg.eosTokenIds()),
           Arrays.stream(tokenizer.special().eosIds())).distinct().toArray();
       return new LoadedModel(dir, model, tokenizer, eos);

@@ -1,11 +1,16 @@
 package org.treeroll.cli;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.io.DType;
+import org.treeroll.engine.runtime.WeightPrecision;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.bench.DecodeBenchmark;
 import org.treeroll.engine.bench.MachineLimits;
@@ -42,6 +47,10 @@ final class BenchCommand {
     @Option(names = "--steps", defaultValue = "12", description = "Timed decode steps per batch size; the median counts (default: ${DEFAULT-VALUE})")
     int steps;
 
+    @Option(names = "--weights", defaultValue = "both",
+        description = "as-stored (16-bit checkpoints stay 16-bit), fp32 (widened at load), or both, one after the other (default: ${DEFAULT-VALUE})")
+    String weights;
+
     @Option(names = "--read-gb", defaultValue = "2", description = "Bytes streamed to measure memory bandwidth (default: ${DEFAULT-VALUE} GB)")
     double readGb;
 
@@ -57,32 +66,69 @@ final class BenchCommand {
       if (!(readGb >= 0.01 && readGb <= maxGb)) {
         throw new TreeRollException("--read-gb must be in [0.01, " + maxGb + "] (half the heap), got " + readGb);
       }
-      // The model first: its context bounds the prompt before the probe allocates gigabytes.
-      try (LoadedModel lm = LoadedModel.open(model.resolve())) {
-        Cli.withinContext("--prompt-tokens + --steps", (long) promptTokens + steps, lm.config(),
-            lm.dir().getFileName().toString());
-        run(lm);
+      List<WeightPrecision> runs = switch (weights) {
+        case "as-stored" -> List.of(WeightPrecision.AS_STORED);
+        case "fp32" -> List.of(WeightPrecision.FP32);
+        case "both" -> List.of(WeightPrecision.AS_STORED, WeightPrecision.FP32);
+        default -> throw new TreeRollException("--weights must be as-stored, fp32 or both, got '" + weights + "'");
+      };
+      Path dir = model.resolve();
+      List<DecodeBenchmark.Row> rows = new ArrayList<>();
+      for (WeightPrecision precision : runs) {
+        // The model first: its context bounds the prompt before the probe allocates gigabytes.
+        double before = SoakCommand.rssMb() * 1048576 / 1e9;
+        try (LoadedModel lm = LoadedModel.open(dir, precision)) {
+          Cli.withinContext("--prompt-tokens + --steps", (long) promptTokens + steps, lm.config(),
+              lm.dir().getFileName().toString());
+          if (rows.isEmpty()) {
+            System.out.printf("model: %s, %,d parameters, weight files %.2f GB%n", lm.dir().getFileName(),
+                lm.config().parameterCount(), weightFileBytes(dir) / 1e9);
+            System.out.println("machine limits are measured again before each batch size's timed steps");
+          }
+          double after = SoakCommand.rssMb() * 1048576 / 1e9; // LoadedModel.open has collected the load's garbage
+          double file = weightFileBytes(dir) / 1e9;
+          System.out.printf("%s weights: resident memory %.2f GB before load, %.2f GB after (%.2fx the weight"
+                  + " files); the load added %.2f GB (%.2fx), tokenizer and PyTorch's libraries included%n",
+              lm.model().weightType(), before, after, after / file, after - before, (after - before) / file);
+          // The probe after the resident memory is read: it holds gigabytes of its own.
+          try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
+            rows.addAll(DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1, probe::measure));
+          }
+        }
       }
+      System.out.println();
+      System.out.println("| weights | batch | context | ms/step | tokens/s | weights GB/s | memory read GB/s | % of memory BW | GFLOP/s | matmul GFLOP/s | % of matmul |");
+      System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+      for (DecodeBenchmark.Row r : rows) {
+        System.out.printf("| %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.0f%% |%n",
+            r.weights(), r.batch(), r.context(), r.msPerStep(), r.tokensPerSecond(), r.weightGBs(),
+            r.limits().memoryGBs(), 100 * r.memoryShare(), r.gflops(), r.limits().matmulGflops(),
+            100 * r.matmulShare());
+      }
+      printSpeedups(rows);
       return 0;
     }
 
-    private void run(LoadedModel lm) {
-      try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
-        System.out.printf("model: %s, %,d parameters, %.2f GB of fp32 weights read per decode step%n",
-            lm.dir().getFileName(), lm.config().parameterCount(),
-            4.0 * DecodeBenchmark.matmulParams(lm.config()) / 1e9);
-        System.out.println("machine limits are measured again before each batch size's timed steps");
-        List<DecodeBenchmark.Row> rows =
-            DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1, probe::measure);
-        System.out.println();
-        System.out.println("| batch | context | ms/step | tokens/s | weights GB/s | memory read GB/s | % of memory BW | GFLOP/s | matmul GFLOP/s | % of matmul |");
-        System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for (DecodeBenchmark.Row r : rows) {
-          System.out.printf("| %d | %d | %.1f | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.0f%% |%n",
-              r.batch(), r.context(), r.msPerStep(), r.tokensPerSecond(), r.weightGBs(),
-              r.limits().memoryGBs(), 100 * r.memoryShare(), r.gflops(), r.limits().matmulGflops(),
-              100 * r.matmulShare());
+    /** Each batch size's tokens/s with 16-bit weights over fp32, where both ran. */
+    private static void printSpeedups(List<DecodeBenchmark.Row> rows) {
+      for (DecodeBenchmark.Row half : rows) {
+        if (half.weights() == DType.F32) {
+          continue;
         }
+        for (DecodeBenchmark.Row full : rows) {
+          if (full.weights() == DType.F32 && full.batch() == half.batch()) {
+            System.out.printf("batch %d: %s %.2fx the tokens/s of fp32%n", half.batch(), half.weights(),
+                half.tokensPerSecond() / full.tokensPerSecond());
+          }
+        }
+      }
+    }
+
+    private static long weightFileBytes(Path dir) {
+      try (var files = Files.list(dir)) {
+        return files.filter(f -> f.getFileName().toString().endsWith(".safetensors")).mapToLong(f -> f.toFile().length()).sum();
+      } catch (IOException e) {
+        throw new TreeRollException(dir + ": cannot list the weight files: " + e.getMessage(), e);
       }
     }
   }

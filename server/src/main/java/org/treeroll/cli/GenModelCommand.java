@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
     description = "Write a model directory of a preset shape with random weights (deterministic from --seed).")
 final class GenModelCommand implements Callable<Integer> {
   @Option(names = "--preset", required = true,
-      description = "tiny-llama, tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, qwen3-0.6b")
+      description = "tiny-llama, tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, qwen2.5-3b, qwen3-0.6b")
   String preset;
 
   @Option(names = "--out", required = true, description = "Directory to write")

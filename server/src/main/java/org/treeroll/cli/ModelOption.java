@@ -16,7 +16,7 @@ final class ModelOption {
   // No annotation default: picocli takes the field's initial value, so a command can choose its own.
   @Option(names = {"-m", "--model"},
       description = "HF model directory, the bundled " + BUNDLED + ", or a generated preset: tiny-llama,"
-          + " tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, qwen3-0.6b (default: ${DEFAULT-VALUE})")
+          + " tiny-qwen2, tiny-qwen3, qwen2.5-0.5b, qwen2.5-3b, qwen3-0.6b (default: ${DEFAULT-VALUE})")
   String model;
 
   @Option(names = "--model-seed", defaultValue = "0", description = "Seed of a generated preset's weights")

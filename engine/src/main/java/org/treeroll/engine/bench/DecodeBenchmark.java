@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
+import org.treeroll.engine.io.DType;
 import org.treeroll.engine.model.ModelConfig;
 import io.vertx.core.Vertx;
 import org.treeroll.engine.runtime.KvStore;
@@ -31,10 +32,11 @@ public final class DecodeBenchmark {
 
   /**
    * One batch size's result, from the median timed step (a 2-core machine's neighbours and the
-   * JVM's own threads make single steps noisy). {@code context} is the mean KV length;
-   * {@code limits} the machine's, measured between the warm-up and the timed steps.
+   * JVM's own threads make single steps noisy). {@code weightGBs} counts the bytes the weights
+   * are kept in ({@code weights}); {@code context} is the mean KV length; {@code limits} the
+   * machine's, measured between the warm-up and the timed steps.
    */
-  public record Row(int batch, int context, double msPerStep, double tokensPerSecond,
+  public record Row(DType weights, int batch, int context, double msPerStep, double tokensPerSecond,
       double weightGBs, double gflops, MachineLimits limits) {
 
     /** Weights read per second as a share of the memory read ceiling. */
@@ -93,11 +95,11 @@ public final class DecodeBenchmark {
         int timedSteps = timed.length;
         double msPerStep = timed[timedSteps / 2] / 1e6;
         int context = promptTokens + WARMUP_STEPS + timedSteps / 2;
-        double weightBytes = 4.0 * matmulParams(cfg);
+        double weightBytes = (double) model.weightType().bytes() * matmulParams(cfg);
         double flopsPerToken = 2.0 * matmulParams(cfg)
             + 4.0 * cfg.numLayers() * cfg.numHeads() * cfg.headDim() * context;
         double sec = msPerStep / 1e3;
-        rows.add(new Row(batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
+        rows.add(new Row(model.weightType(), batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
             flopsPerToken * batch / sec / 1e9, measured[0]));
       }
     }

@@ -3,7 +3,10 @@ package org.treeroll.engine.io;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
-/** The safetensors element types TreeRoll reads and writes; all compute happens in fp32. */
+/**
+ * The safetensors element types TreeRoll reads and writes. Compute is fp32; 16-bit weights may be
+ * kept as stored and widened to fp32 in the kernels' registers.
+ */
 public enum DType {
   F32(4),
   F16(2),
@@ -58,6 +61,22 @@ public enum DType {
         case BF16 -> out.putShort(toBf16(v));
       }
     }
+  }
+
+  /** One 16-bit element's bits as fp32 (exact); this type is BF16 or F16. */
+  public float widen(short bits) {
+    return this == F16 ? Float.float16ToFloat(bits) : Float.intBitsToFloat(bits << 16);
+  }
+
+  /** {@code v} rounded to this 16-bit type's bits, to nearest, ties to even. */
+  public short narrow(float v) {
+    return this == F16 ? Float.floatToFloat16(v) : toBf16(v);
+  }
+
+  /** Whether 16-bit {@code bits} of this type encode a NaN or an infinity. */
+  public boolean nonFinite(short bits) {
+    int exponent = this == F16 ? 0x7C00 : 0x7F80;
+    return (bits & exponent) == exponent;
   }
 
   /** Round to nearest, ties to even; NaN stays a (quiet) NaN. */

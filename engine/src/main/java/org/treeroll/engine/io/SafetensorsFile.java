@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ShortBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
@@ -188,6 +189,32 @@ public final class SafetensorsFile implements AutoCloseable {
       throw new TreeRollException(path + ": tensor '" + name + "': cannot read: " + e.getMessage(), e);
     }
     return out;
+  }
+
+  /**
+   * The bits of a BF16 or F16 tensor as stored, row-major. Read into the heap rather than mapped:
+   * a mapping keeps the file's pages in the process's resident memory until a collection unmaps
+   * it, which after a load doubled the resident size; garbage on the heap goes back with a GC.
+   */
+  public ShortBuffer readBits(String name) {
+    TensorInfo t = tensors.get(name);
+    if (t == null) {
+      throw new TreeRollException(path + ": tensor '" + name + "' not found");
+    }
+    if (t.dtype().bytes() != 2) {
+      throw new IllegalArgumentException(path + ": tensor '" + name + "' is " + t.dtype() + ", not 16-bit");
+    }
+    if (t.end() - t.begin() > Integer.MAX_VALUE) {
+      throw new TreeRollException(path + ": tensor '" + name + "' has " + (t.end() - t.begin())
+          + " bytes, more than one buffer holds");
+    }
+    try {
+      ByteBuffer bytes = ByteBuffer.allocate((int) (t.end() - t.begin()));
+      readFully(channel, bytes, t.begin());
+      return bytes.flip().order(java.nio.ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+    } catch (IOException e) {
+      throw new TreeRollException(path + ": tensor '" + name + "': cannot read: " + e.getMessage(), e);
+    }
   }
 
   private static void readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {

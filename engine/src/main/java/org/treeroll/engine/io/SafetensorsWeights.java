@@ -3,6 +3,7 @@ package org.treeroll.engine.io;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.ShortBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -91,16 +92,45 @@ final class SafetensorsWeights implements WeightSource {
   }
 
   @Override
-  public float[] read(String name, long... expectedShape) {
+  public DType dtype(String name) {
+    return file(name).tensors().get(name).dtype();
+  }
+
+  @Override
+  public ShortBuffer readBits(String name, long... expectedShape) {
+    SafetensorsFile f = checked(name, expectedShape);
+    DType type = f.tensors().get(name).dtype();
+    ShortBuffer bits = f.readBits(name);
+    for (int i = 0, n = bits.limit(); i < n; i++) {
+      if (type.nonFinite(bits.get(i))) {
+        throw new TreeRollException(f.path() + ": tensor '" + name + "' holds " + type.widen(bits.get(i))
+            + " at element " + i + "; refusing non-finite weights");
+      }
+    }
+    return bits;
+  }
+
+  private SafetensorsFile file(String name) {
     SafetensorsFile f = byTensor.get(name);
     if (f == null) {
       throw new TreeRollException(origin + ": tensor '" + name + "' not found");
     }
+    return f;
+  }
+
+  private SafetensorsFile checked(String name, long[] expectedShape) {
+    SafetensorsFile f = file(name);
     long[] shape = f.tensors().get(name).shape();
     if (!Arrays.equals(shape, expectedShape)) {
       throw new TreeRollException(f.path() + ": tensor '" + name + "' has shape " + Arrays.toString(shape)
           + ", expected " + Arrays.toString(expectedShape));
     }
+    return f;
+  }
+
+  @Override
+  public float[] read(String name, long... expectedShape) {
+    SafetensorsFile f = checked(name, expectedShape);
     float[] values = f.readFloats(name);
     // A diverged training step leaves NaN or Inf behind; loaded, they would only surface as NaN
     // log-probs much later.

@@ -9,8 +9,11 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import org.treeroll.tree.AtomicFile;
 
 /** Writes safetensors files atomically (see {@link AtomicFile}), large tensors in chunks. */
@@ -20,6 +23,22 @@ public final class SafetensorsWriter {
   private SafetensorsWriter() {}
 
   public static void write(Path file, List<NamedTensor> tensors, DType dtype, Map<String, String> metadata) {
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    Map<String, float[]> values = new HashMap<>();
+    for (NamedTensor t : tensors) {
+      shapes.put(t.name(), t.shape());
+      values.put(t.name(), t.data());
+    }
+    write(file, shapes, values::get, dtype, metadata);
+  }
+
+  /**
+   * Writes tensors in the order of {@code shapes}, asking {@code values} for each one's values
+   * only when its turn comes, so that one tensor at a time is in memory: how checkpoints larger
+   * than the heap are generated.
+   */
+  public static void write(Path file, Map<String, long[]> shapes, Function<String, float[]> values, DType dtype,
+      Map<String, String> metadata) {
     ObjectMapper json = new ObjectMapper();
     ObjectNode header = json.createObjectNode();
     if (!metadata.isEmpty()) {
@@ -27,12 +46,12 @@ public final class SafetensorsWriter {
       metadata.forEach(meta::put);
     }
     long offset = 0;
-    for (NamedTensor t : tensors) {
-      long bytes = (long) t.data().length * dtype.bytes();
-      ObjectNode e = header.putObject(t.name());
+    for (Map.Entry<String, long[]> t : shapes.entrySet()) {
+      long bytes = NamedTensor.elementCount(t.getValue()) * dtype.bytes();
+      ObjectNode e = header.putObject(t.getKey());
       e.put("dtype", dtype.name());
       var shape = e.putArray("shape");
-      for (long d : t.shape()) {
+      for (long d : t.getValue()) {
         shape.add(d);
       }
       e.putArray("data_offsets").add(offset).add(offset + bytes);
@@ -49,10 +68,15 @@ public final class SafetensorsWriter {
         }
         writeFully(ch, head.flip());
         ByteBuffer chunk = ByteBuffer.allocate(CHUNK_ELEMENTS * dtype.bytes());
-        for (NamedTensor t : tensors) {
-          for (int i = 0; i < t.data().length; i += CHUNK_ELEMENTS) {
+        for (Map.Entry<String, long[]> t : shapes.entrySet()) {
+          float[] data = values.apply(t.getKey());
+          if (data.length != NamedTensor.elementCount(t.getValue())) {
+            throw new IllegalArgumentException("tensor '" + t.getKey() + "': " + data.length
+                + " values for shape " + java.util.Arrays.toString(t.getValue()));
+          }
+          for (int i = 0; i < data.length; i += CHUNK_ELEMENTS) {
             chunk.clear();
-            dtype.encode(t.data(), i, Math.min(CHUNK_ELEMENTS, t.data().length - i), chunk);
+            dtype.encode(data, i, Math.min(CHUNK_ELEMENTS, data.length - i), chunk);
             writeFully(ch, chunk.flip());
           }
         }

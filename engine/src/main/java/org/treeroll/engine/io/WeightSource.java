@@ -1,10 +1,12 @@
 package org.treeroll.engine.io;
 
+import java.nio.ShortBuffer;
 import java.nio.file.Path;
 import java.util.Set;
 
 /**
- * Named weight tensors of a model, read as fp32 whatever their stored dtype. Every error names
+ * Named weight tensors of a model, read as fp32 whatever their stored dtype, or as stored where
+ * that is 16 bits. Every error names
  * the file and the tensor it concerns.
  */
 public interface WeightSource extends AutoCloseable {
@@ -23,6 +25,22 @@ public interface WeightSource extends AutoCloseable {
    *     its bytes are not in the file
    */
   float[] read(String name, long... expectedShape);
+
+  /** How {@code name} is stored; fp32 unless the source says otherwise. */
+  default DType dtype(String name) {
+    return DType.F32;
+  }
+
+  /**
+   * One BF16 or F16 tensor's bits as stored (row-major), checking its shape and that every value
+   * is finite.
+   *
+   * @throws org.treeroll.tree.TreeRollException as {@link #read} does
+   * @throws UnsupportedOperationException if the source holds no 16-bit tensors
+   */
+  default ShortBuffer readBits(String name, long... expectedShape) {
+    throw new UnsupportedOperationException("this weight source holds no 16-bit tensors");
+  }
 
   @Override
   void close();

@@ -9,6 +9,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.SplittableRandom;
 import org.treeroll.engine.io.DType;
 import org.treeroll.engine.io.NamedTensor;
@@ -35,6 +36,12 @@ public final class RandomModelWriter {
     return out;
   }
 
+  /** The tensors of {@code cfg} as {@link #tensors} makes them, one at a time when written. */
+  private static void writeWeights(Path file, ModelConfig cfg, long seed, DType dtype, Map<String, String> metadata) {
+    Map<String, long[]> shapes = WeightNames.shapes(cfg);
+    SafetensorsWriter.write(file, shapes, name -> values(cfg, name, shapes.get(name), seed), dtype, metadata);
+  }
+
   /**
    * Writes the directory. {@code qwenTokenizerDir} holds the real Qwen3 tokenizer files, used by
    * presets that need them (see {@link ModelPreset#usesQwenTokenizer()}).
@@ -44,7 +51,7 @@ public final class RandomModelWriter {
     Map<String, String> meta = Map.of("format", "pt", "treeroll_preset", preset.id(),
         "treeroll_seed", Long.toString(seed));
     if (preset.usesQwenTokenizer()) {
-      writeDirectory(dir, cfg, tensors(cfg, seed), dtype, meta, null);
+      writeDirectory(dir, cfg, f -> writeWeights(f, cfg, seed, dtype, meta), null);
       try {
         for (String f : List.of("tokenizer.json", "tokenizer_config.json")) {
           Path src = qwenTokenizerDir.resolve(f);
@@ -57,7 +64,7 @@ public final class RandomModelWriter {
         throw new TreeRollException(dir + ": cannot write model directory: " + e.getMessage(), e);
       }
     } else {
-      writeDirectory(dir, cfg, tensors(cfg, seed), dtype, meta, List.of(ModelPreset.TINY_SPECIAL_TOKENS));
+      writeDirectory(dir, cfg, f -> writeWeights(f, cfg, seed, dtype, meta), List.of(ModelPreset.TINY_SPECIAL_TOKENS));
     }
   }
 
@@ -69,13 +76,18 @@ public final class RandomModelWriter {
    */
   public static void writeDirectory(Path dir, ModelConfig cfg, List<NamedTensor> tensors, DType dtype,
       Map<String, String> metadata, List<String> byteLevelSpecialTokens) {
+    writeDirectory(dir, cfg, f -> SafetensorsWriter.write(f, tensors, dtype, metadata), byteLevelSpecialTokens);
+  }
+
+  private static void writeDirectory(Path dir, ModelConfig cfg, Consumer<Path> weights,
+      List<String> byteLevelSpecialTokens) {
     try {
       Files.createDirectories(dir);
       // A writer killed mid-file (SafetensorsWriter writes atomically) left its temporary file here.
       AtomicFile.removeStale(dir, List.of("model.safetensors"));
       ObjectMapper json = new ObjectMapper();
       writeJson(json, dir.resolve("config.json"), cfg.toJson());
-      SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors, dtype, metadata);
+      weights.accept(dir.resolve("model.safetensors"));
       ObjectNode gen = json.createObjectNode();
       gen.set("eos_token_id", cfg.toJson().get("eos_token_id"));
       if (cfg.bosTokenId() >= 0) {

@@ -47,16 +47,18 @@ interface JavaForward {
 
   /**
    * The Vector API implementation over these weights; the caller has checked {@link #available}.
+   * {@code norms} are the layers' RMSNorm weights where they are not folded into the matrices
+   * (16-bit weights), else null.
    *
    * @throws IllegalStateException with the cause if it cannot be created all the same
    */
   static JavaForward create(ModelConfig cfg, SharedArray embedT, LlamaDecoder.Layer[] layers,
-      SharedArray finalNorm, LlamaDecoder.Projection lmHead, double[] invFreq) {
+      SharedArray finalNorm, LlamaDecoder.Projection lmHead, double[] invFreq, LlamaDecoder.LayerNorms[] norms) {
     try {
       return (JavaForward) Class.forName(IMPLEMENTATION)
           .getDeclaredConstructor(ModelConfig.class, SharedArray.class, LlamaDecoder.Layer[].class,
-              SharedArray.class, LlamaDecoder.Projection.class, double[].class)
-          .newInstance(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+              SharedArray.class, LlamaDecoder.Projection.class, double[].class, LlamaDecoder.LayerNorms[].class)
+          .newInstance(cfg, embedT, layers, finalNorm, lmHead, invFreq, norms);
     } catch (InvocationTargetException e) {
       throw new IllegalStateException("the Vector API kernels failed to start: " + e.getCause(), e.getCause());
     } catch (ReflectiveOperationException | LinkageError e) {

@@ -13,9 +13,11 @@ import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import org.treeroll.engine.io.DType;
 import org.treeroll.engine.io.WeightSource;
 import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.engine.model.WeightNames;
 import org.treeroll.kvcache.PageTable;
 import org.treeroll.kvcache.PagePool;
 import org.treeroll.tree.TreeRollException;
@@ -51,6 +53,7 @@ public final class LlamaDecoder implements Model {
   // Each layer's norm weights as sent, for refolding a matrix update; replaced, never mutated.
   private final AtomicReferenceArray<LayerNorms> norms;
   private final double[] invFreq;
+  private final DType weightType; // F32, or the 16-bit type the matrices are kept in (norms then unfolded)
   private final int qkRows; // query plus key heads: they share q/k-norm and RoPE
   private volatile JavaForward javaForward; // null where it cannot run; rebuilt by updates
   private int javaMaxTokens = Integer.MAX_VALUE; // tests lower it to force PyTorch
@@ -86,18 +89,21 @@ public final class LlamaDecoder implements Model {
    *
    * @param chunks the weight's memory for {@link JavaForward} (see {@link SharedArray#chunks}), null
    *     if only PyTorch sees it
+   * @param type how its elements are stored: fp32, or 16 bits that only {@link JavaForward} reads
+   *     ({@code weight} and {@code weightT} are then null)
    */
-  record Projection(NDArray weight, NDArray weightT, List<ByteBuffer> chunks, int in, int out, boolean inMajor) {
+  record Projection(NDArray weight, NDArray weightT, List<ByteBuffer> chunks, int in, int out, boolean inMajor,
+      DType type) {
     /** Rows at which the tall-skinny product overtakes {@code x @ W}. */
     static final long TALL_SKINNY_ROWS = 16;
 
     Projection(SharedArray w, int in, int out, boolean inMajor) {
-      this(w.array(), w.array().transpose(), w.chunks(), in, out, inMajor);
+      this(w.array(), w.array() == null ? null : w.array().transpose(), w.chunks(), in, out, inMajor, w.type());
     }
 
     /** The stored matrix ({@code weightT} is a view of it). */
     SharedArray shared() {
-      return new SharedArray(weight, chunks);
+      return new SharedArray(weight, chunks, type, inMajor ? new Shape(in, out) : new Shape(out, in));
     }
 
     NDArray apply(NDArray x) {
@@ -119,8 +125,10 @@ public final class LlamaDecoder implements Model {
   }
 
   private LlamaDecoder(ModelConfig cfg, NDManager manager, SharedArray embedT,
-      Projection lmHead, SharedArray finalNorm, Layer[] layers, LayerNorms[] norms, boolean forPyTorch) {
+      Projection lmHead, SharedArray finalNorm, Layer[] layers, LayerNorms[] norms, boolean forPyTorch,
+      DType weightType) {
     this.cfg = cfg;
+    this.weightType = weightType;
     this.manager = manager;
     this.embedT = embedT;
     this.lmHead = lmHead;
@@ -133,8 +141,12 @@ public final class LlamaDecoder implements Model {
     JavaForward java = null;
     if (reason == null) {
       try {
-        java = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+        java = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq, unfoldedNorms());
       } catch (IllegalStateException e) {
+        if (weightType != DType.F32) {
+          throw new TreeRollException("the Java kernels, which alone read " + weightType
+              + " weights, could not be created: " + e.getMessage() + "; load the model in fp32", e);
+        }
         LOG.warn("forward path: the Java kernels could not be created, so PyTorch runs every step", e);
         reason = e.getMessage();
       }
@@ -161,9 +173,13 @@ public final class LlamaDecoder implements Model {
     return null;
   }
 
-  /** Loads every weight of {@code cfg} from {@code weights} onto {@code device}. */
+  /** Loads every weight of {@code cfg} from {@code weights} onto {@code device}, 16-bit matrices as stored where they can be. */
   public static LlamaDecoder load(ModelConfig cfg, WeightSource weights, Device device) {
-    return load(cfg, weights, device, device.isGpu() || !JavaForward.available());
+    return load(cfg, weights, device, WeightPrecision.AS_STORED);
+  }
+
+  public static LlamaDecoder load(ModelConfig cfg, WeightSource weights, Device device, WeightPrecision precision) {
+    return load(cfg, weights, device, device.isGpu() || !JavaForward.available(), precision);
   }
 
   /**
@@ -171,7 +187,16 @@ public final class LlamaDecoder implements Model {
    *     Java path then stays off; tests use it to run the PyTorch layout on CPU)
    */
   static LlamaDecoder load(ModelConfig cfg, WeightSource weights, Device device, boolean forPyTorch) {
+    return load(cfg, weights, device, forPyTorch, WeightPrecision.AS_STORED);
+  }
+
+  static LlamaDecoder load(ModelConfig cfg, WeightSource weights, Device device, boolean forPyTorch,
+      WeightPrecision precision) {
     boolean inMajor = !forPyTorch;
+    DType half = keptType(cfg, weights, forPyTorch, precision);
+    if (device.getDeviceType().equals(Device.Type.CPU)) {
+      MemoryFit.check(cfg, half);
+    }
     NDManager m = NDManager.newBaseManager(device);
     try {
       long d = cfg.hiddenSize();
@@ -179,17 +204,18 @@ public final class LlamaDecoder implements Model {
       long q = (long) cfg.numHeads() * cfg.headDim();
       long kv = (long) cfg.numKvHeads() * cfg.headDim();
       long ff = cfg.intermediateSize();
-      SharedArray embedT = SharedArray.transposed(m, weights.read(EMBED, v, d), (int) v, (int) d);
+      SharedArray embedT = half != DType.F32
+          ? SharedArray.transposedHalf(half, weights.readBits(EMBED, v, d), (int) v, (int) d)
+          : SharedArray.transposed(m, weights.read(EMBED, v, d), (int) v, (int) d);
       Projection lmHead = cfg.tieWordEmbeddings() ? new Projection(embedT, (int) d, (int) v, true)
-          : Projection.of(m, weights.read(LM_HEAD, v, d), v, d, inMajor);
+          : matrix(m, weights, half, LM_HEAD, v, d, inMajor);
       Layer[] layers = new Layer[cfg.numLayers()];
       LayerNorms[] norms = new LayerNorms[layers.length];
       for (int l = 0; l < layers.length; l++) {
         norms[l] = new LayerNorms(weights.read(layer(l, INPUT_NORM), d), weights.read(layer(l, POST_ATTN_NORM), d));
-        Projection wqkv = fused(m, d, norms[l].input(),
-            weights.read(layer(l, Q_PROJ + ".weight"), q, d),
-            weights.read(layer(l, K_PROJ + ".weight"), kv, d),
-            weights.read(layer(l, V_PROJ + ".weight"), kv, d));
+        Projection wqkv = fused(m, weights, half, d, norms[l].input(), new String[] {
+            layer(l, Q_PROJ + ".weight"), layer(l, K_PROJ + ".weight"), layer(l, V_PROJ + ".weight")},
+            q, kv, kv);
         SharedArray bqkv = cfg.qkvBias() ? SharedArray.of(m, concat(
             weights.read(layer(l, Q_PROJ + ".bias"), q),
             weights.read(layer(l, K_PROJ + ".bias"), kv),
@@ -209,19 +235,78 @@ public final class LlamaDecoder implements Model {
             wqkv,
             bqkv,
             qkNorm,
-            Projection.of(m, weights.read(layer(l, O_PROJ + ".weight"), d, q), d, q, inMajor),
+            matrix(m, weights, half, layer(l, O_PROJ + ".weight"), d, q, inMajor),
             cfg.outputBias() ? SharedArray.of(m, weights.read(layer(l, O_PROJ + ".bias"), d)) : null,
-            fused(m, d, norms[l].postAttention(),
-                weights.read(layer(l, GATE_PROJ), ff, d),
-                weights.read(layer(l, UP_PROJ), ff, d)),
-            Projection.of(m, weights.read(layer(l, DOWN_PROJ), d, ff), d, ff, inMajor));
+            fused(m, weights, half, d, norms[l].postAttention(),
+                new String[] {layer(l, GATE_PROJ), layer(l, UP_PROJ)}, ff, ff),
+            matrix(m, weights, half, layer(l, DOWN_PROJ), d, ff, inMajor));
       }
       SharedArray finalNorm = SharedArray.of(m, weights.read(FINAL_NORM, d));
-      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers, norms, forPyTorch);
+      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers, norms, forPyTorch, half);
     } catch (RuntimeException e) {
       m.close();
       throw e;
     }
+  }
+
+  /**
+   * The type the matrices are kept in: the checkpoint's 16-bit type when every matrix has it and
+   * the Java kernels run the steps, else fp32 (logged with the reason when the checkpoint is 16-bit).
+   */
+  private static DType keptType(ModelConfig cfg, WeightSource weights, boolean forPyTorch, WeightPrecision precision) {
+    DType stored = null;
+    for (String name : WeightNames.shapes(cfg).keySet()) {
+      if (!name.endsWith(".weight") || name.endsWith("norm.weight")) {
+        continue; // vectors are small and read as fp32 in every case
+      }
+      DType t = weights.dtype(name);
+      if (stored == null) {
+        stored = t;
+      } else if (stored != t) {
+        LOG.info("weights: {} and {} matrices mixed; all are widened to fp32 at load", stored, t);
+        return DType.F32;
+      }
+    }
+    if (stored == null || stored == DType.F32) {
+      return DType.F32;
+    }
+    String off = precision == WeightPrecision.FP32 ? "fp32 was asked for"
+        : forPyTorch ? "PyTorch runs the steps (" + (JavaForward.available() ? "the weights are laid out for it"
+            : JavaForward.unavailableReason()) + "), and its CPU kernels are fp32 here"
+        : null;
+    if (off != null) {
+      LOG.info("weights: {} checkpoint widened to fp32 at load, twice its size in memory (reason: {})", stored, off);
+      return DType.F32;
+    }
+    LOG.info("weights: kept in {} as stored; the Java kernels widen them to fp32 in registers", stored);
+    return stored;
+  }
+
+  /** A HF matrix {@code [out, in]}: 16-bit in-major if {@code half} is, else fp32 per {@link Projection#of}. */
+  private static Projection matrix(NDManager m, WeightSource weights, DType half, String name, long out, long in,
+      boolean inMajor) {
+    if (half != DType.F32) {
+      return new Projection(SharedArray.transposedHalf(half, weights.readBits(name, out, in), (int) out, (int) in),
+          (int) in, (int) out, true);
+    }
+    return Projection.of(m, weights.read(name, out, in), out, in, inMajor);
+  }
+
+  /** The layers' norm weights where they are not folded into the matrices (16-bit weights), else null. */
+  private LayerNorms[] unfoldedNorms() {
+    if (weightType == DType.F32) {
+      return null;
+    }
+    LayerNorms[] n = new LayerNorms[layers.length];
+    for (int l = 0; l < n.length; l++) {
+      n[l] = norms.get(l);
+    }
+    return n;
+  }
+
+  @Override
+  public DType weightType() {
+    return weightType;
   }
 
   @Override
@@ -251,7 +336,10 @@ public final class LlamaDecoder implements Model {
       }
     }
     JavaForward java = javaForward;
-    if (java != null && kv.shared() && tokens <= javaMaxTokens) {
+    if (weightType != DType.F32 && (java == null || !kv.shared())) {
+      throw new IllegalStateException(weightType + " weights run only on the Java kernels");
+    }
+    if (java != null && kv.shared() && (tokens <= javaMaxTokens || weightType != DType.F32)) {
       int rows = 0;
       for (SequenceChunk c : chunks) {
         rows += c.logitRows();
@@ -358,6 +446,13 @@ public final class LlamaDecoder implements Model {
     if (token < 0 || token >= cfg.vocabSize()) {
       throw new IllegalArgumentException("token id " + token + " outside the vocabulary of " + cfg.vocabSize());
     }
+    if (embedT.array() == null) {
+      float[] e = new float[cfg.hiddenSize()];
+      for (int k = 0; k < e.length; k++) {
+        e[k] = embedT.get((long) k * cfg.vocabSize() + token);
+      }
+      return e;
+    }
     try (NDArray column = embedT.array().get(new NDIndex(":, {}", token))) {
       return column.toFloatArray();
     }
@@ -389,8 +484,12 @@ public final class LlamaDecoder implements Model {
     if (javaForward != null) {
       // The Java path copied the small arrays (biases, norms); the matrices it reads in place.
       try {
-        javaForward = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq);
+        javaForward = JavaForward.create(cfg, embedT, layers, finalNorm, lmHead, invFreq, unfoldedNorms());
       } catch (IllegalStateException e) {
+        if (weightType != DType.F32) {
+          throw new TreeRollException("weight update: the Java kernels, which alone read " + weightType
+              + " weights, could not be rebuilt: " + e.getMessage(), e);
+        }
         javaForward = null; // its copies are stale: PyTorch sees the new weights
         LOG.warn("forward path: PyTorch from now on (reason: the Java kernels could not be rebuilt after a weight"
             + " update)", e);
@@ -555,37 +654,50 @@ public final class LlamaDecoder implements Model {
   }
 
   /**
-   * [in, sum(out_i)]: the transposes of row-major [out_i, in] blocks side by side, row c scaled
-   * by {@code rowScale[c]} (the folded norm weight).
+   * [in, sum(rows_i)]: the transposes of the row-major [rows_i, in] tensors {@code names} side by
+   * side. In fp32 row c is scaled by {@code rowScale[c]} (the folded norm weight); 16-bit weights
+   * are kept as stored (a folded product would round), and the kernels scale the input instead.
    */
-  private static Projection fused(NDManager m, long in, float[] rowScale, float[]... blocks) {
+  private static Projection fused(NDManager m, WeightSource weights, DType half, long in, float[] rowScale,
+      String[] names, long... rows) {
     int total = 0;
-    for (float[] b : blocks) {
-      total += b.length / (int) in;
+    for (long r : rows) {
+      total += (int) r;
     }
-    float[] out = new float[(int) in * total];
-    int col = 0;
-    for (float[] b : blocks) {
-      int rows = b.length / (int) in;
-      float[] f = fold(b, rows, (int) in, rowScale);
-      for (int c = 0; c < in; c++) {
-        System.arraycopy(f, c * rows, out, c * total + col, rows);
+    int n = (int) in;
+    if (half != DType.F32) {
+      SharedArray a = SharedArray.half(half, new Shape(in, total));
+      int col = 0;
+      for (int b = 0; b < names.length; b++) {
+        a.putTransposed(weights.readBits(names[b], rows[b], in), (int) rows[b], n, col);
+        col += (int) rows[b];
       }
-      col += rows;
+      return new Projection(a, n, total, true);
     }
-    return new Projection(SharedArray.of(m, out, new Shape(in, total)), (int) in, total, true);
+    float[] out = new float[n * total];
+    int col = 0;
+    for (int b = 0; b < names.length; b++) {
+      int r = (int) rows[b];
+      float[] f = fold(weights.read(names[b], rows[b], in), r, n, rowScale);
+      for (int c = 0; c < n; c++) {
+        System.arraycopy(f, c * r, out, c * total + col, r);
+      }
+      col += r;
+    }
+    return new Projection(SharedArray.of(m, out, new Shape(in, total)), n, total, true);
   }
 
   /**
    * HF's row-major {@code [rows, in]} block transposed to {@code [in, rows]}, row c scaled by
-   * {@code rowScale[c]}: how load and weight updates both fold a norm into a matrix.
+   * {@code rowScale[c]} (unscaled where it is null): how load and weight updates both fold a norm
+   * into a matrix.
    */
   static float[] fold(float[] block, int rows, int in, float[] rowScale) {
     float[] out = new float[block.length];
     for (int r = 0; r < rows; r++) {
       int src = r * in;
       for (int c = 0; c < in; c++) {
-        out[c * rows + r] = block[src + c] * rowScale[c];
+        out[c * rows + r] = rowScale == null ? block[src + c] : block[src + c] * rowScale[c];
       }
     }
     return out;

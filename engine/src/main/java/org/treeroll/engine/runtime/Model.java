@@ -14,6 +14,11 @@ public interface Model extends AutoCloseable {
 
   ModelConfig config();
 
+  /** How the weight matrices are kept in memory: fp32, or a checkpoint's 16-bit type ({@link WeightPrecision}). */
+  default org.treeroll.engine.io.DType weightType() {
+    return org.treeroll.engine.io.DType.F32;
+  }
+
   /** Where the weights live; per-step arrays are made there too. */
   Device device();
 

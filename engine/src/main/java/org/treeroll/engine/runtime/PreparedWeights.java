@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.treeroll.engine.io.DType;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.treeroll.engine.io.WeightUpdate;
@@ -65,7 +66,8 @@ record PreparedWeights(
             + ", the model's is " + Arrays.toString(expected));
       }
     }
-    for (int l = 0; l < cfg.numLayers(); l++) {
+    boolean folds = model.weightType() == DType.F32; // 16-bit matrices keep norms apart
+    for (int l = 0; l < cfg.numLayers() && folds; l++) {
       requireFoldedInto(names, l, INPUT_NORM, "q_proj, k_proj and v_proj",
           Q_PROJ + ".weight", K_PROJ + ".weight", V_PROJ + ".weight");
       requireFoldedInto(names, l, POST_ATTN_NORM, "gate_proj and up_proj", GATE_PROJ, UP_PROJ);
@@ -171,7 +173,8 @@ record PreparedWeights(
 
   /** One HF block {@code [rows, in]} of a fused in-major matrix, at columns {@code [col, col + rows)}. */
   private static WeightWrite folded(LlamaDecoder.Projection fused, int col, float[] w, int rows, float[] norm) {
-    return WeightWrite.columns(fused.shared(), col, col + rows, LlamaDecoder.fold(w, rows, fused.in(), norm));
+    float[] scale = fused.type() == DType.F32 ? norm : null;
+    return WeightWrite.columns(fused.shared(), col, col + rows, LlamaDecoder.fold(w, rows, fused.in(), scale));
   }
 
   /** A HF matrix {@code [out, in]} in the projection's own orientation. */

@@ -8,12 +8,17 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.ShortBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import org.treeroll.engine.io.DType;
+import org.treeroll.tree.TreeRollException;
 
 /**
- * An fp32 array whose memory PyTorch and the Java kernels both use, so they read and write the
- * same bytes. Up to 2 GB it lives in one direct buffer that PyTorch wraps without a copy (DJL
+ * A weight or KV array whose memory PyTorch and the Java kernels both use, so they read and write
+ * the same bytes. An fp32 array always has both views. A 16-bit one (BF16 or F16 weights kept as
+ * the checkpoint stores them) has only the Java view: PyTorch's CPU kernels never see it
+ * ({@code array} is null), so it is at most one direct buffer of 2 GB. Up to 2 GB it lives in one direct buffer that PyTorch wraps without a copy (DJL
  * wraps a direct buffer with {@code from_blob}); that buffer is freed with its last reference,
  * after the array's manager is closed. No buffer holds more, so a larger array is allocated by
  * PyTorch and Java sees it through direct buffers over consecutive slices of it: those point into
@@ -23,7 +28,11 @@ import java.util.List;
  *     consecutive buffers of {@link #CHUNK_FLOATS} floats (the last one shorter); null where the
  *     array is not on the CPU: then only PyTorch may use it
  */
-record SharedArray(NDArray array, List<ByteBuffer> chunks) {
+record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape shape) {
+  SharedArray(NDArray array, List<ByteBuffer> chunks) {
+    this(array, chunks, DType.F32, array.getShape());
+  }
+
   /** Floats per buffer of an array over 2 GB: 1 GiB, the largest power of two a buffer holds. */
   static final long CHUNK_FLOATS = 1L << 28;
 
@@ -92,6 +101,55 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks) {
     return a;
   }
 
+  /**
+   * The transpose {@code [cols, rows]} of the row-major 16-bit matrix {@code w [rows, cols]}, kept
+   * in {@code type}: the bits are copied, never rounded.
+   */
+  static SharedArray transposedHalf(DType type, ShortBuffer w, int rows, int cols) {
+    SharedArray a = half(type, new Shape(cols, rows));
+    a.putTransposed(w, rows, cols, 0);
+    return a;
+  }
+
+  /**
+   * Writes the transpose of the row-major 16-bit {@code w [rows, cols]} into this {@code [cols,
+   * width]} 16-bit array at columns {@code [col, col + rows)}, in tiles of 64 rows of {@code w} so
+   * each pass reads 64 nearby source rows and writes runs of 64 elements.
+   */
+  void putTransposed(ShortBuffer w, int rows, int cols, int col) {
+    ShortBuffer out = chunks.get(0).asShortBuffer();
+    int width = (int) shape.get(1);
+    for (int r0 = 0; r0 < rows; r0 += 64) {
+      int end = Math.min(rows, r0 + 64);
+      for (int c = 0; c < cols; c++) {
+        int at = c * width + col;
+        for (int r = r0; r < end; r++) {
+          out.put(at + r, w.get(r * cols + c));
+        }
+      }
+    }
+  }
+
+  /** A zero-filled 16-bit array of {@code shape}, seen by Java only. */
+  static SharedArray half(DType type, Shape shape) {
+    long bytes = (long) type.bytes() * shape.size();
+    if (type == DType.F32 || bytes > Integer.MAX_VALUE) {
+      throw new TreeRollException("a " + type + " weight array " + shape + " of " + bytes
+          + " bytes: 16-bit arrays are kept in one buffer of at most 2 GiB; load the model in fp32");
+    }
+    ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    return new SharedArray(null, List.of(buf), type, shape);
+  }
+
+  /** Element {@code i} (row-major) as fp32, through Java's view. */
+  float get(long i) {
+    if (type != DType.F32) {
+      return type.widen(chunks.get(0).getShort(2 * (int) i));
+    }
+    long per = chunks.get(0).capacity() / 4;
+    return chunks.get((int) (i / per)).getFloat(4 * (int) (i % per));
+  }
+
   /** An array of {@code shape} whose values are yet to be written, or null if Java cannot see it. */
   private static SharedArray empty(NDManager m, Shape shape) {
     long bytes = 4L * shape.size();
@@ -111,10 +169,18 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks) {
   }
 
   /**
-   * Copies {@code values[from, from + len)} to the array's floats {@code [at, at + len)} (row-major)
-   * through Java's view of its memory, which PyTorch reads.
+   * Copies {@code values[from, from + len)} to the array's elements {@code [at, at + len)} (row-major)
+   * through Java's view of its memory, which PyTorch reads. A 16-bit array rounds each value to
+   * its type (to nearest, ties to even): exact for values that came from that type.
    */
   void put(long at, float[] values, int from, int len) {
+    if (type != DType.F32) {
+      ByteBuffer buf = chunks.get(0);
+      for (int i = 0; i < len; i++) {
+        buf.putShort(2 * (int) (at + i), type.narrow(values[from + i]));
+      }
+      return;
+    }
     long per = chunks.get(0).capacity() / 4;
     while (len > 0) {
       ByteBuffer chunk = chunks.get((int) (at / per));

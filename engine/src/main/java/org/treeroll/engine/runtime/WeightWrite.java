@@ -20,21 +20,21 @@ record WeightWrite(SharedArray target, int rowFrom, int rowTo, int colFrom, int 
 
   /** The whole of a 1-D array, or of a 2-D one of {@code rows} rows. */
   static WeightWrite whole(SharedArray target, float[] values) {
-    Shape s = target.array().getShape();
+    Shape s = target.shape();
     int rows = s.dimension() == 1 ? 1 : (int) s.get(0);
     return new WeightWrite(target, 0, rows, 0, (int) s.get(s.dimension() - 1), values);
   }
 
   /** Columns {@code [from, to)} of every row. */
   static WeightWrite columns(SharedArray target, int from, int to, float[] values) {
-    Shape s = target.array().getShape();
+    Shape s = target.shape();
     int rows = s.dimension() == 1 ? 1 : (int) s.get(0);
     return new WeightWrite(target, 0, rows, from, to, values);
   }
 
-  /** Bytes of values it carries. */
+  /** Bytes it writes. */
   long bytes() {
-    return 4L * values.length;
+    return (long) target.type().bytes() * values.length;
   }
 
   /**
@@ -42,7 +42,7 @@ record WeightWrite(SharedArray target, int rowFrom, int rowTo, int colFrom, int 
    * the same bytes), else through PyTorch ({@code scratch} holds the temporary it copies from).
    */
   void apply(NDManager scratch) {
-    Shape shape = target.array().getShape();
+    Shape shape = target.shape();
     int width = (int) shape.get(shape.dimension() - 1);
     int cols = colTo - colFrom;
     if (target.visibleToJava()) {

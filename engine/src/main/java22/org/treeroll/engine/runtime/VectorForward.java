@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.util.List;
+import org.treeroll.engine.io.DType;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PageTable;
 
@@ -16,42 +17,51 @@ import org.treeroll.kvcache.PageTable;
  * steps of either path can follow each other on one sequence.
  */
 final class VectorForward implements JavaForward {
-  /** An in-major weight matrix {@code [in, out]} as {@link VectorKernels#matmul} reads it. */
-  private record Matrix(MemorySegment data, int in, int out) {
+  /** An in-major weight matrix {@code [in, out]}, fp32 or 16-bit, as the kernels read it. */
+  private record Matrix(MemorySegment data, int in, int out, DType type) {
     Matrix(LlamaDecoder.Projection p) {
-      this(memory(p.chunks()), p.in(), p.out());
+      this(memory(p.chunks()), p.in(), p.out(), p.type());
     }
 
     /** {@code y[r] = x[r] W} for {@code rows} rows of {@code x}. */
     void apply(float[] x, int rows, float[] y) {
-      VectorKernels.matmul(data, in, out, x, rows, y);
+      if (type == DType.F32) {
+        VectorKernels.matmul(data, in, out, x, rows, y);
+      } else {
+        HalfKernels.matmul(data, type == DType.F16, in, out, x, rows, y);
+      }
     }
   }
 
+  /**
+   * @param inputNorm the attention RMSNorm's weight where it is not folded into {@code qkv}
+   *     (16-bit weights), else null; {@code postNorm} likewise for {@code gateUp}
+   */
   private record Layer(Matrix qkv, float[] bqkv, float[] qkNorm, Matrix o, float[] bo,
-      Matrix gateUp, Matrix down) {}
+      Matrix gateUp, Matrix down, float[] inputNorm, float[] postNorm) {}
 
   private final ModelConfig cfg;
-  private final MemorySegment embedT; // [hidden, vocab]
+  private final SharedArray embedT; // [hidden, vocab]
   private final Layer[] layers;
   private final float[] finalNorm;
   private final Matrix lmHead;
   private final double[] invFreq;
 
   VectorForward(ModelConfig cfg, SharedArray embedT, LlamaDecoder.Layer[] layers,
-      SharedArray finalNorm, LlamaDecoder.Projection lmHead, double[] invFreq) {
+      SharedArray finalNorm, LlamaDecoder.Projection lmHead, double[] invFreq, LlamaDecoder.LayerNorms[] norms) {
     this.cfg = cfg;
-    this.embedT = memory(embedT.chunks());
+    this.embedT = embedT;
     this.layers = new Layer[layers.length];
     for (int l = 0; l < layers.length; l++) {
       LlamaDecoder.Layer w = layers[l];
       this.layers[l] = new Layer(new Matrix(w.qkv()), floats(w.bqkv()), floats(w.qkNorm()),
-          new Matrix(w.o()), floats(w.bo()), new Matrix(w.gateUp()), new Matrix(w.down()));
+          new Matrix(w.o()), floats(w.bo()), new Matrix(w.gateUp()), new Matrix(w.down()),
+          norms == null ? null : norms[l].input(), norms == null ? null : norms[l].postAttention());
     }
     this.finalNorm = floats(finalNorm);
     this.lmHead = new Matrix(lmHead);
     this.invFreq = invFreq;
-    VectorKernels.startWarmUp();
+    VectorKernels.startWarmUp(lmHead.type() != DType.F32);
   }
 
   @Override
@@ -115,7 +125,7 @@ final class VectorForward implements JavaForward {
         pos[t] = start + i;
         int token = c.tokens()[i];
         for (int k = 0; k < d; k++) {
-          x[t * d + k] = embedT.getAtIndex(ValueLayout.JAVA_FLOAT, (long) k * vocab + token);
+          x[t * d + k] = embedT.get((long) k * vocab + token);
         }
         if (c.allLogits() || i == c.tokens().length - 1) {
           logitRows[r++] = t;
@@ -129,12 +139,7 @@ final class VectorForward implements JavaForward {
     for (int i = 0; i < rows; i++) {
       System.arraycopy(x, logitRows[i] * d, last, i * d, d);
     }
-    normalizeRows(last, rows, d);
-    for (int i = 0; i < rows; i++) {
-      for (int k = 0; k < d; k++) {
-        last[i * d + k] *= finalNorm[k];
-      }
-    }
+    normalizeRows(last, rows, d, finalNorm);
     float[] logits = new float[rows * vocab];
     lmHead.apply(last, rows, logits);
     for (SequenceChunk c : chunks) {
@@ -154,7 +159,7 @@ final class VectorForward implements JavaForward {
     int qkvWidth = w.qkv().out();
 
     float[] h = x.clone();
-    normalizeRows(h, n, d);
+    normalizeRows(h, n, d, w.inputNorm());
     float[] qkv = new float[n * qkvWidth];
     w.qkv().apply(h, n, qkv);
     for (int t = 0; t < n; t++) {
@@ -192,7 +197,7 @@ final class VectorForward implements JavaForward {
     }
 
     h = x.clone();
-    normalizeRows(h, n, d);
+    normalizeRows(h, n, d, w.postNorm());
     int ff = cfg.intermediateSize();
     float[] gateUp = new float[n * 2 * ff];
     w.gateUp().apply(h, n, gateUp);
@@ -288,12 +293,20 @@ final class VectorForward implements JavaForward {
     }
   }
 
-  /** RMSNorm without weight, in place, on each of {@code rows} rows of width {@code d}. */
-  private void normalizeRows(float[] x, int rows, int d) {
+  /**
+   * RMSNorm in place on each of {@code rows} rows of width {@code d}, then times {@code weight}
+   * where it is not null (not folded into the next matrix).
+   */
+  private void normalizeRows(float[] x, int rows, int d, float[] weight) {
     for (int t = 0; t < rows; t++) {
       float inv = invRms(x, t * d, d);
       for (int k = 0; k < d; k++) {
         x[t * d + k] *= inv;
+      }
+      if (weight != null) {
+        for (int k = 0; k < d; k++) {
+          x[t * d + k] *= weight[k];
+        }
       }
     }
   }

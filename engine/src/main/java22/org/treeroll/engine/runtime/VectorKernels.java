@@ -47,6 +47,7 @@ final class VectorKernels {
   private static final ReentrantLock TEAM_LOCK = new ReentrantLock();
   private static final int WARM_UP_ROUNDS = 3000;
   private static final AtomicBoolean WARM_UP_STARTED = new AtomicBoolean();
+  private static volatile boolean warmHalf;
   private static final Thread WARM_UP =
       Thread.ofPlatform().daemon().name("treeroll-kernel-warmup").unstarted(VectorKernels::warmUp);
 
@@ -393,9 +394,18 @@ final class VectorKernels {
     return S.vectorBitSize() + "-bit vectors: " + L + " float lanes, " + THREADS + " threads";
   }
 
-  /** Starts compiling the kernels in the background, once per JVM (see {@link #warmUp}). */
-  static void startWarmUp() {
+  /** Threads a kernel call splits its work over: every core. */
+  static int threads() {
+    return THREADS;
+  }
+
+  /**
+   * Starts compiling the kernels in the background, once per JVM (see {@link #warmUp}), the
+   * 16-bit ones ({@link HalfKernels}) too if {@code half}: the first model decides.
+   */
+  static void startWarmUp(boolean half) {
     if (WARM_UP_STARTED.compareAndSet(false, true)) {
+      warmHalf = half;
       WARM_UP.start();
     }
   }
@@ -434,6 +444,12 @@ final class VectorKernels {
       }
       siluMul(gateUp, out, 2, y);
       axpy(dot(w, 0, x, 0, in), w, 0, y, 0, in);
+      if (warmHalf) {
+        for (int rows : new int[] {1, 9}) {
+          HalfKernels.matmul(w, false, in, out, x, rows, y);
+          HalfKernels.matmul(w, true, in, out, x, rows, y);
+        }
+      }
     }
   }
 

@@ -1,0 +1,81 @@
+package org.treeroll.engine.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.treeroll.engine.io.DType;
+
+/**
+ * {@link HalfKernels#matmul} on BF16 and F16 weights against {@link VectorKernels#matmul} on the
+ * same weights widened to fp32: the widening is exact and the sums run in the same order, so the
+ * results must be bitwise equal. Shapes reach every branch, as in {@link VectorKernelsTest}; the
+ * F16 weights include subnormals and signed zeros, which the in-register widening must get right.
+ */
+@org.junit.jupiter.api.condition.EnabledIf(value = "vectorApiLoaded", disabledReason = "the JVM runs without jdk.incubator.vector")
+class HalfKernelsTest {
+
+  static boolean vectorApiLoaded() {
+    return VectorKernelsTest.vectorApiLoaded();
+  }
+
+  static Stream<Arguments> shapes() {
+    return VectorKernelsTest.shapes().flatMap(a -> Stream.of(DType.BF16, DType.F16)
+        .map(t -> Arguments.of(t, a.get()[0], a.get()[1], a.get()[2])));
+  }
+
+  @ParameterizedTest(name = "{0} in={1} out={2} rows={3}")
+  @MethodSource("shapes")
+  void sixteenBitProductEqualsFp32ProductOfTheWidenedWeights(DType type, int in, int out, int rows) {
+    SplittableRandom random = new SplittableRandom(17L * in + out + rows);
+    ByteBuffer half = ByteBuffer.allocateDirect(2 * in * out).order(ByteOrder.nativeOrder());
+    ByteBuffer wide = ByteBuffer.allocateDirect(4 * in * out).order(ByteOrder.nativeOrder());
+    for (int i = 0; i < in * out; i++) {
+      float v = (float) random.nextDouble(-1, 1);
+      if (i % 97 == 3) {
+        v = 3e-6f * (float) random.nextDouble(-1, 1); // below F16's smallest normal, 6.1e-5
+      } else if (i % 101 == 5) {
+        v = -0f;
+      }
+      short bits = type.narrow(v);
+      half.putShort(2 * i, bits);
+      wide.putFloat(4 * i, type.widen(bits));
+    }
+    float[] x = new float[rows * in];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) random.nextDouble(-1, 1);
+    }
+    float[] expected = new float[rows * out];
+    VectorKernels.matmul(MemorySegment.ofBuffer(wide), in, out, x, rows, expected);
+    float[] actual = new float[rows * out];
+    java.util.Arrays.fill(actual, Float.NaN); // every output must be written
+    HalfKernels.matmul(MemorySegment.ofBuffer(half), type == DType.F16, in, out, x, rows, actual);
+    assertThat(actual).containsExactly(expected);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.EnumSource(value = DType.class, names = {"BF16", "F16"})
+  void widensEveryFiniteSixteenBitValueExactly(DType type) {
+    // One row times an identity-like column: y[j] = w[0, j], so every bit pattern is widened by a vector load.
+    int out = 1 << 16;
+    ByteBuffer half = ByteBuffer.allocateDirect(2 * out).order(ByteOrder.nativeOrder());
+    for (int j = 0; j < out; j++) {
+      short bits = (short) j;
+      half.putShort(2 * j, type.nonFinite(bits) ? 0 : bits);
+    }
+    float[] y = new float[out];
+    HalfKernels.matmul(MemorySegment.ofBuffer(half), type == DType.F16, 1, out, new float[] {1f}, 1, y);
+    for (int j = 0; j < out; j++) {
+      short bits = (short) j;
+      float expected = type.nonFinite(bits) ? 0f : type.widen(bits);
+      assertThat(Float.floatToRawIntBits(y[j])).as("bits 0x%04x", j)
+          .isEqualTo(Float.floatToRawIntBits(expected + 0f * 0f));
+    }
+  }
+}
