@@ -46,8 +46,13 @@ class LlamaDecoderTest {
   }
 
   static LlamaDecoder load(ModelConfig cfg, org.treeroll.engine.io.WeightSource weights, Path path) {
+    return load(cfg, weights, path, WeightPrecision.AS_STORED);
+  }
+
+  static LlamaDecoder load(ModelConfig cfg, org.treeroll.engine.io.WeightSource weights, Path path,
+      WeightPrecision precision) {
     // PyTorch alone runs on the layout PyTorch gets where the Java path cannot run.
-    LlamaDecoder model = LlamaDecoder.load(cfg, weights, DjlRuntime.device(), path == Path.PYTORCH);
+    LlamaDecoder model = LlamaDecoder.load(cfg, weights, DjlRuntime.device(), path == Path.PYTORCH, precision);
     if (path != Path.PYTORCH && !model.hasJavaPath()) {
       model.close();
       assumeTrue(false, "the Vector API path needs JDK 22+");

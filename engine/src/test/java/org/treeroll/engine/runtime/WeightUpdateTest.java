@@ -396,8 +396,9 @@ class WeightUpdateTest {
     }
   }
 
+  /** A fresh load in fp32, as the updated model holds its weights whatever the file's dtype. */
   static Served fresh(ModelConfig cfg, WeightSource weights, Path path) {
-    try (LlamaDecoder fresh = LlamaDecoderTest.load(cfg, weights, path)) {
+    try (LlamaDecoder fresh = LlamaDecoderTest.load(cfg, weights, path, WeightPrecision.FP32)) {
       return served(fresh);
     }
   }
