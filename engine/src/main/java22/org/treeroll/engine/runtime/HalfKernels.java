@@ -13,16 +13,21 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link VectorKernels}' matrix products over weights stored in 16 bits (BF16 or F16), {@code [in,
- * out]}: each weight vector is loaded as half-width shorts, widened to fp32 in registers and
- * accumulated in fp32, so the products are those of the fp32 kernels on the widened weights
- * (BF16 and F16 both widen exactly). The same two kernels as the fp32 ones: register tiles for
- * many rows, streamed pairs (quads on the LM head) of weight rows for one.
+ * out]}, widened to fp32 in registers and accumulated in fp32 in the fp32 kernels' order, so the
+ * products equal those of the fp32 kernels on the widened weights bit for bit (BF16 and F16 both
+ * widen exactly). The same two kernels: register tiles for many rows, which load half-width
+ * vectors and widen them; and, for one row, streams of four weight rows, read as 32-bit pairs of
+ * weights and split into even and odd columns (see {@link #rowSums}).
  *
- * <p>Widening: BF16 is the top half of an fp32, so a sign-extended short shifted left by 16 is
- * the float. F16's magnitude bits shifted left by 13 are the float scaled by 2^-112 (the
- * exponent biases differ by 112), subnormals included, so one exact multiply restores it; the
- * sign-extended short already carries the sign in bit 31. Non-finite weights are refused at load,
- * so F16's infinities and NaN never reach a kernel.
+ * <p>Widening: BF16 is the top half of an fp32, so a 16-bit value shifted left by 16 is the
+ * float. F16's magnitude bits shifted left by 13 are the float scaled by 2^-112 (the exponent
+ * biases differ by 112), subnormals included, so one exact multiply restores it, and the sign bit
+ * moves to bit 31. Non-finite weights are refused at load, so F16's infinities and NaN never
+ * reach a kernel.
+ *
+ * <p>C2 compiles these well only while each hot method stays small: past its node-count cutoff
+ * it stops inlining the vector operations, and they run through the Vector API's Java fallback,
+ * several times slower. Hence one method per loop and the F16 branches behind calls.
  */
 final class HalfKernels {
   private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -32,7 +37,6 @@ final class HalfKernels {
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int TILE_ROWS = S.vectorBitSize() >= 512 ? 8 : 4;
-  private static final int QUADS_MIN_OUT = 1 << 15;
   private static final int K_BLOCK = 512;
   private static final float F16_SCALE = 0x1p112f;
 
@@ -65,9 +69,10 @@ final class HalfKernels {
   }
 
   private static FloatVector widen(IntVector i, boolean f16) {
-    if (!f16) {
-      return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
+    return f16 ? widenF16(i) : i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+  }
+
+  private static FloatVector widenF16(IntVector i) {
     FloatVector magnitude = i.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE);
     return magnitude.reinterpretAsInts().or(i.and(0x80000000)).reinterpretAsFloats();
   }
@@ -238,78 +243,185 @@ final class HalfKernels {
     c.intoArray(y, i * out + j, m.cast(S));
   }
 
-  /** One input row, as {@link VectorKernels}' one-row kernel: per-thread input ranges, private partials. */
+  /**
+   * One input row, as {@link VectorKernels}' one-row kernel (per-thread input ranges, private
+   * partials), but without the widening conversion: a 32-bit load takes two adjacent 16-bit
+   * weights, whose even column is the low half shifted up and whose odd column is the high half
+   * masked (BF16). The partial results are kept per block of {@code 2L} columns as {@code L} even
+   * columns then {@code L} odd ones, and put back in order once at the end; each column's sum
+   * still runs over the same inputs in the same order, so it equals the fp32 kernel's bit for bit.
+   */
   private static void rowSums(MemorySegment w, boolean f16, int in, int out, float[] x, float[] y) {
     int parts = Math.min(VectorKernels.threads(), Math.max(1, in / 64));
     float[][] partials = new float[parts][];
     VectorKernels.parallel(parts, 1, (first, last) -> {
       for (int p = first; p < last; p++) {
-        partials[p] = rowSumsPart(w, f16, in, out, x, (int) ((long) in * p / parts),
-            (int) ((long) in * (p + 1) / parts), p == 0 ? y : new float[out]);
+        partials[p] = rowSumsPart(w, f16, out, x, (int) ((long) in * p / parts), (int) ((long) in * (p + 1) / parts));
       }
     });
-    for (int p = 1; p < parts; p++) {
-      float[] z = partials[p];
-      for (int j = 0; j < out; j++) {
-        y[j] += z[j];
+    int paired = out / (2 * L) * (2 * L);
+    for (int j = 0; j < out; j++) {
+      int at = j < paired ? j - j % (2 * L) + (j % 2) * L + (j % (2 * L)) / 2 : j;
+      float sum = partials[0][at];
+      for (int p = 1; p < parts; p++) {
+        sum += partials[p][at];
       }
+      y[j] = sum;
     }
   }
 
-  private static float[] rowSumsPart(MemorySegment w, boolean f16, int in, int out, float[] x, int from, int to,
-      float[] acc) {
-    java.util.Arrays.fill(acc, 0, out, 0f);
-    int ub = S.loopBound(out);
-    long stride = 2L * out;
+  /**
+   * Inputs {@code [from, to)} into a new partial in paired order (see {@link #rowSums}). Each loop
+   * is a method of its own: with all of them in one, C2 hit its node-count cutoff, stopped
+   * inlining the vector ops and ran them through the Vector API's Java fallback, 5x slower than
+   * fp32 (probed).
+   */
+  private static float[] rowSumsPart(MemorySegment w, boolean f16, int out, float[] x, int from, int to) {
+    float[] acc = new float[out];
     int i = from;
-    if (out >= QUADS_MIN_OUT) {
-      for (; i + 4 <= to; i += 4) {
-        FloatVector x0 = FloatVector.broadcast(S, x[i]);
-        FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
-        FloatVector x2 = FloatVector.broadcast(S, x[i + 2]);
-        FloatVector x3 = FloatVector.broadcast(S, x[i + 3]);
-        long row = 2L * i * out;
-        for (int j = 0; j < ub; j += L) {
-          long at = row + 2L * j;
-          FloatVector v = FloatVector.fromArray(S, acc, j);
-          v = load(w, at, f16).fma(x0, v);
-          v = load(w, at + stride, f16).fma(x1, v);
-          v = load(w, at + 2 * stride, f16).fma(x2, v);
-          v = load(w, at + 3 * stride, f16).fma(x3, v);
-          v.intoArray(acc, j);
-        }
-        for (int j = ub; j < out; j++) {
-          for (int k = i; k < i + 4; k++) {
-            acc[j] += x[k] * get(w, f16, (long) k * out + j);
-          }
-        }
-      }
+    // Four weight rows per pass on every matrix: 16-bit rows are half as long, so four of them
+    // stream as well as the fp32 kernel's two (at 30 ms a step against 33 with pairs; eight rows
+    // per pass outgrew C2's inlining budget and fell back as above).
+    for (; i + 4 <= to; i += 4) {
+      quad(w, f16, out, x, i, acc);
     }
     for (; i + 2 <= to; i += 2) {
-      FloatVector x0 = FloatVector.broadcast(S, x[i]);
-      FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
-      long row = 2L * i * out;
-      for (int j = 0; j < ub; j += L) {
-        long at = row + 2L * j;
-        FloatVector v = FloatVector.fromArray(S, acc, j);
-        v = load(w, at, f16).fma(x0, v);
-        v = load(w, at + stride, f16).fma(x1, v);
-        v.intoArray(acc, j);
-      }
-      for (int j = ub; j < out; j++) {
-        acc[j] += x[i] * get(w, f16, (long) i * out + j) + x[i + 1] * get(w, f16, (long) (i + 1) * out + j);
-      }
+      pair(w, f16, out, x, i, acc);
     }
     if (i < to) {
-      int j = 0;
-      FloatVector xi = FloatVector.broadcast(S, x[i]);
-      for (; j < ub; j += L) {
-        load(w, 2L * ((long) i * out + j), f16).fma(xi, FloatVector.fromArray(S, acc, j)).intoArray(acc, j);
-      }
-      for (; j < out; j++) {
-        acc[j] += x[i] * get(w, f16, (long) i * out + j);
-      }
+      single(w, f16, out, x, i, acc);
     }
     return acc;
+  }
+
+  /**
+   * The even columns of {@code L} pairs of 16-bit weights, as fp32. The BF16 case is two vector
+   * ops and the method stays under C2's inlining size; F16 goes through a call of its own.
+   */
+  private static FloatVector evens(IntVector v, boolean f16) {
+    return f16 ? evensF16(v) : v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+  }
+
+  /** The odd columns of {@code L} pairs of 16-bit weights, as fp32 (see {@link #evens}). */
+  private static FloatVector odds(IntVector v, boolean f16) {
+    return f16 ? oddsF16(v) : v.and(0xFFFF0000).reinterpretAsFloats();
+  }
+
+  private static FloatVector evensF16(IntVector v) {
+    FloatVector magnitude = v.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(F16_SCALE);
+    return magnitude.reinterpretAsInts().or(v.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats();
+  }
+
+  private static FloatVector oddsF16(IntVector v) {
+    FloatVector magnitude = v.lanewise(VectorOperators.LSHR, 3).and(0x0FFFE000).reinterpretAsFloats().mul(F16_SCALE);
+    return magnitude.reinterpretAsInts().or(v.and(0x80000000)).reinterpretAsFloats();
+  }
+
+  private static IntVector pairs(MemorySegment w, long at) {
+    return IntVector.fromMemorySegment(I, w, at, ORDER);
+  }
+
+  /** {@code acc += x[i..i+4) W[i..i+4, :]}, in paired order. */
+  private static void quad(MemorySegment w, boolean f16, int out, float[] x, int i, float[] acc) {
+    FloatVector x0 = FloatVector.broadcast(S, x[i]);
+    FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
+    FloatVector x2 = FloatVector.broadcast(S, x[i + 2]);
+    FloatVector x3 = FloatVector.broadcast(S, x[i + 3]);
+    long stride = 2L * out;
+    long row = 2L * i * out;
+    int paired = out / (2 * L) * (2 * L);
+    for (int j = 0; j < paired; j += 2 * L) {
+      long at = row + 2L * j;
+      IntVector w0 = pairs(w, at);
+      IntVector w1 = pairs(w, at + stride);
+      IntVector w2 = pairs(w, at + 2 * stride);
+      IntVector w3 = pairs(w, at + 3 * stride);
+      FloatVector e = FloatVector.fromArray(S, acc, j);
+      e = evens(w0, f16).fma(x0, e);
+      e = evens(w1, f16).fma(x1, e);
+      e = evens(w2, f16).fma(x2, e);
+      evens(w3, f16).fma(x3, e).intoArray(acc, j);
+      FloatVector o = FloatVector.fromArray(S, acc, j + L);
+      o = odds(w0, f16).fma(x0, o);
+      o = odds(w1, f16).fma(x1, o);
+      o = odds(w2, f16).fma(x2, o);
+      odds(w3, f16).fma(x3, o).intoArray(acc, j + L);
+    }
+    int ub = S.loopBound(out);
+    for (int k = i; k < i + 4; k++) {
+      fused(w, f16, out, x[k], k, paired, ub, acc);
+    }
+    if (out >= VectorKernels.QUADS_MIN_OUT) {
+      for (int k = i; k < i + 4; k++) {
+        scalarTail(w, f16, out, x[k], k, ub, acc);
+      }
+    } else {
+      // The fp32 kernel runs this matrix in pairs of rows: round its last columns as it does.
+      pairTail(w, f16, out, x, i, ub, acc);
+      pairTail(w, f16, out, x, i + 2, ub, acc);
+    }
+  }
+
+  /** {@code acc += x[i..i+2) W[i..i+2, :]}, in paired order; the tail rounded as the fp32 kernel rounds it. */
+  private static void pair(MemorySegment w, boolean f16, int out, float[] x, int i, float[] acc) {
+    FloatVector x0 = FloatVector.broadcast(S, x[i]);
+    FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
+    long stride = 2L * out;
+    long row = 2L * i * out;
+    int paired = out / (2 * L) * (2 * L);
+    for (int j = 0; j < paired; j += 2 * L) {
+      long at = row + 2L * j;
+      IntVector w0 = pairs(w, at);
+      IntVector w1 = pairs(w, at + stride);
+      FloatVector e = FloatVector.fromArray(S, acc, j);
+      e = evens(w0, f16).fma(x0, e);
+      evens(w1, f16).fma(x1, e).intoArray(acc, j);
+      FloatVector o = FloatVector.fromArray(S, acc, j + L);
+      o = odds(w0, f16).fma(x0, o);
+      odds(w1, f16).fma(x1, o).intoArray(acc, j + L);
+    }
+    int ub = S.loopBound(out);
+    fused(w, f16, out, x[i], i, paired, ub, acc);
+    fused(w, f16, out, x[i + 1], i + 1, paired, ub, acc);
+    pairTail(w, f16, out, x, i, ub, acc);
+  }
+
+  /** {@code acc[j] += x[i] W[i, j] + x[i + 1] W[i + 1, j]} for the columns {@code [from, out)}. */
+  private static void pairTail(MemorySegment w, boolean f16, int out, float[] x, int i, int from, float[] acc) {
+    for (int j = from; j < out; j++) {
+      acc[j] += x[i] * get(w, f16, (long) i * out + j) + x[i + 1] * get(w, f16, (long) (i + 1) * out + j);
+    }
+  }
+
+  /** {@code acc += x[i] W[i, :]}, in paired order. */
+  private static void single(MemorySegment w, boolean f16, int out, float[] x, int i, float[] acc) {
+    FloatVector xi = FloatVector.broadcast(S, x[i]);
+    int paired = out / (2 * L) * (2 * L);
+    for (int j = 0; j < paired; j += 2 * L) {
+      IntVector v = pairs(w, 2L * ((long) i * out + j));
+      evens(v, f16).fma(xi, FloatVector.fromArray(S, acc, j)).intoArray(acc, j);
+      odds(v, f16).fma(xi, FloatVector.fromArray(S, acc, j + L)).intoArray(acc, j + L);
+    }
+    int ub = S.loopBound(out);
+    fused(w, f16, out, x[i], i, paired, ub, acc);
+    scalarTail(w, f16, out, x[i], i, ub, acc);
+  }
+
+  /**
+   * {@code acc[j] = fma(W[i, j], xi, acc[j])} for the columns {@code [from, to)}: those past the
+   * last whole pair block that the fp32 kernel still sums in vectors, rounded as its fused
+   * multiply-adds round.
+   */
+  private static void fused(MemorySegment w, boolean f16, int out, float xi, int i, int from, int to, float[] acc) {
+    for (int j = from; j < to; j++) {
+      acc[j] = Math.fma(get(w, f16, (long) i * out + j), xi, acc[j]);
+    }
+  }
+
+  /** {@code acc[j] += xi W[i, j]} for the columns {@code [from, out)} past the last whole vector. */
+  private static void scalarTail(MemorySegment w, boolean f16, int out, float xi, int i, int from, float[] acc) {
+    for (int j = from; j < out; j++) {
+      acc[j] += xi * get(w, f16, (long) i * out + j);
+    }
   }
 }

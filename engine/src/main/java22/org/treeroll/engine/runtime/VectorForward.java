@@ -61,7 +61,7 @@ final class VectorForward implements JavaForward {
     this.finalNorm = floats(finalNorm);
     this.lmHead = new Matrix(lmHead);
     this.invFreq = invFreq;
-    VectorKernels.startWarmUp(lmHead.type() != DType.F32);
+    VectorKernels.startWarmUp(lmHead.type());
   }
 
   @Override

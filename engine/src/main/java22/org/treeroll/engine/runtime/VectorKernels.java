@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
+import org.treeroll.engine.io.DType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -39,7 +40,7 @@ final class VectorKernels {
   /** Register tile of the in-major product: rows of x per tile (8 fit 24 accumulators in 32 registers). */
   private static final int TILE_ROWS = S.vectorBitSize() >= 512 ? 8 : 4;
   /** Output widths from which the one-row kernel sums four weight rows per pass, not two. */
-  private static final int QUADS_MIN_OUT = 1 << 15;
+  static final int QUADS_MIN_OUT = 1 << 15;
   /** Inputs per pass over a panel: its slice of the weights (512 x 48 floats) stays in L2 across row tiles. */
   private static final int K_BLOCK = 512;
   /** The calling thread runs one share; these run the others, for one caller at a time. */
@@ -47,7 +48,7 @@ final class VectorKernels {
   private static final ReentrantLock TEAM_LOCK = new ReentrantLock();
   private static final int WARM_UP_ROUNDS = 3000;
   private static final AtomicBoolean WARM_UP_STARTED = new AtomicBoolean();
-  private static volatile boolean warmHalf;
+  private static volatile DType warmHalf;
   private static final Thread WARM_UP =
       Thread.ofPlatform().daemon().name("treeroll-kernel-warmup").unstarted(VectorKernels::warmUp);
 
@@ -401,11 +402,11 @@ final class VectorKernels {
 
   /**
    * Starts compiling the kernels in the background, once per JVM (see {@link #warmUp}), the
-   * 16-bit ones ({@link HalfKernels}) too if {@code half}: the first model decides.
+   * 16-bit ones ({@link HalfKernels}) too for a {@code weights} of 16 bits: the first model decides.
    */
-  static void startWarmUp(boolean half) {
+  static void startWarmUp(DType weights) {
     if (WARM_UP_STARTED.compareAndSet(false, true)) {
-      warmHalf = half;
+      warmHalf = weights == DType.F32 ? null : weights;
       WARM_UP.start();
     }
   }
@@ -444,10 +445,10 @@ final class VectorKernels {
       }
       siluMul(gateUp, out, 2, y);
       axpy(dot(w, 0, x, 0, in), w, 0, y, 0, in);
-      if (warmHalf) {
+      if (warmHalf != null) {
+        // The model's type only: C2 then leaves the other type's branches out of the kernels.
         for (int rows : new int[] {1, 9}) {
-          HalfKernels.matmul(w, false, in, out, x, rows, y);
-          HalfKernels.matmul(w, true, in, out, x, rows, y);
+          HalfKernels.matmul(w, warmHalf == DType.F16, in, out, x, rows, y);
         }
       }
     }

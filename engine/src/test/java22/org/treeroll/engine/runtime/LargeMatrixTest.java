@@ -31,7 +31,7 @@ class LargeMatrixTest {
     int in = 1000;
     int out = 536_871;
     long size = (long) in * out;
-    VectorKernels.startWarmUp(false); // uncompiled, the kernels would take many seconds over 2 GB
+    VectorKernels.startWarmUp(org.treeroll.engine.io.DType.F32); // uncompiled, the kernels would take many seconds over 2 GB
     try (NDManager m = NDManager.newBaseManager(DjlRuntime.device())) {
       SharedArray w = SharedArray.zeros(m, new Shape(in, out));
       assertThat(w.chunks()).hasSize(3);
