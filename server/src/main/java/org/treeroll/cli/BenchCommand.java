@@ -85,11 +85,14 @@ final class BenchCommand {
                 lm.config().parameterCount(), weightFileBytes(dir) / 1e9);
             System.out.println("machine limits are measured again before each batch size's timed steps");
           }
-          double after = SoakCommand.rssMb() * 1048576 / 1e9; // LoadedModel.open has collected the load's garbage
-          double file = weightFileBytes(dir) / 1e9;
-          System.out.printf("%s weights: resident memory %.2f GB before load, %.2f GB after (%.2fx the weight"
-                  + " files); the load added %.2f GB (%.2fx), tokenizer and PyTorch's libraries included%n",
-              lm.model().weightType(), before, after, after / file, after - before, (after - before) / file);
+          if (rows.isEmpty()) {
+            // The first model only: later ones share the process with the probe's arrays.
+            double after = SoakCommand.rssMb() * 1048576 / 1e9; // LoadedModel.open has collected the load's garbage
+            double file = weightFileBytes(dir) / 1e9;
+            System.out.printf("%s weights: resident memory %.2f GB before load, %.2f GB after (%.2fx the weight"
+                    + " files); the load added %.2f GB (%.2fx), tokenizer and PyTorch's libraries included%n",
+                lm.model().weightType(), before, after, after / file, after - before, (after - before) / file);
+          }
           // The probe after the resident memory is read: it holds gigabytes of its own.
           try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
             rows.addAll(DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1, probe::measure));

@@ -347,6 +347,13 @@ final class HalfKernels {
       o = odds(w2, f16).fma(x2, o);
       odds(w3, f16).fma(x3, o).intoArray(acc, j + L);
     }
+    if (paired < out) {
+      quadTail(w, f16, out, x, i, paired, acc);
+    }
+  }
+
+  /** The columns of {@link #quad} past its last whole pair block, rounded as the fp32 kernel rounds them. */
+  private static void quadTail(MemorySegment w, boolean f16, int out, float[] x, int i, int paired, float[] acc) {
     int ub = S.loopBound(out);
     for (int k = i; k < i + 4; k++) {
       fused(w, f16, out, x[k], k, paired, ub, acc);
@@ -380,10 +387,12 @@ final class HalfKernels {
       o = odds(w0, f16).fma(x0, o);
       odds(w1, f16).fma(x1, o).intoArray(acc, j + L);
     }
-    int ub = S.loopBound(out);
-    fused(w, f16, out, x[i], i, paired, ub, acc);
-    fused(w, f16, out, x[i + 1], i + 1, paired, ub, acc);
-    pairTail(w, f16, out, x, i, ub, acc);
+    if (paired < out) {
+      int ub = S.loopBound(out);
+      fused(w, f16, out, x[i], i, paired, ub, acc);
+      fused(w, f16, out, x[i + 1], i + 1, paired, ub, acc);
+      pairTail(w, f16, out, x, i, ub, acc);
+    }
   }
 
   /** {@code acc[j] += x[i] W[i, j] + x[i + 1] W[i + 1, j]} for the columns {@code [from, out)}. */
