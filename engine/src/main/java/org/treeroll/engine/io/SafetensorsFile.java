@@ -28,6 +28,7 @@ import org.treeroll.tree.TreeRollException;
 public final class SafetensorsFile implements AutoCloseable {
   /** A header larger than this is not a header: refuse before allocating it. */
   private static final long MAX_HEADER_BYTES = 100L << 20;
+  private static final int READ_SLICE = 16 << 20;
 
   /** One tensor's entry; {@code begin} and {@code end} are absolute file offsets. */
   public record TensorInfo(String name, DType dtype, long[] shape, long begin, long end) {}
@@ -210,7 +211,12 @@ public final class SafetensorsFile implements AutoCloseable {
     }
     try {
       ByteBuffer bytes = ByteBuffer.allocate((int) (t.end() - t.begin()));
-      readFully(channel, bytes, t.begin());
+      // In slices: a read into a heap buffer goes through a temporary direct buffer of the read's
+      // size, which the JDK keeps cached per thread; one of the whole embedding stayed resident.
+      for (int at = 0; at < bytes.capacity(); at = bytes.limit()) {
+        bytes.limit(Math.min(bytes.capacity(), at + READ_SLICE));
+        readFully(channel, bytes, t.begin());
+      }
       return bytes.flip().order(java.nio.ByteOrder.LITTLE_ENDIAN).asShortBuffer();
     } catch (IOException e) {
       throw new TreeRollException(path + ": tensor '" + name + "': cannot read: " + e.getMessage(), e);
