@@ -2,6 +2,8 @@ package org.treeroll.engine.io;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.ShortBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -136,6 +138,29 @@ public final class WeightUpdate {
       n += NamedTensor.elementCount(s.shape()) * s.dtype().bytes();
     }
     return n;
+  }
+
+  /**
+   * Reads one BF16 or F16 tensor's bits as sent, row-major, without widening; a file-backed tensor
+   * is read from disk now.
+   *
+   * @throws IllegalArgumentException if the tensor is not 16-bit
+   */
+  public ShortBuffer readBits(String name) {
+    Stored s = stored(name);
+    if (s.dtype().bytes() != 2) {
+      throw new IllegalArgumentException("tensor '" + name + "' is " + s.dtype() + ", not 16-bit");
+    }
+    return switch (s) {
+      case InMemory m -> m.tensor().data().order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+      case InFile f -> {
+        try (SafetensorsFile file = SafetensorsFile.open(f.file())) {
+          yield file.readBits(name);
+        } catch (TreeRollException e) {
+          throw new TreeRollException("weight update: " + e.getMessage(), e);
+        }
+      }
+    };
   }
 
   /** Reads one tensor as fp32, row-major; a file-backed tensor is read from disk now. */

@@ -11,6 +11,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
+import java.nio.ShortBuffer;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.treeroll.engine.io.DType;
@@ -701,6 +702,20 @@ public final class LlamaDecoder implements Model {
       }
     }
     return out;
+  }
+
+  /** The transpose {@code [cols, rows]} of the row-major 16-bit {@code w [rows, cols]}, bits unchanged. */
+  static short[] transpose(ShortBuffer w, int rows, int cols) {
+    short[] t = new short[rows * cols];
+    for (int r0 = 0; r0 < rows; r0 += 64) {
+      int end = Math.min(rows, r0 + 64);
+      for (int c = 0; c < cols; c++) {
+        for (int r = r0; r < end; r++) {
+          t[c * rows + r] = w.get(r * cols + c);
+        }
+      }
+    }
+    return t;
   }
 
   static float[] transpose(float[] w, int rows, int cols) {

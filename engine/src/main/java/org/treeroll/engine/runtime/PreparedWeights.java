@@ -2,6 +2,7 @@ package org.treeroll.engine.runtime;
 
 import static org.treeroll.engine.model.WeightNames.*;
 
+import java.nio.ShortBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -98,12 +99,11 @@ record PreparedWeights(
     int ff = cfg.intermediateSize();
     for (String name : names) {
       if (name.equals(EMBED)) {
-        float[] e = readFinite(update, name);
-        writes.add(WeightWrite.whole(model.embedT(), LlamaDecoder.transpose(e, cfg.vocabSize(), d)));
+        writes.add(inMajor(model.embedT(), 0, update, name, cfg.vocabSize(), d, null));
         continue;
       }
       if (name.equals(LM_HEAD)) {
-        writes.add(projection(model.lmHead(), readFinite(update, name)));
+        writes.add(projection(model.lmHead(), update, name));
         continue;
       }
       if (name.equals(FINAL_NORM)) {
@@ -120,19 +120,19 @@ record PreparedWeights(
       LlamaDecoder.LayerNorms norms = after.getOrDefault(l, read.get(l));
       switch (suffix) {
         case INPUT_NORM, POST_ATTN_NORM -> {} // kept above, and folded into the matrices below
-        case Q_PROJ + ".weight" -> writes.add(folded(w.qkv(), 0, readFinite(update, name), q, norms.input()));
-        case K_PROJ + ".weight" -> writes.add(folded(w.qkv(), q, readFinite(update, name), kv, norms.input()));
-        case V_PROJ + ".weight" -> writes.add(folded(w.qkv(), q + kv, readFinite(update, name), kv, norms.input()));
+        case Q_PROJ + ".weight" -> writes.add(folded(w.qkv(), 0, update, name, q, norms.input()));
+        case K_PROJ + ".weight" -> writes.add(folded(w.qkv(), q, update, name, kv, norms.input()));
+        case V_PROJ + ".weight" -> writes.add(folded(w.qkv(), q + kv, update, name, kv, norms.input()));
         case Q_PROJ + ".bias" -> writes.add(WeightWrite.columns(w.bqkv(), 0, q, readFinite(update, name)));
         case K_PROJ + ".bias" -> writes.add(WeightWrite.columns(w.bqkv(), q, q + kv, readFinite(update, name)));
         case V_PROJ + ".bias" -> writes.add(WeightWrite.columns(w.bqkv(), q + kv, q + 2 * kv, readFinite(update, name)));
         case Q_NORM -> writes.add(perHead(w.qkNorm(), 0, cfg.numHeads(), readFinite(update, name)));
         case K_NORM -> writes.add(perHead(w.qkNorm(), cfg.numHeads(), cfg.numKvHeads(), readFinite(update, name)));
-        case O_PROJ + ".weight" -> writes.add(projection(w.o(), readFinite(update, name)));
+        case O_PROJ + ".weight" -> writes.add(projection(w.o(), update, name));
         case O_PROJ + ".bias" -> writes.add(WeightWrite.whole(w.bo(), readFinite(update, name)));
-        case GATE_PROJ -> writes.add(folded(w.gateUp(), 0, readFinite(update, name), ff, norms.postAttention()));
-        case UP_PROJ -> writes.add(folded(w.gateUp(), ff, readFinite(update, name), ff, norms.postAttention()));
-        case DOWN_PROJ -> writes.add(projection(w.down(), readFinite(update, name)));
+        case GATE_PROJ -> writes.add(folded(w.gateUp(), 0, update, name, ff, norms.postAttention()));
+        case UP_PROJ -> writes.add(folded(w.gateUp(), ff, update, name, ff, norms.postAttention()));
+        case DOWN_PROJ -> writes.add(projection(w.down(), update, name));
         default -> throw new IllegalStateException("no layout for " + name);
       }
     }
@@ -172,14 +172,39 @@ record PreparedWeights(
   }
 
   /** One HF block {@code [rows, in]} of a fused in-major matrix, at columns {@code [col, col + rows)}. */
-  private static WeightWrite folded(LlamaDecoder.Projection fused, int col, float[] w, int rows, float[] norm) {
-    float[] scale = fused.type() == DType.F32 ? norm : null;
-    return WeightWrite.columns(fused.shared(), col, col + rows, LlamaDecoder.fold(w, rows, fused.in(), scale));
+  private static WeightWrite folded(LlamaDecoder.Projection fused, int col, WeightUpdate update, String name, int rows,
+      float[] norm) {
+    return inMajor(fused.shared(), col, update, name, rows, fused.in(), norm);
   }
 
   /** A HF matrix {@code [out, in]} in the projection's own orientation. */
-  private static WeightWrite projection(LlamaDecoder.Projection p, float[] w) {
-    return WeightWrite.whole(p.shared(), p.inMajor() ? LlamaDecoder.transpose(w, p.out(), p.in()) : w);
+  private static WeightWrite projection(LlamaDecoder.Projection p, WeightUpdate update, String name) {
+    if (p.inMajor()) {
+      return inMajor(p.shared(), 0, update, name, p.out(), p.in(), null);
+    }
+    return WeightWrite.whole(p.shared(), readFinite(update, name));
+  }
+
+  /**
+   * HF's {@code [rows, in]} tensor transposed into columns {@code [col, col + rows)} of an in-major
+   * {@code target}, row c scaled by {@code norm[c]} where the target is fp32 and a norm is folded.
+   * A 16-bit target sent its own type gets the bits as sent, never widened; any other pair of
+   * types goes through fp32 (and rounds to a 16-bit target's type).
+   */
+  private static WeightWrite inMajor(SharedArray target, int col, WeightUpdate update, String name, int rows, int in,
+      float[] norm) {
+    if (target.type() != DType.F32 && update.dtype(name) == target.type()) {
+      ShortBuffer bits = update.readBits(name);
+      for (int i = 0, n = bits.limit(); i < n; i++) {
+        if (target.type().nonFinite(bits.get(i))) {
+          throw new TreeRollException("weight update: '" + name + "' holds " + target.type().widen(bits.get(i))
+              + " at " + position(update.shape(name), i) + ": weights must be finite");
+        }
+      }
+      return WeightWrite.columns(target, col, col + rows, LlamaDecoder.transpose(bits, rows, in));
+    }
+    float[] scale = target.type() == DType.F32 ? norm : null;
+    return WeightWrite.columns(target, col, col + rows, LlamaDecoder.fold(readFinite(update, name), rows, in, scale));
   }
 
   /** A per-head norm weight repeated over {@code heads} rows of the q/k norm from {@code row}. */

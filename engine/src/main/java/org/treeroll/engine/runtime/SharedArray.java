@@ -193,6 +193,11 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
     }
   }
 
+  /** Copies {@code bits[from, from + len)} to this 16-bit array's elements {@code [at, at + len)}, as they are. */
+  void putBits(long at, short[] bits, int from, int len) {
+    chunks.get(0).asShortBuffer().put((int) at, bits, from, len);
+  }
+
   /**
    * Java's view of an array PyTorch allocated (contiguous): direct buffers over consecutive slices
    * of its flattened form. DJL's {@code toByteBuffer(true)} on a contiguous CPU tensor returns a

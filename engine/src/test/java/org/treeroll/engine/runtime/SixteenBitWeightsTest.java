@@ -88,7 +88,44 @@ class SixteenBitWeightsTest {
       float[][] after = prefillThenDecode(model, tokens, 7);
       assertThat(maxLogProbDiff(after, prefillThenDecode(fresh, tokens, 7))).isLessThan(SAME_WEIGHTS);
       assertThat(maxLogProbDiff(after, before)).isGreaterThan(0.1); // the update changed something
+      if (model.weightType() == DType.BF16) {
+        // The stored bits are the checkpoint's, matrix for matrix.
+        assertThat(bytes(model.embedT())).isEqualTo(bytes(fresh.embedT()));
+        for (int l = 0; l < cfg.numLayers(); l++) {
+          LlamaDecoder.Layer got = model.layerWeights(l);
+          LlamaDecoder.Layer want = fresh.layerWeights(l);
+          assertThat(bytes(got.qkv().shared())).isEqualTo(bytes(want.qkv().shared()));
+          assertThat(bytes(got.o().shared())).isEqualTo(bytes(want.o().shared()));
+          assertThat(bytes(got.gateUp().shared())).isEqualTo(bytes(want.gateUp().shared()));
+          assertThat(bytes(got.down().shared())).isEqualTo(bytes(want.down().shared()));
+        }
+      }
     }
+  }
+
+  @Test
+  void aSixteenBitUpdateHoldingANonFiniteValueIsRefusedNamingTheTensor(@TempDir Path tmp) {
+    ModelConfig cfg = ModelPreset.TINY_QWEN2.config();
+    try (WeightSource weights = WeightSource.open(write(tmp, cfg, 4, DType.BF16));
+        LlamaDecoder model = LlamaDecoder.load(cfg, weights, DjlRuntime.device())) {
+      String name = "model.layers.0.self_attn.o_proj.weight";
+      long[] shape = {cfg.hiddenSize(), (long) cfg.numHeads() * cfg.headDim()};
+      float[] values = new float[(int) (shape[0] * shape[1])];
+      values[5] = Float.POSITIVE_INFINITY;
+      WeightUpdate update = WeightUpdate.fromTensors(List.of(
+          org.treeroll.engine.io.UpdateTensor.encode(name, DType.BF16, shape, values)));
+      assertThatThrownBy(() -> model.prepareUpdate(update))
+          .isInstanceOf(TreeRollException.class)
+          .hasMessageContaining("'" + name + "'")
+          .hasMessageContaining("Infinity");
+    }
+  }
+
+  private static byte[] bytes(SharedArray a) {
+    java.nio.ByteBuffer b = a.chunks().get(0).duplicate().clear();
+    byte[] out = new byte[b.remaining()];
+    b.get(out);
+    return out;
   }
 
   @ParameterizedTest(name = "{0}")
