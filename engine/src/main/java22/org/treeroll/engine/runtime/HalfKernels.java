@@ -16,8 +16,8 @@ import jdk.incubator.vector.VectorSpecies;
  * out]}, widened to fp32 in registers and accumulated in fp32 in the fp32 kernels' order, so the
  * products equal those of the fp32 kernels on the widened weights bit for bit (BF16 and F16 both
  * widen exactly). The same two kernels: register tiles for many rows, which load half-width
- * vectors and widen them; and, for one row, streams of four weight rows, read as 32-bit pairs of
- * weights and split into even and odd columns (see {@link #rowSums}).
+ * vectors and widen them; and, for one row, streams of eight (BF16) or four (F16) weight rows,
+ * read as 32-bit pairs of weights and split into even and odd columns (see {@link #rowSums}).
  *
  * <p>Widening: BF16 is the top half of an fp32, so a 16-bit value shifted left by 16 is the
  * float. F16's magnitude bits shifted left by 13 are the float scaled by 2^-112 (the exponent
@@ -279,9 +279,14 @@ final class HalfKernels {
   private static float[] rowSumsPart(MemorySegment w, boolean f16, int out, float[] x, int from, int to) {
     float[] acc = new float[out];
     int i = from;
-    // Four weight rows per pass on every matrix: 16-bit rows are half as long, so four of them
-    // stream as well as the fp32 kernel's two (at 30 ms a step against 33 with pairs; eight rows
-    // per pass outgrew C2's inlining budget and fell back as above).
+    // More weight rows per pass than the fp32 kernel's two: 16-bit rows are half as long, and
+    // each pass loads and stores the partial once. BF16 takes eight, F16 four (its widening in
+    // eight rows would not fit C2's inlining budget); see docs/benchmarks.md.
+    if (!f16) {
+      for (; i + 8 <= to; i += 8) {
+        eightBf16(w, out, x, i, acc);
+      }
+    }
     for (; i + 4 <= to; i += 4) {
       quad(w, f16, out, x, i, acc);
     }
@@ -319,6 +324,58 @@ final class HalfKernels {
 
   private static IntVector pairs(MemorySegment w, long at) {
     return IntVector.fromMemorySegment(I, w, at, ORDER);
+  }
+
+  /**
+   * {@code acc += x[i..i+8) W[i..i+8, :]} for BF16, in paired order: eight rows per pass halve the
+   * partial's loads and stores against four. Written out without helper calls, which would take
+   * it past C2's inlining budget.
+   */
+  private static void eightBf16(MemorySegment w, int out, float[] x, int i, float[] acc) {
+    FloatVector x0 = FloatVector.broadcast(S, x[i]);
+    FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
+    FloatVector x2 = FloatVector.broadcast(S, x[i + 2]);
+    FloatVector x3 = FloatVector.broadcast(S, x[i + 3]);
+    FloatVector x4 = FloatVector.broadcast(S, x[i + 4]);
+    FloatVector x5 = FloatVector.broadcast(S, x[i + 5]);
+    FloatVector x6 = FloatVector.broadcast(S, x[i + 6]);
+    FloatVector x7 = FloatVector.broadcast(S, x[i + 7]);
+    long stride = 2L * out;
+    long row = 2L * i * out;
+    int paired = out / (2 * L) * (2 * L);
+    for (int j = 0; j < paired; j += 2 * L) {
+      long at = row + 2L * j;
+      IntVector w0 = IntVector.fromMemorySegment(I, w, at, ORDER);
+      IntVector w1 = IntVector.fromMemorySegment(I, w, at + stride, ORDER);
+      IntVector w2 = IntVector.fromMemorySegment(I, w, at + 2 * stride, ORDER);
+      IntVector w3 = IntVector.fromMemorySegment(I, w, at + 3 * stride, ORDER);
+      IntVector w4 = IntVector.fromMemorySegment(I, w, at + 4 * stride, ORDER);
+      IntVector w5 = IntVector.fromMemorySegment(I, w, at + 5 * stride, ORDER);
+      IntVector w6 = IntVector.fromMemorySegment(I, w, at + 6 * stride, ORDER);
+      IntVector w7 = IntVector.fromMemorySegment(I, w, at + 7 * stride, ORDER);
+      FloatVector e = FloatVector.fromArray(S, acc, j);
+      e = w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x0, e);
+      e = w1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x1, e);
+      e = w2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x2, e);
+      e = w3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x3, e);
+      e = w4.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x4, e);
+      e = w5.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x5, e);
+      e = w6.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x6, e);
+      w7.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x7, e).intoArray(acc, j);
+      FloatVector o = FloatVector.fromArray(S, acc, j + L);
+      o = w0.and(0xFFFF0000).reinterpretAsFloats().fma(x0, o);
+      o = w1.and(0xFFFF0000).reinterpretAsFloats().fma(x1, o);
+      o = w2.and(0xFFFF0000).reinterpretAsFloats().fma(x2, o);
+      o = w3.and(0xFFFF0000).reinterpretAsFloats().fma(x3, o);
+      o = w4.and(0xFFFF0000).reinterpretAsFloats().fma(x4, o);
+      o = w5.and(0xFFFF0000).reinterpretAsFloats().fma(x5, o);
+      o = w6.and(0xFFFF0000).reinterpretAsFloats().fma(x6, o);
+      w7.and(0xFFFF0000).reinterpretAsFloats().fma(x7, o).intoArray(acc, j + L);
+    }
+    if (paired < out) {
+      quadTail(w, false, out, x, i, paired, acc);
+      quadTail(w, false, out, x, i + 4, paired, acc);
+    }
   }
 
   /** {@code acc += x[i..i+4) W[i..i+4, :]}, in paired order. */
