@@ -34,7 +34,8 @@ final class MemoryFit {
 
   /**
    * @throws TreeRollException naming both sizes if the weights need more than the machine has
-   *     available, or more direct memory than the JVM may allocate
+   *     available, more direct memory than the JVM may allocate, or a tensor more heap to load than
+   *     the JVM has
    */
   static void check(ModelConfig cfg, DType matrices) {
     long need = weightBytes(cfg, matrices);
@@ -42,6 +43,21 @@ final class MemoryFit {
     if (available > 0 && need > available) {
       throw new TreeRollException(String.format("the model's weights need %.2f GB in memory as %s, and this"
           + " machine has %.2f GB available (MemAvailable in /proc/meminfo)", need / 1e9, matrices, available / 1e9));
+    }
+    // Loading passes one tensor at a time through the heap: as read (16-bit) or as fp32 values
+    // plus their transposed copy.
+    long largest = 0;
+    for (long[] shape : WeightNames.shapes(cfg).values()) {
+      long n = 1;
+      for (long d : shape) {
+        n *= d;
+      }
+      largest = Math.max(largest, n * (matrices == DType.F32 ? 2 * DType.F32.bytes() : matrices.bytes()));
+    }
+    long heap = Runtime.getRuntime().maxMemory();
+    if (largest > heap) {
+      throw new TreeRollException(String.format("loading the model's largest tensor takes %.2f GB of heap as %s,"
+          + " and this JVM's heap is %.2f GB (-Xmx); raise it", largest / 1e9, matrices, heap / 1e9));
     }
     long direct = maxDirectBytes();
     if (direct > 0 && need > direct) {
