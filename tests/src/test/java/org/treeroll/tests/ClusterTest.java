@@ -329,13 +329,35 @@ class ClusterTest {
   @Timeout(value = 4, unit = TimeUnit.MINUTES)
   void anEngineKilledMidRunLosesNoRequestAndARestartedOneRejoins() throws Exception {
     assertThat(acknowledged).hasSizeGreaterThan(20);
-    LocalEngines.Engine victim = engines.get(0);
+    // A long chat stream (no EOS: 4 answers of 450 tokens); its engine is the one killed once the
+    // stream began, so the stream cannot be re-run elsewhere and must end with a retryable error.
+    HttpResponse<java.util.stream.Stream<String>> stream = http.send(HttpRequest.newBuilder(
+        URI.create(base + "/v1/chat/completions")).timeout(Duration.ofMinutes(3)).header("Content-Type",
+        "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"treeroll-arith\", \"n\": 4,"
+        + " \"max_tokens\": 450, \"seed\": 1, \"stream\": true, \"logit_bias\": {\"256\": -100},"
+        + " \"messages\": [{\"role\": \"user\", \"content\": \"Count on.\"}]}")).build(),
+        HttpResponse.BodyHandlers.ofLines());
+    assertThat(stream.statusCode()).isEqualTo(200);
+    CompletableFuture<List<String>> events = CompletableFuture.supplyAsync(
+        () -> stream.body().filter(l -> !l.isEmpty()).toList(), clients);
+    String streamedBy = stream.headers().firstValue(ENGINE).orElseThrow();
+    int slot = 0;
+    while (!engines.get(slot).node().equals(streamedBy)) {
+      slot++;
+    }
+    LocalEngines.Engine victim = engines.get(slot);
     List<CompletableFuture<Answer>> sent = new ArrayList<>();
     for (int i = 1; i <= 9; i++) {
       sent.add(rolloutAsync("kill-" + i, List.of(i + "" + (10 - i) + "*" + i + "=?\n"), 16, true));
     }
-    awaitCluster(c -> inFlight(c, victim.node()) > 0);
+    awaitCluster(c -> inFlight(c, victim.node()) > 1);
     local.kill(victim);
+    List<String> lines = events.get(3, TimeUnit.MINUTES);
+    assertThat(lines.getLast()).isEqualTo("data: [DONE]");
+    JsonNode error = JSON.readTree(lines.get(lines.size() - 2).substring("data: ".length())).path("error");
+    assertThat(error.path("code").asInt()).as("%s", error).isEqualTo(503);
+    assertThat(error.path("message").asText()).contains("retry");
+    assertThat(counter(send("GET", "/metrics").body(), "treeroll_router_streams_broken_total")).isEqualTo(1);
 
     for (CompletableFuture<Answer> f : sent) {
       Answer a = f.get(3, TimeUnit.MINUTES);
@@ -354,7 +376,7 @@ class ClusterTest {
     }
 
     // A restarted engine rejoins, is brought to the cluster's weights, and takes work.
-    LocalEngines.Engine back = local.start(1).get(0);
+    LocalEngines.Engine back = local.start(slot + 1).get(0); // engines.get(i) runs on slot i + 1
     long version = c.path("weight_version").asLong();
     awaitCluster(x -> serving(x) == 3);
     assertThat(cluster().path("engines")).allSatisfy(e -> assertThat(e.path("weight_version").asLong())
