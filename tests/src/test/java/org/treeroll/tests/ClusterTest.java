@@ -211,11 +211,14 @@ class ClusterTest {
     assertThat(events.stream().filter(e -> e.path("event").asText().equals("answer")).count())
         .isEqualTo(kept.path("stats").path("answers").asLong()).isEqualTo(8);
 
+    // The result stays readable at the router, as the engine keeps it.
+    assertThat(JSON.readTree(send("GET", "/v1/rollouts/streamed").body())).isEqualTo(kept);
+
     // The same request straight to the engine streams the same kinds of events.
     body.put("id", "streamed-direct");
     List<JsonNode> straight = lines(postRaw(direct, "/v1/rollouts", body).body());
     assertThat(kinds(straight)).isEqualTo(kinds(events));
-    // The id of a finished stream is taken: its engine refuses it, as one engine does.
+    // The id of a finished stream is taken.
     assertThat(postRaw(base, "/v1/rollouts", body.put("id", "streamed")).statusCode()).isEqualTo(409);
   }
 
@@ -322,6 +325,17 @@ class ClusterTest {
     assertThat(samples).anyMatch(s -> s.answer().version() == old).anyMatch(s -> s.answer().version() == version);
     assertThat(cluster().path("engines")).hasSize(3)
         .allSatisfy(e -> assertThat(e.path("weight_version").asLong()).isEqualTo(version));
+
+    // Weights sent in the body reach every engine too (and the engine restarted below catches up on them).
+    HttpResponse<String> raw = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/weights?policy=wait"))
+        .timeout(Duration.ofMinutes(2)).header("Content-Type", "application/octet-stream")
+        .POST(HttpRequest.BodyPublishers.ofFile(MODEL.resolve("model.safetensors"))).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(raw.statusCode()).as(raw.body()).isEqualTo(200);
+    assertThat(JSON.readTree(raw.body()).path("weight_version").asLong()).isEqualTo(version + 1);
+    assertThat(JSON.readTree(raw.body()).path("engines").asInt()).isEqualTo(3);
+    assertThat(cluster().path("engines")).allSatisfy(e -> assertThat(e.path("weight_version").asLong())
+        .isEqualTo(version + 1));
   }
 
   @Test

@@ -13,6 +13,11 @@ final class Bus {
   /** Relayed requests: the router's address for the response's parts, and the exchange they belong to. */
   static final String REPLY_TO = "reply-to";
   static final String EXCHANGE = "exchange";
+  /**
+   * A weight update whose body is a safetensors file carries its fields (policy, timeout_s,
+   * version) as a JSON object in this header; one by path is all JSON, in the body.
+   */
+  static final String FIELDS = "fields";
   /** A part of a relayed response: {@code head} (status, content type), {@code chunk} (the body) or {@code end}. */
   static final String PART = "part";
 

@@ -79,7 +79,7 @@ public final class ClusterRouter implements AutoCloseable {
   private final String relayed = Bus.relayed(UUID.randomUUID().toString());
   private final RouterMetrics metrics;
   private long clusterVersion = -1; // unknown until the first engine reports
-  private ObjectNode lastUpdate; // the update that made clusterVersion, sent to engines that missed it
+  private WeightUpdate lastUpdate; // the update that made clusterVersion, sent to engines that missed it
   private boolean updating;
   private long redispatched;
   private long enginesLost;
@@ -110,12 +110,14 @@ public final class ClusterRouter implements AutoCloseable {
     int status;
     String type;
     boolean emitted; // a part of the body reached the client: the request can no longer be sent elsewhere
+    final Buffer streamed; // a streamed rollout's events, to keep its result readable here
 
     Dispatch(String id, byte[] body, int[] key, RoutingContext ctx) {
       this.id = id;
       this.body = body;
       this.key = key;
       this.ctx = ctx;
+      this.streamed = id != null && ctx != null ? Buffer.buffer() : null;
     }
   }
 
@@ -386,6 +388,9 @@ public final class ClusterRouter implements AutoCloseable {
           head(d).setChunked(true);
         }
         res.write(m.body());
+        if (d.streamed != null) {
+          d.streamed.appendBuffer(m.body());
+        }
       }
       case "end" -> {
         exchanges.remove(d.exchange);
@@ -395,11 +400,45 @@ public final class ClusterRouter implements AutoCloseable {
           head(d);
         }
         res.end();
+        ObjectNode result = d.streamed != null && d.status == 200 ? streamedResult(d.streamed) : null;
+        if (result != null) {
+          finished.put(d.id, bytes(result)); // before running forgets the id
+        }
         metrics.record(route(d.ctx), d.status, System.nanoTime() - (long) d.ctx.get("t0"));
         d.done.complete(null);
       }
       default -> log.warn("unknown part {} of a relayed response", m.headers().get(Bus.PART));
     }
+  }
+
+  /**
+   * A streamed rollout's answer as {@code GET /v1/rollouts/{id}} gives it: the {@code done} event
+   * with its trees put back (from the {@code tree} events, in tree order); null if the stream
+   * ended otherwise (an error line).
+   */
+  static ObjectNode streamedResult(Buffer ndjson) {
+    List<JsonNode> trees = new ArrayList<>();
+    ObjectNode done = null;
+    try {
+      for (String line : ndjson.toString(java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+        JsonNode e = line.isBlank() ? null : JSON.readTree(line);
+        if (e != null && e.path("event").asText().equals("tree")) {
+          trees.add(e.get("tree"));
+        } else if (e != null && e.path("event").asText().equals("done")) {
+          done = (ObjectNode) e;
+        }
+      }
+    } catch (IOException e) {
+      log.warn("a streamed rollout's events do not parse: {}", e.getMessage());
+      return null;
+    }
+    if (done == null) {
+      return null;
+    }
+    done.remove("event");
+    trees.sort(java.util.Comparator.comparingLong(t -> t.path("tree_id").asLong()));
+    done.putArray("trees").addAll(trees);
+    return done;
   }
 
   private HttpServerResponse head(Dispatch d) {
@@ -554,9 +593,22 @@ public final class ClusterRouter implements AutoCloseable {
 
   // ---- Weights: a version barrier across every engine. ----
 
+  /**
+   * A weight update as an engine takes it: JSON fields with a path, or a safetensors file (the
+   * fields then came in the query). The router keeps the last one, file included, for engines
+   * that join later.
+   */
+  record WeightUpdate(ObjectNode fields, Buffer file) {}
+
   private void postWeights(RoutingContext ctx) {
-    ObjectNode body = jsonObject(ctx);
+    String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+    boolean raw = type != null && type.split(";", 2)[0].trim().equalsIgnoreCase("application/octet-stream");
+    ObjectNode body = raw ? RolloutServer.queryObject(ctx) : jsonObject(ctx);
     if (body == null) {
+      return;
+    }
+    if (raw && (ctx.body().buffer() == null || ctx.body().buffer().length() == 0)) {
+      send(ctx, RolloutServer.errorReply(400, "body", "empty; expected a safetensors file"), null);
       return;
     }
     if (updating) {
@@ -576,8 +628,9 @@ public final class ClusterRouter implements AutoCloseable {
       return;
     }
     body.put("version", version);
+    WeightUpdate update = new WeightUpdate(body, raw ? ctx.body().buffer() : null);
     updating = true;
-    List<CompletableFuture<Reply>> replies = targets.stream().map(e -> sendWeights(e, body)).toList();
+    List<CompletableFuture<Reply>> replies = targets.stream().map(e -> sendWeights(e, update)).toList();
     CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).whenComplete((x, y) -> context.runOnContext(z -> {
       Reply failure = null;
       int ok = 0;
@@ -596,7 +649,7 @@ public final class ClusterRouter implements AutoCloseable {
       }
       if (ok > 0) {
         clusterVersion = version;
-        lastUpdate = body;
+        lastUpdate = update;
         send(ctx, new Reply(200, bytes(JSON.createObjectNode().put("object", "weights").put("weight_version", version)
             .put("engines", ok))), null);
       } else {
@@ -610,11 +663,15 @@ public final class ClusterRouter implements AutoCloseable {
   }
 
   /** A weight update to one engine; never fails: a lost engine's reply is a 503. */
-  private CompletableFuture<Reply> sendWeights(EngineView e, ObjectNode body) {
-    long timeoutMs = body.path("timeout_s").asLong(600) * 1000 + TIMEOUT_MARGIN_MS;
+  private CompletableFuture<Reply> sendWeights(EngineView e, WeightUpdate update) {
+    long timeoutMs = update.fields().path("timeout_s").asLong(600) * 1000 + TIMEOUT_MARGIN_MS;
     CompletableFuture<Reply> out = new CompletableFuture<>();
-    vertx.eventBus().<Buffer>request(Bus.weights(e.node), Buffer.buffer(bytes(body)),
-        new DeliveryOptions().setSendTimeout(timeoutMs)).onComplete(ar -> out.complete(ar.succeeded()
+    DeliveryOptions o = new DeliveryOptions().setSendTimeout(timeoutMs);
+    if (update.file() != null) {
+      o.addHeader(Bus.FIELDS, update.fields().toString());
+    }
+    vertx.eventBus().<Buffer>request(Bus.weights(e.node), update.file() != null ? update.file()
+        : Buffer.buffer(bytes(update.fields())), o).onComplete(ar -> out.complete(ar.succeeded()
             ? new Reply(Integer.parseInt(ar.result().headers().get(Bus.STATUS)), ar.result().body().getBytes())
             : RolloutServer.errorReply(503, null, "engine " + e.node + " did not take the update: "
                 + ar.cause().getMessage())));
@@ -646,7 +703,7 @@ public final class ClusterRouter implements AutoCloseable {
     String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
     if (type == null || !type.split(";", 2)[0].trim().equalsIgnoreCase("application/json")) {
       send(ctx, RolloutServer.errorReply(415, null, "expected Content-Type: application/json, got "
-          + (type == null ? "none" : type) + " (the router takes weights by path only)"), null);
+          + (type == null ? "none" : type)), null);
       return null;
     }
     try {

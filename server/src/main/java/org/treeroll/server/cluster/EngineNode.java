@@ -41,7 +41,9 @@ public final class EngineNode implements AutoCloseable {
     this.consumers = List.of(
         vertx.eventBus().<Buffer>consumer(Bus.rollouts(node), m -> serve(m, server::submitRollout)),
         vertx.eventBus().<Buffer>consumer(Bus.cancels(node), m -> serve(m, server::cancelRollout)),
-        vertx.eventBus().<Buffer>consumer(Bus.weights(node), m -> serve(m, server::submitWeights)));
+        vertx.eventBus().<Buffer>consumer(Bus.weights(node), m -> serve(m, b -> m.headers().get(Bus.FIELDS) == null
+            ? server.submitWeights(b) : server.submitWeights(m.body(), m.headers().get(Bus.FIELDS)
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8)))));
     this.relay = new HttpRelay(vertx, node, server.port(), options);
     this.timer = vertx.setPeriodic(0, HEARTBEAT_MS, t -> heartbeat());
   }
