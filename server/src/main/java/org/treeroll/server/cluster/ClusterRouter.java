@@ -461,7 +461,9 @@ public final class ClusterRouter implements AutoCloseable {
     HttpServerResponse res = d.ctx.response();
     if (!d.emitted) {
       send(d.ctx, reply, null);
-    } else if (res.ended() || res.closed()) {
+      return;
+    }
+    if (res.ended() || res.closed()) {
       return;
     } else if (d.type != null && d.type.startsWith("text/event-stream")) {
       res.end(Buffer.buffer("data: ").appendBytes(reply.body()).appendString("\n\ndata: [DONE]\n\n"));
