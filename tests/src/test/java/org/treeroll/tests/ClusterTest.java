@@ -360,6 +360,16 @@ class ClusterTest {
       slot++;
     }
     LocalEngines.Engine victim = engines.get(slot);
+    // A streamed rollout of the same messages goes to the same engine by prefix. Lost before its
+    // first event (its answers are long), it runs again elsewhere; lost after, it ends with an error line.
+    ObjectNode again = JSON.createObjectNode().put("id", "stream-on-victim").put("stream", true);
+    again.putArray("prompts").addObject().putArray("messages").addObject().put("role", "user").put("content",
+        "Count on.");
+    again.putObject("tree").put("segment_length", 16).put("max_depth", 8).put("leaf_budget", 16);
+    again.putObject("sampling").put("seed", 7).put("ignore_eos", true);
+    CompletableFuture<HttpResponse<String>> rerun = http.sendAsync(HttpRequest.newBuilder(URI.create(base
+        + "/v1/rollouts")).timeout(Duration.ofMinutes(3)).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(again.toString())).build(), HttpResponse.BodyHandlers.ofString());
     List<CompletableFuture<Answer>> sent = new ArrayList<>();
     for (int i = 1; i <= 9; i++) {
       sent.add(rolloutAsync("kill-" + i, List.of(i + "" + (10 - i) + "*" + i + "=?\n"), 16, true));
@@ -371,7 +381,16 @@ class ClusterTest {
     JsonNode error = JSON.readTree(lines.get(lines.size() - 2).substring("data: ".length())).path("error");
     assertThat(error.path("code").asInt()).as("%s", error).isEqualTo(503);
     assertThat(error.path("message").asText()).contains("retry");
-    assertThat(counter(send("GET", "/metrics").body(), "treeroll_router_streams_broken_total")).isEqualTo(1);
+    HttpResponse<String> rerunDone = rerun.get(3, TimeUnit.MINUTES);
+    List<JsonNode> rerunEvents = lines(rerunDone.body());
+    if (rerunDone.headers().firstValue(ENGINE).orElseThrow().equals(victim.node())) {
+      assertThat(rerunEvents.getLast().path("error").path("code").asInt()).isEqualTo(503);
+    } else {
+      assertThat(rerunEvents.getLast().path("event").asText()).isEqualTo("done");
+      assertThat(kinds(rerunEvents)).containsEntry("answer", 16L);
+    }
+    long broken = rerunDone.headers().firstValue(ENGINE).orElseThrow().equals(victim.node()) ? 2 : 1;
+    assertThat(counter(send("GET", "/metrics").body(), "treeroll_router_streams_broken_total")).isEqualTo(broken);
 
     for (CompletableFuture<Answer> f : sent) {
       Answer a = f.get(3, TimeUnit.MINUTES);
