@@ -78,6 +78,11 @@ final class ClusterBenchCommand implements Callable<Integer> {
         + " direct to the engine p50 %.2f ms, mean %.2f ms; through the router p50 %.2f ms, mean %.2f ms;"
         + " overhead %.2f ms/request (p50)%n", d.requests(), d.p50(), d.mean(), via.p50(), via.mean(),
         via.p50() - d.p50());
+    ClusterBenchmark.Latency ds = r.directStream();
+    ClusterBenchmark.Latency vs = r.routedStream();
+    System.out.printf("the same rollout streamed (relayed to the engine's HTTP API): direct p50 %.2f ms, mean %.2f ms;"
+        + " through the router p50 %.2f ms, mean %.2f ms; overhead %.2f ms/request (p50)%n", ds.p50(), ds.mean(),
+        vs.p50(), vs.mean(), vs.p50() - ds.p50());
     return 0;
   }
 }

@@ -147,7 +147,7 @@ final class ServeCommand implements Callable<Integer> {
           InferenceSession session = new InferenceSession(vertx, lm, kvBytes,
               InferenceSession.DEFAULT_PAGE_SIZE, InferenceSession.DEFAULT_STEP_TOKENS);
           RolloutServer server = RolloutServer.start(vertx, session, options);
-          EngineNode node = joined == null ? null : EngineNode.start(joined, server)) {
+          EngineNode node = joined == null ? null : EngineNode.start(joined, server, options)) {
         System.out.printf("treeroll: serving %s on http://%s:%d (docs/http-api.md)%s; Ctrl-C stops%n",
             lm.dir().getFileName(), host, server.port(), node == null ? "" : ", engine " + joined.nodeId()
                 + " of cluster '" + clusterName + "'");

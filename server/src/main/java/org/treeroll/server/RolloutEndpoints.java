@@ -143,7 +143,8 @@ final class RolloutEndpoints {
     }
     if (req.stream()) {
       req.close();
-      throw ApiError.badRequest("stream", "not supported through a cluster router; send the request without it");
+      throw ApiError.badRequest("stream", "a router relays streams to the HTTP API (docs/scale-out.md), not as one"
+          + " bus request");
     }
     try {
       server.admit();

@@ -311,31 +311,11 @@ public final class RolloutServer implements AutoCloseable {
   private void postWeights(RoutingContext ctx) {
     guarded(ctx, () -> {
       boolean raw = "application/octet-stream".equals(mediaType(ctx));
-      JsonFields f = raw ? queryFields(ctx) : JsonFields.of(jsonBody(ctx), "", WEIGHT_FIELDS);
+      JsonFields f = raw ? JsonFields.of(queryObject(ctx), "", WEIGHT_FIELDS)
+          : JsonFields.of(jsonBody(ctx), "", WEIGHT_FIELDS);
       WeightSwapPolicy policy = weightPolicy(f);
       Context loop = vertx.getOrCreateContext();
-      CompletableFuture<Long> update;
-      if (raw) {
-        Buffer body = ctx.body().buffer();
-        if (body == null || body.length() == 0) {
-          throw ApiError.badRequest("body", "empty; expected a safetensors file");
-        }
-        update = vertx.executeBlocking(() -> {
-          Path tmp = Files.createTempFile("treeroll-weights", ".safetensors");
-          Files.write(tmp, body.getBytes());
-          return tmp;
-        }, false).toCompletionStage().toCompletableFuture().thenCompose(tmp -> {
-          CompletableFuture<Long> u;
-          try {
-            u = session.updateWeights(WeightUpdate.fromSafetensors(List.of(tmp)), policy);
-          } catch (RuntimeException e) {
-            u = CompletableFuture.failedFuture(e);
-          }
-          return u.whenComplete((v, e) -> tmp.toFile().delete());
-        });
-      } else {
-        update = weightsFromPath(f, policy);
-      }
+      CompletableFuture<Long> update = raw ? weightsFromBody(ctx.body().buffer(), policy) : weightsFromPath(f, policy);
       update.whenComplete((v, e) -> loop.runOnContext(x -> {
         if (e != null) {
           fail(ctx, weightError(e, raw ? "body" : "path"));
@@ -343,6 +323,26 @@ public final class RolloutServer implements AutoCloseable {
           sendJson(ctx, 200, weightsJson(v));
         }
       }));
+    });
+  }
+
+  /** A safetensors file sent as the body: written to a temporary file, loaded, and deleted. */
+  private CompletableFuture<Long> weightsFromBody(Buffer body, WeightSwapPolicy policy) {
+    if (body == null || body.length() == 0) {
+      throw ApiError.badRequest("body", "empty; expected a safetensors file");
+    }
+    return vertx.executeBlocking(() -> {
+      Path tmp = Files.createTempFile("treeroll-weights", ".safetensors");
+      Files.write(tmp, body.getBytes());
+      return tmp;
+    }, false).toCompletionStage().toCompletableFuture().thenCompose(tmp -> {
+      CompletableFuture<Long> u;
+      try {
+        u = session.updateWeights(WeightUpdate.fromSafetensors(List.of(tmp)), policy);
+      } catch (RuntimeException e) {
+        u = CompletableFuture.failedFuture(e);
+      }
+      return u.whenComplete((v, e) -> tmp.toFile().delete());
     });
   }
 
@@ -394,9 +394,23 @@ public final class RolloutServer implements AutoCloseable {
   public CompletableFuture<Reply> submitWeights(byte[] body) {
     return answer(() -> {
       JsonFields f = JsonFields.of(parse(body), "", WEIGHT_FIELDS);
-      return weightsFromPath(f, weightPolicy(f)).handle((v, e) -> e != null
-          ? error(weightError(e, "path")) : new Reply(200, bytes(weightsJson(v))));
+      return weightReply(weightsFromPath(f, weightPolicy(f)), "path");
     });
+  }
+
+  /**
+   * {@code POST /v1/weights} with a safetensors file as the body; {@code fields} is a JSON object
+   * of the query's fields (policy, timeout_s, version).
+   */
+  public CompletableFuture<Reply> submitWeights(Buffer safetensors, byte[] fields) {
+    return answer(() -> {
+      JsonFields f = JsonFields.of(parse(fields), "", WEIGHT_FIELDS);
+      return weightReply(weightsFromBody(safetensors, weightPolicy(f)), "body");
+    });
+  }
+
+  private static CompletableFuture<Reply> weightReply(CompletableFuture<Long> update, String param) {
+    return update.handle((v, e) -> e != null ? error(weightError(e, param)) : new Reply(200, bytes(weightsJson(v))));
   }
 
   /** What an engine node tells the cluster about itself. */
@@ -438,7 +452,8 @@ public final class RolloutServer implements AutoCloseable {
     return new Reply(e.status, bytes(e.toJson()));
   }
 
-  private static JsonFields queryFields(RoutingContext ctx) {
+  /** The query's fields as a JSON object (integers as numbers), less {@code path}: the weights come in the body. */
+  public static ObjectNode queryObject(RoutingContext ctx) {
     ObjectNode o = JSON.createObjectNode();
     for (Map.Entry<String, String> q : ctx.queryParams()) {
       String v = q.getValue();
@@ -449,7 +464,7 @@ public final class RolloutServer implements AutoCloseable {
       }
     }
     o.remove("path");
-    return JsonFields.of(o, "", WEIGHT_FIELDS);
+    return o;
   }
 
   private static WeightSwapPolicy weightPolicy(JsonFields f) {

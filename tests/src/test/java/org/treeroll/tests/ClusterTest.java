@@ -101,9 +101,6 @@ class ClusterTest {
   @Order(0)
   @Timeout(value = 1, unit = TimeUnit.MINUTES)
   void badRequestsAreAnsweredByNameAndTheKeyIsAskedFor() throws Exception {
-    ObjectNode stream = JSON.createObjectNode().put("stream", true);
-    stream.putArray("prompts").add("1+1=?\n");
-    assertThat(post("/v1/rollouts", stream).body().path("error").path("param").asText()).isEqualTo("stream");
     ObjectNode badId = JSON.createObjectNode().put("id", "no spaces");
     assertThat(post("/v1/rollouts", badId).body().path("error").path("param").asText()).isEqualTo("id");
     // The engine checks the rest, and its answer comes back as it is.
@@ -187,6 +184,96 @@ class ClusterTest {
 
   @Test
   @Order(3)
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void aStreamedRolloutThroughTheRouterIsTheEnginesStream() throws Exception {
+    ObjectNode body = JSON.createObjectNode().put("id", "streamed").put("stream", true);
+    body.putArray("prompts").add("31+4=?\n").add("52-7=?\n");
+    body.putObject("tree").put("segment_length", 8).put("max_depth", 4).put("leaf_budget", 4);
+    body.putObject("sampling").put("seed", 7);
+    HttpResponse<String> routed = postRaw(base, "/v1/rollouts", body);
+    assertThat(routed.statusCode()).as(routed.body()).isEqualTo(200);
+    assertThat(routed.headers().firstValue("Content-Type").orElse("")).startsWith("application/x-ndjson");
+    String engine = routed.headers().firstValue(ENGINE).orElseThrow();
+    List<JsonNode> events = lines(routed.body());
+
+    // The events are the engine's: its trees and its answer, as the engine keeps them.
+    String direct = "http://127.0.0.1:" + engines.stream().filter(e -> e.node().equals(engine)).findFirst()
+        .orElseThrow().httpPort();
+    JsonNode kept = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(direct + "/v1/rollouts/streamed"))
+        .build(), HttpResponse.BodyHandlers.ofString()).body());
+    ObjectNode done = (ObjectNode) events.getLast().deepCopy();
+    assertThat(done.remove("event").asText()).isEqualTo("done");
+    ObjectNode keptLessTrees = ((ObjectNode) kept).deepCopy();
+    keptLessTrees.remove("trees");
+    assertThat(done).isEqualTo(keptLessTrees);
+    assertThat(events.stream().filter(e -> e.path("event").asText().equals("tree")).map(e -> e.get("tree")))
+        .containsExactlyInAnyOrderElementsOf(kept.get("trees"));
+    assertThat(events.stream().filter(e -> e.path("event").asText().equals("answer")).count())
+        .isEqualTo(kept.path("stats").path("answers").asLong()).isEqualTo(8);
+
+    // The result stays readable at the router, as the engine keeps it.
+    assertThat(JSON.readTree(send("GET", "/v1/rollouts/streamed").body())).isEqualTo(kept);
+
+    // The same request straight to the engine streams the same kinds of events.
+    body.put("id", "streamed-direct");
+    List<JsonNode> straight = lines(postRaw(direct, "/v1/rollouts", body).body());
+    assertThat(kinds(straight)).isEqualTo(kinds(events));
+    // The id of a finished stream is taken.
+    assertThat(postRaw(base, "/v1/rollouts", body.put("id", "streamed")).statusCode()).isEqualTo(409);
+  }
+
+  @Test
+  @Order(4)
+  @Timeout(value = 2, unit = TimeUnit.MINUTES)
+  void openAiRequestsAreRoutedAndMetricsCountThem() throws Exception {
+    HttpResponse<String> models = send("GET", "/v1/models");
+    assertThat(models.statusCode()).as(models.body()).isEqualTo(200);
+    String model = JSON.readTree(models.body()).at("/data/0/id").asText();
+
+    ObjectNode completion = JSON.createObjectNode().put("model", model).put("prompt", "64+5=?\n")
+        .put("max_tokens", 8).put("seed", 3);
+    HttpResponse<String> c = postRaw(base, "/v1/completions", completion);
+    assertThat(c.statusCode()).as(c.body()).isEqualTo(200);
+    assertThat(JSON.readTree(c.body()).at("/choices/0/text").isTextual()).isTrue();
+    assertThat(c.headers().firstValue(ENGINE)).isPresent();
+
+    ObjectNode chat = JSON.createObjectNode().put("model", model).put("max_tokens", 8).put("seed", 5);
+    chat.putArray("messages").addObject().put("role", "user").put("content", "What is 81-6?");
+    HttpResponse<String> whole = postRaw(base, "/v1/chat/completions", chat);
+    assertThat(whole.statusCode()).as(whole.body()).isEqualTo(200);
+    HttpResponse<String> streamed = postRaw(base, "/v1/chat/completions", chat.put("stream", true));
+    assertThat(streamed.statusCode()).as(streamed.body()).isEqualTo(200);
+    assertThat(streamed.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
+    assertThat(streamed.headers().firstValue(ENGINE)).as("the same messages go to the same engine")
+        .isEqualTo(whole.headers().firstValue(ENGINE));
+    String[] sse = streamed.body().split("\n\n");
+    assertThat(sse[sse.length - 1]).isEqualTo("data: [DONE]");
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; i < sse.length - 1; i++) {
+      JsonNode chunk = JSON.readTree(sse[i].substring("data: ".length()));
+      assertThat(chunk.path("object").asText()).isEqualTo("chat.completion.chunk");
+      text.append(chunk.at("/choices/0/delta/content").asText(""));
+    }
+    assertThat(text.toString()).isEqualTo(JSON.readTree(whole.body()).at("/choices/0/message/content").asText());
+    // An engine's refusal comes back as it is.
+    HttpResponse<String> bad = postRaw(base, "/v1/completions", completion.put("max_tokens", 0));
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(JSON.readTree(bad.body()).at("/error/param").asText()).isEqualTo("max_tokens");
+
+    // The router's metrics count requests per engine and the reasons of its choices.
+    String metrics = send("GET", "/metrics").body();
+    for (LocalEngines.Engine e : engines) {
+      assertThat(counter(metrics, "treeroll_router_requests_total{engine=\"" + e.node() + "\"}"))
+          .as("requests to %s", e.node()).isPositive();
+    }
+    assertThat(counter(metrics, "treeroll_router_routed_total{reason=\"prefix\"}"))
+        .isEqualTo(cluster().path("routed").path("prefix").asDouble());
+    assertThat(metrics).contains("treeroll_router_engines_serving 3.0",
+        "treeroll_http_request_seconds_count{route=\"/v1/chat/completions\",status=\"200\"} 2");
+  }
+
+  @Test
+  @Order(5)
   @Timeout(value = 3, unit = TimeUnit.MINUTES)
   void aWeightUpdateUnderLoadNeverMixesVersions() throws Exception {
     long old = cluster().path("weight_version").asLong();
@@ -238,20 +325,72 @@ class ClusterTest {
     assertThat(samples).anyMatch(s -> s.answer().version() == old).anyMatch(s -> s.answer().version() == version);
     assertThat(cluster().path("engines")).hasSize(3)
         .allSatisfy(e -> assertThat(e.path("weight_version").asLong()).isEqualTo(version));
+
+    // Weights sent in the body reach every engine too (and the engine restarted below catches up on them).
+    HttpResponse<String> raw = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/weights?policy=wait"))
+        .timeout(Duration.ofMinutes(2)).header("Content-Type", "application/octet-stream")
+        .POST(HttpRequest.BodyPublishers.ofFile(MODEL.resolve("model.safetensors"))).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(raw.statusCode()).as(raw.body()).isEqualTo(200);
+    assertThat(JSON.readTree(raw.body()).path("weight_version").asLong()).isEqualTo(version + 1);
+    assertThat(JSON.readTree(raw.body()).path("engines").asInt()).isEqualTo(3);
+    assertThat(cluster().path("engines")).allSatisfy(e -> assertThat(e.path("weight_version").asLong())
+        .isEqualTo(version + 1));
   }
 
   @Test
-  @Order(4)
+  @Order(6)
   @Timeout(value = 4, unit = TimeUnit.MINUTES)
   void anEngineKilledMidRunLosesNoRequestAndARestartedOneRejoins() throws Exception {
     assertThat(acknowledged).hasSizeGreaterThan(20);
-    LocalEngines.Engine victim = engines.get(0);
+    // A long chat stream (no EOS: 4 answers of 450 tokens); its engine is the one killed once the
+    // stream began, so the stream cannot be re-run elsewhere and must end with a retryable error.
+    HttpResponse<java.util.stream.Stream<String>> stream = http.send(HttpRequest.newBuilder(
+        URI.create(base + "/v1/chat/completions")).timeout(Duration.ofMinutes(3)).header("Content-Type",
+        "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"treeroll-arith\", \"n\": 4,"
+        + " \"max_tokens\": 450, \"seed\": 1, \"stream\": true, \"logit_bias\": {\"256\": -100},"
+        + " \"messages\": [{\"role\": \"user\", \"content\": \"Count on.\"}]}")).build(),
+        HttpResponse.BodyHandlers.ofLines());
+    assertThat(stream.statusCode()).isEqualTo(200);
+    CompletableFuture<List<String>> events = CompletableFuture.supplyAsync(
+        () -> stream.body().filter(l -> !l.isEmpty()).toList(), clients);
+    String streamedBy = stream.headers().firstValue(ENGINE).orElseThrow();
+    int slot = 0;
+    while (!engines.get(slot).node().equals(streamedBy)) {
+      slot++;
+    }
+    LocalEngines.Engine victim = engines.get(slot);
+    // A streamed rollout of the same messages goes to the same engine by prefix. Lost before its
+    // first event (its answers are long), it runs again elsewhere; lost after, it ends with an error line.
+    ObjectNode again = JSON.createObjectNode().put("id", "stream-on-victim").put("stream", true);
+    again.putArray("prompts").addObject().putArray("messages").addObject().put("role", "user").put("content",
+        "Count on.");
+    again.putObject("tree").put("segment_length", 16).put("max_depth", 8).put("leaf_budget", 16);
+    again.putObject("sampling").put("seed", 7).put("ignore_eos", true);
+    CompletableFuture<HttpResponse<String>> rerun = http.sendAsync(HttpRequest.newBuilder(URI.create(base
+        + "/v1/rollouts")).timeout(Duration.ofMinutes(3)).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(again.toString())).build(), HttpResponse.BodyHandlers.ofString());
     List<CompletableFuture<Answer>> sent = new ArrayList<>();
     for (int i = 1; i <= 9; i++) {
       sent.add(rolloutAsync("kill-" + i, List.of(i + "" + (10 - i) + "*" + i + "=?\n"), 16, true));
     }
-    awaitCluster(c -> inFlight(c, victim.node()) > 0);
+    awaitCluster(c -> inFlight(c, victim.node()) > 1);
     local.kill(victim);
+    List<String> lines = events.get(3, TimeUnit.MINUTES);
+    assertThat(lines.getLast()).isEqualTo("data: [DONE]");
+    JsonNode error = JSON.readTree(lines.get(lines.size() - 2).substring("data: ".length())).path("error");
+    assertThat(error.path("code").asInt()).as("%s", error).isEqualTo(503);
+    assertThat(error.path("message").asText()).contains("retry");
+    HttpResponse<String> rerunDone = rerun.get(3, TimeUnit.MINUTES);
+    List<JsonNode> rerunEvents = lines(rerunDone.body());
+    if (rerunDone.headers().firstValue(ENGINE).orElseThrow().equals(victim.node())) {
+      assertThat(rerunEvents.getLast().path("error").path("code").asInt()).isEqualTo(503);
+    } else {
+      assertThat(rerunEvents.getLast().path("event").asText()).isEqualTo("done");
+      assertThat(kinds(rerunEvents)).containsEntry("answer", 16L);
+    }
+    long broken = rerunDone.headers().firstValue(ENGINE).orElseThrow().equals(victim.node()) ? 2 : 1;
+    assertThat(counter(send("GET", "/metrics").body(), "treeroll_router_streams_broken_total")).isEqualTo(broken);
 
     for (CompletableFuture<Answer> f : sent) {
       Answer a = f.get(3, TimeUnit.MINUTES);
@@ -270,7 +409,7 @@ class ClusterTest {
     }
 
     // A restarted engine rejoins, is brought to the cluster's weights, and takes work.
-    LocalEngines.Engine back = local.start(1).get(0);
+    LocalEngines.Engine back = local.start(slot + 1).get(0); // engines.get(i) runs on slot i + 1
     long version = c.path("weight_version").asLong();
     awaitCluster(x -> serving(x) == 3);
     assertThat(cluster().path("engines")).allSatisfy(e -> assertThat(e.path("weight_version").asLong())
@@ -282,7 +421,7 @@ class ClusterTest {
   }
 
   @Test
-  @Order(5)
+  @Order(7)
   @Timeout(value = 2, unit = TimeUnit.MINUTES)
   void aRunningRolloutIsCancelledOnItsEngine() throws Exception {
     CompletableFuture<Answer> caller = rolloutAsync("cancel-me", List.of("77*7=?\n"), 16, true);
@@ -330,6 +469,34 @@ class ClusterTest {
         .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build(),
         HttpResponse.BodyHandlers.ofString());
     return new Answer(r.statusCode(), r.headers().firstValue(ENGINE).orElse(null), JSON.readTree(r.body()));
+  }
+
+  private HttpResponse<String> postRaw(String at, String path, JsonNode body) throws IOException, InterruptedException {
+    return http.send(HttpRequest.newBuilder(URI.create(at + path)).timeout(Duration.ofMinutes(1))
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+            JSON.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static List<JsonNode> lines(String ndjson) throws IOException {
+    List<JsonNode> out = new ArrayList<>();
+    for (String line : ndjson.split("\n")) {
+      out.add(JSON.readTree(line));
+    }
+    return out;
+  }
+
+  /** How many events of each kind, in the order of their first. */
+  private static Map<String, Long> kinds(List<JsonNode> events) {
+    Map<String, Long> n = new java.util.LinkedHashMap<>();
+    events.forEach(e -> n.merge(e.path("event").asText(), 1L, Long::sum));
+    return n;
+  }
+
+  /** A sample's value in a Prometheus text exposition; fails if it is not there. */
+  private static double counter(String metrics, String sample) {
+    return metrics.lines().filter(l -> l.startsWith(sample + " ")).findFirst()
+        .map(l -> Double.parseDouble(l.substring(sample.length() + 1))).orElseThrow(() -> new AssertionError(
+            "no " + sample + " in\n" + metrics));
   }
 
   private JsonNode cluster() throws IOException, InterruptedException {

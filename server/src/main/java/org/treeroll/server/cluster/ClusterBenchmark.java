@@ -25,7 +25,8 @@ import org.treeroll.tree.TreeRollException;
  * on loopback and two routers in this JVM, one cache-aware and one round-robin. Measures
  * throughput with 1..n engines, the prefix cache's share of the work with affinity against
  * round-robin on prompts that share system prompts, and the router's latency over calling an
- * engine directly.
+ * engine directly, for a rollout (an event-bus request) and a streamed one (relayed to the
+ * engine's HTTP API).
  */
 public final class ClusterBenchmark {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -55,7 +56,8 @@ public final class ClusterBenchmark {
   }
 
   /** Every measurement of one run. */
-  public record Result(List<Work> throughput, Work affinity, Work roundRobin, Latency direct, Latency routed) {}
+  public record Result(List<Work> throughput, Work affinity, Work roundRobin, Latency direct, Latency routed,
+      Latency directStream, Latency routedStream) {}
 
   /**
    * @param maxEngines throughput is measured with 1..maxEngines engines; the rest with all
@@ -98,23 +100,31 @@ public final class ClusterBenchmark {
         }
         String target = served;
         int direct = local.engines().stream().filter(e -> e.node().equals(target)).findFirst().orElseThrow().httpPort();
-        long[] d = new long[requests];
-        long[] r = new long[requests];
-        for (int i = 0; i < requests; i++) { // interleaved, so that both see the same load on the machine
-          long t0 = System.nanoTime();
-          post(client, direct, small);
-          long t1 = System.nanoTime();
-          post(client, affinity.port(), small);
-          d[i] = t1 - t0;
-          r[i] = System.nanoTime() - t1;
-        }
-        return new Result(throughput, aff, rr, Latency.of(d), Latency.of(r));
+        Latency[] plain = alternate(client, direct, affinity.port(), small, requests);
+        Latency[] streamed = alternate(client, direct, affinity.port(), small.deepCopy().put("stream", true), requests);
+        return new Result(throughput, aff, rr, plain[0], plain[1], streamed[0], streamed[1]);
       } catch (Exception e) {
         throw e instanceof RuntimeException x ? x : new TreeRollException(e.getMessage(), e);
       } finally {
         node.vertx().close().toCompletionStage().toCompletableFuture().orTimeout(1, TimeUnit.MINUTES).join();
       }
     }
+  }
+
+  /** The same request, alternately to the engine and through the router, so that both see the same load. */
+  private static Latency[] alternate(WebClient client, int direct, int router, ObjectNode body, int requests)
+      throws Exception {
+    long[] d = new long[requests];
+    long[] r = new long[requests];
+    for (int i = 0; i < requests; i++) {
+      long t0 = System.nanoTime();
+      post(client, direct, body);
+      long t1 = System.nanoTime();
+      post(client, router, body);
+      d[i] = t1 - t0;
+      r[i] = System.nanoTime() - t1;
+    }
+    return new Latency[] {Latency.of(d), Latency.of(r)};
   }
 
   /** {@code requests} prompts, each a system prompt (of {@code count}, tagged with {@code run}) and a problem, shuffled. */

@@ -20,6 +20,7 @@ import io.vertx.core.eventbus.ReplyFailure;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -72,31 +73,51 @@ public final class ClusterRouter implements AutoCloseable {
   private final Cache<String, byte[]> finished;
   private final List<Dispatch> waiting = new ArrayList<>();
   private final Map<EngineSelector.Reason, Long> reasons = new EnumMap<>(EngineSelector.Reason.class);
+  /** Relayed requests by their current exchange id. */
+  private final Map<String, Dispatch> exchanges = new HashMap<>();
+  /** This router's address for the parts of relayed responses (two routers may share a node). */
+  private final String relayed = Bus.relayed(UUID.randomUUID().toString());
+  private final RouterMetrics metrics;
   private long clusterVersion = -1; // unknown until the first engine reports
-  private ObjectNode lastUpdate; // the update that made clusterVersion, sent to engines that missed it
+  private WeightUpdate lastUpdate; // the update that made clusterVersion, sent to engines that missed it
   private boolean updating;
   private long redispatched;
   private long enginesLost;
   private HttpServer http;
   private MessageConsumer<JsonObject> heartbeats;
+  private MessageConsumer<Buffer> parts;
   private long sweeper;
   private UUID membership;
   private final ClusterOptions.Joined joined;
 
-  /** A rollout on its way: sent to one engine at a time until one answers. */
+  /**
+   * A request on its way: sent to one engine at a time until one answers. A rollout without a
+   * stream goes to the engine's bus consumer and its answer completes {@code done}. A relayed
+   * request ({@code ctx} set: a stream, an OpenAI-compatible request) goes to the engine's own
+   * HTTP API through {@link HttpRelay} and is written to {@code ctx} part by part as it comes;
+   * {@code done} completes with null when it ended, or with the error to answer.
+   */
   static final class Dispatch {
-    final String id;
+    final String id; // the rollout's; null for other requests
     final byte[] body;
     final int[] key;
     final CompletableFuture<Reply> done = new CompletableFuture<>();
+    final RoutingContext ctx;
     EngineView engine;
     String servedBy;
     int attempts;
+    String exchange; // of the relayed attempt in progress: parts of an earlier one are ignored
+    int status;
+    String type;
+    boolean emitted; // a part of the body reached the client: the request can no longer be sent elsewhere
+    final Buffer streamed; // a streamed rollout's events, to keep its result readable here
 
-    Dispatch(String id, byte[] body, int[] key) {
+    Dispatch(String id, byte[] body, int[] key, RoutingContext ctx) {
       this.id = id;
       this.body = body;
       this.key = key;
+      this.ctx = ctx;
+      this.streamed = id != null && ctx != null ? Buffer.buffer() : null;
     }
   }
 
@@ -108,6 +129,9 @@ public final class ClusterRouter implements AutoCloseable {
     this.selector = routing.selector();
     this.finished = Caffeine.newBuilder().expireAfterWrite(options.resultTtl()).maximumSize(options.maxResults())
         .build();
+    this.metrics = new RouterMetrics(new RouterMetrics.Gauges(engines::size,
+        () -> engines.values().stream().filter(e -> e.weightVersion == clusterVersion).count(), () -> clusterVersion,
+        () -> engines.values().stream().mapToInt(EngineView::load).sum(), waiting::size));
   }
 
   /** Starts the router on a node that has joined the cluster; returns once it listens. */
@@ -137,6 +161,7 @@ public final class ClusterRouter implements AutoCloseable {
 
   private io.vertx.core.Future<HttpServer> listen() {
     heartbeats = vertx.eventBus().consumer(Bus.ENGINES, m -> onHeartbeat(m.body()));
+    parts = vertx.eventBus().consumer(relayed, this::onPart);
     sweeper = vertx.setPeriodic(EngineNode.HEARTBEAT_MS, t -> sweepSilent());
     membership = joined.manager().getHazelcastInstance().getCluster().addMembershipListener(new MembershipListener() {
       @Override
@@ -152,7 +177,16 @@ public final class ClusterRouter implements AutoCloseable {
     Router r = Router.router(vertx);
     r.route().handler(this::authenticate);
     r.route().handler(BodyHandler.create().setBodyLimit(options.maxBodyBytes()).setHandleFileUploads(false));
+    r.route().handler(ctx -> {
+      ctx.put("t0", System.nanoTime());
+      ctx.next();
+    });
     r.post("/v1/rollouts").handler(this::postRollout);
+    r.post("/v1/completions").handler(ctx -> postOpenAi(ctx, "prompt"));
+    r.post("/v1/chat/completions").handler(ctx -> postOpenAi(ctx, "messages"));
+    r.get("/v1/models").handler(ctx -> relay(new Dispatch(null, new byte[0], new int[0], ctx)));
+    r.get("/metrics").handler(ctx -> ctx.response().putHeader(HttpHeaders.CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8").end(metrics.scrape()));
     r.get("/v1/rollouts/:id").handler(this::getRollout);
     r.delete("/v1/rollouts/:id").handler(this::deleteRollout);
     r.post("/v1/weights").handler(this::postWeights);
@@ -161,8 +195,8 @@ public final class ClusterRouter implements AutoCloseable {
         .put("engines", engines.size()).put("weight_version", clusterVersion))), null));
     r.route().last().handler(ctx -> send(ctx, RolloutServer.errorReply(404, null, "no route "
         + ctx.request().method() + " " + ctx.request().path() + " on the router (docs/scale-out.md)"), null));
-    return vertx.createHttpServer(new HttpServerOptions().setHost(options.host()).setPort(options.port()))
-        .requestHandler(r).listen().onSuccess(s -> http = s);
+    return parts.completion().compose(v -> vertx.createHttpServer(new HttpServerOptions().setHost(options.host())
+        .setPort(options.port())).requestHandler(r).listen().onSuccess(s -> http = s));
   }
 
   /** With {@code --api-key}, every request but {@code /health} carries it, as on an engine. */
@@ -186,11 +220,6 @@ public final class ClusterRouter implements AutoCloseable {
     if (body == null) {
       return;
     }
-    if (body.path("stream").asBoolean(false)) {
-      send(ctx, RolloutServer.errorReply(400, "stream", "not supported through the router; send the request"
-          + " without it"), null);
-      return;
-    }
     JsonNode given = body.get("id");
     if (given != null && !(given.isTextual() && ID.matcher(given.asText()).matches())) {
       send(ctx, RolloutServer.errorReply(400, "id", "must be 1-64 characters of letters, digits and . _ : -"), null);
@@ -202,8 +231,14 @@ public final class ClusterRouter implements AutoCloseable {
       return;
     }
     body.put("id", id); // every engine that runs it runs it under this id
-    Dispatch d = new Dispatch(id, bytes(body), RoutingKey.of(body.get("prompts")));
+    boolean stream = body.path("stream").asBoolean(false);
+    Dispatch d = new Dispatch(id, bytes(body), RoutingKey.of(body.get("prompts")), stream ? ctx : null);
     running.put(id, d);
+    if (stream) {
+      d.done.whenComplete((reply, e) -> running.remove(id));
+      relay(d);
+      return;
+    }
     d.done.whenComplete((reply, e) -> context.runOnContext(v -> {
       running.remove(id);
       if (reply.status() == 200) {
@@ -227,10 +262,15 @@ public final class ClusterRouter implements AutoCloseable {
     }
     EngineSelector.Choice c = selector.choose(serving, d.key);
     reasons.merge(c.reason(), 1L, Long::sum);
+    metrics.dispatched(c, d.key.length);
     EngineView e = c.engine();
     e.pending.add(d);
     d.engine = e;
     d.attempts++;
+    if (d.ctx != null) {
+      sendRelayed(d, e);
+      return;
+    }
     vertx.eventBus().<Buffer>request(Bus.rollouts(e.node), Buffer.buffer(d.body),
         new DeliveryOptions().setSendTimeout(options.requestTimeout().toMillis() + TIMEOUT_MARGIN_MS))
         .onComplete(ar -> answered(d, e, ar));
@@ -248,6 +288,8 @@ public final class ClusterRouter implements AutoCloseable {
     } else if (ar.cause() instanceof ReplyException x && x.failureType() == ReplyFailure.TIMEOUT) {
       d.done.complete(RolloutServer.errorReply(504, null, "engine " + e.node + " did not answer within "
           + (options.requestTimeout().toMillis() + TIMEOUT_MARGIN_MS) / 1000 + " s"));
+    } else if (ar.cause() instanceof ReplyException x && x.failureType() == ReplyFailure.RECIPIENT_FAILURE) {
+      d.done.complete(RolloutServer.errorReply(502, null, "engine " + e.node + ": " + x.getMessage()));
     } else {
       lost(e.node, "cannot be reached: " + ar.cause().getMessage());
       redispatch(d);
@@ -255,13 +297,186 @@ public final class ClusterRouter implements AutoCloseable {
   }
 
   private void redispatch(Dispatch d) {
+    exchanges.remove(d.exchange);
+    if (d.emitted) {
+      metrics.streamBroken();
+      d.done.complete(RolloutServer.errorReply(503, null, "the engine was lost after the answer began; the part"
+          + " sent is all there is: retry the request"));
+      return;
+    }
     if (d.attempts >= MAX_ATTEMPTS) {
       d.done.complete(RolloutServer.errorReply(503, null, "rollout " + d.id + " was sent to " + d.attempts
           + " engines and each was lost; retry"));
       return;
     }
     redispatched++;
+    metrics.resent();
     dispatch(d);
+  }
+
+  // ---- Relayed requests: streams and the OpenAI-compatible endpoints. ----
+
+  /** {@code /v1/completions} and {@code /v1/chat/completions}, routed by their prompt or messages. */
+  private void postOpenAi(RoutingContext ctx, String prompt) {
+    ObjectNode body = jsonObject(ctx);
+    if (body != null) {
+      relay(new Dispatch(null, ctx.body().buffer().getBytes(), RoutingKey.ofOpenAi(body.get(prompt)), ctx));
+    }
+  }
+
+  /**
+   * Sends a request to an engine's own HTTP API and writes the answer as it comes. A request
+   * whose engine is lost before any of the answer reached the client is sent to another engine
+   * (the engine had written nothing, or only the status); after that it ends with a retryable
+   * error in the stream's own shape, since re-running it elsewhere would repeat events.
+   */
+  private void relay(Dispatch d) {
+    d.ctx.response().closeHandler(v -> {
+      if (!d.done.isDone()) { // the client went away: the engine cancels when its connection closes
+        d.done.complete(RolloutServer.errorReply(499, null, "the client went away"));
+      }
+    });
+    d.done.whenComplete((reply, e) -> context.runOnContext(v -> {
+      exchanges.remove(d.exchange);
+      waiting.remove(d);
+      if (d.engine != null) { // given up on while the engine still runs it
+        d.engine.pending.remove(d);
+        vertx.eventBus().send(Bus.relayCancels(d.engine.node), Buffer.buffer(d.exchange));
+        d.engine = null;
+      }
+      if (reply != null) {
+        failRelayed(d, reply);
+      }
+    }));
+    dispatch(d);
+  }
+
+  private void sendRelayed(Dispatch d, EngineView e) {
+    String exchange = UUID.randomUUID().toString();
+    d.exchange = exchange;
+    d.servedBy = e.node;
+    exchanges.put(exchange, d);
+    DeliveryOptions o = new DeliveryOptions().setSendTimeout(options.requestTimeout().toMillis() + TIMEOUT_MARGIN_MS)
+        .addHeader(Bus.METHOD, d.ctx.request().method().name()).addHeader(Bus.PATH, d.ctx.request().uri())
+        .addHeader(Bus.REPLY_TO, relayed).addHeader(Bus.EXCHANGE, exchange);
+    String type = d.ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+    if (type != null) {
+      o.addHeader(Bus.CONTENT_TYPE, type);
+    }
+    vertx.eventBus().<Buffer>request(Bus.relay(e.node), Buffer.buffer(d.body), o).onComplete(ar -> {
+      if (ar.failed() && exchange.equals(d.exchange)) { // a success is told by the "end" part, in order
+        answered(d, e, ar);
+      }
+    });
+  }
+
+  /** A part of a relayed response, in the order the engine wrote it. */
+  private void onPart(Message<Buffer> m) {
+    Dispatch d = exchanges.get(m.headers().get(Bus.EXCHANGE));
+    if (d == null || d.done.isDone()) {
+      return; // an attempt given up on
+    }
+    HttpServerResponse res = d.ctx.response();
+    switch (m.headers().get(Bus.PART)) {
+      case "head" -> {
+        d.status = Integer.parseInt(m.headers().get(Bus.STATUS));
+        d.type = m.headers().get(Bus.CONTENT_TYPE);
+      }
+      case "chunk" -> {
+        if (!d.emitted) {
+          d.emitted = true;
+          head(d).setChunked(true);
+        }
+        res.write(m.body());
+        if (d.streamed != null) {
+          d.streamed.appendBuffer(m.body());
+        }
+      }
+      case "end" -> {
+        exchanges.remove(d.exchange);
+        d.engine.pending.remove(d);
+        d.engine = null;
+        if (!d.emitted) {
+          head(d);
+        }
+        res.end();
+        ObjectNode result = d.streamed != null && d.status == 200 ? streamedResult(d.streamed) : null;
+        if (result != null) {
+          finished.put(d.id, bytes(result)); // before running forgets the id
+        }
+        metrics.record(route(d.ctx), d.status, System.nanoTime() - (long) d.ctx.get("t0"));
+        d.done.complete(null);
+      }
+      default -> log.warn("unknown part {} of a relayed response", m.headers().get(Bus.PART));
+    }
+  }
+
+  /**
+   * A streamed rollout's answer as {@code GET /v1/rollouts/{id}} gives it: the {@code done} event
+   * with its trees put back (from the {@code tree} events, in tree order); null if the stream
+   * ended otherwise (an error line).
+   */
+  static ObjectNode streamedResult(Buffer ndjson) {
+    List<JsonNode> trees = new ArrayList<>();
+    ObjectNode done = null;
+    try {
+      for (String line : ndjson.toString(java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+        JsonNode e = line.isBlank() ? null : JSON.readTree(line);
+        if (e != null && e.path("event").asText().equals("tree")) {
+          trees.add(e.get("tree"));
+        } else if (e != null && e.path("event").asText().equals("done")) {
+          done = (ObjectNode) e;
+        }
+      }
+    } catch (IOException e) {
+      log.warn("a streamed rollout's events do not parse: {}", e.getMessage());
+      return null;
+    }
+    if (done == null) {
+      return null;
+    }
+    done.remove("event");
+    trees.sort(java.util.Comparator.comparingLong(t -> t.path("tree_id").asLong()));
+    done.putArray("trees").addAll(trees);
+    return done;
+  }
+
+  private HttpServerResponse head(Dispatch d) {
+    HttpServerResponse res = d.ctx.response().setStatusCode(d.status).putHeader(ENGINE_HEADER, d.servedBy);
+    if (d.type != null) {
+      res.putHeader(HttpHeaders.CONTENT_TYPE, d.type);
+    }
+    if (d.status == 503 || d.status == 429) {
+      res.putHeader(HttpHeaders.RETRY_AFTER, "1");
+    }
+    return res;
+  }
+
+  /**
+   * A relayed request that failed: a plain error if nothing was sent yet, else the error as the
+   * stream's last event (an NDJSON line; an SSE event and {@code [DONE]}), as an engine ends a
+   * stream that fails.
+   */
+  private void failRelayed(Dispatch d, Reply reply) {
+    HttpServerResponse res = d.ctx.response();
+    if (!d.emitted) {
+      send(d.ctx, reply, null);
+      return;
+    }
+    if (res.ended() || res.closed()) {
+      return;
+    } else if (d.type != null && d.type.startsWith("text/event-stream")) {
+      res.end(Buffer.buffer("data: ").appendBytes(reply.body()).appendString("\n\ndata: [DONE]\n\n"));
+    } else if (d.type != null && d.type.startsWith("application/x-ndjson")) {
+      res.end(Buffer.buffer(reply.body()).appendString("\n"));
+    } else {
+      res.reset(); // half a JSON body cannot be mended: the client sees the connection fail
+    }
+    metrics.record(route(d.ctx), reply.status(), System.nanoTime() - (long) d.ctx.get("t0"));
+  }
+
+  private static String route(RoutingContext ctx) {
+    return ctx.currentRoute() == null || ctx.currentRoute().getPath() == null ? "other" : ctx.currentRoute().getPath();
   }
 
   private void getRollout(RoutingContext ctx) {
@@ -368,6 +583,7 @@ public final class ClusterRouter implements AutoCloseable {
       return;
     }
     enginesLost++;
+    metrics.engineLost();
     log.warn("engine {} {}: {} unanswered requests go to other engines", node, why, e.pending.size());
     List<Dispatch> orphans = List.copyOf(e.pending);
     e.pending.clear();
@@ -379,9 +595,22 @@ public final class ClusterRouter implements AutoCloseable {
 
   // ---- Weights: a version barrier across every engine. ----
 
+  /**
+   * A weight update as an engine takes it: JSON fields with a path, or a safetensors file (the
+   * fields then came in the query). The router keeps the last one, file included, for engines
+   * that join later.
+   */
+  record WeightUpdate(ObjectNode fields, Buffer file) {}
+
   private void postWeights(RoutingContext ctx) {
-    ObjectNode body = jsonObject(ctx);
+    String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+    boolean raw = type != null && type.split(";", 2)[0].trim().equalsIgnoreCase("application/octet-stream");
+    ObjectNode body = raw ? RolloutServer.queryObject(ctx) : jsonObject(ctx);
     if (body == null) {
+      return;
+    }
+    if (raw && (ctx.body().buffer() == null || ctx.body().buffer().length() == 0)) {
+      send(ctx, RolloutServer.errorReply(400, "body", "empty; expected a safetensors file"), null);
       return;
     }
     if (updating) {
@@ -401,8 +630,9 @@ public final class ClusterRouter implements AutoCloseable {
       return;
     }
     body.put("version", version);
+    WeightUpdate update = new WeightUpdate(body, raw ? ctx.body().buffer() : null);
     updating = true;
-    List<CompletableFuture<Reply>> replies = targets.stream().map(e -> sendWeights(e, body)).toList();
+    List<CompletableFuture<Reply>> replies = targets.stream().map(e -> sendWeights(e, update)).toList();
     CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).whenComplete((x, y) -> context.runOnContext(z -> {
       Reply failure = null;
       int ok = 0;
@@ -421,7 +651,7 @@ public final class ClusterRouter implements AutoCloseable {
       }
       if (ok > 0) {
         clusterVersion = version;
-        lastUpdate = body;
+        lastUpdate = update;
         send(ctx, new Reply(200, bytes(JSON.createObjectNode().put("object", "weights").put("weight_version", version)
             .put("engines", ok))), null);
       } else {
@@ -435,11 +665,15 @@ public final class ClusterRouter implements AutoCloseable {
   }
 
   /** A weight update to one engine; never fails: a lost engine's reply is a 503. */
-  private CompletableFuture<Reply> sendWeights(EngineView e, ObjectNode body) {
-    long timeoutMs = body.path("timeout_s").asLong(600) * 1000 + TIMEOUT_MARGIN_MS;
+  private CompletableFuture<Reply> sendWeights(EngineView e, WeightUpdate update) {
+    long timeoutMs = update.fields().path("timeout_s").asLong(600) * 1000 + TIMEOUT_MARGIN_MS;
     CompletableFuture<Reply> out = new CompletableFuture<>();
-    vertx.eventBus().<Buffer>request(Bus.weights(e.node), Buffer.buffer(bytes(body)),
-        new DeliveryOptions().setSendTimeout(timeoutMs)).onComplete(ar -> out.complete(ar.succeeded()
+    DeliveryOptions o = new DeliveryOptions().setSendTimeout(timeoutMs);
+    if (update.file() != null) {
+      o.addHeader(Bus.FIELDS, update.fields().toString());
+    }
+    vertx.eventBus().<Buffer>request(Bus.weights(e.node), update.file() != null ? update.file()
+        : Buffer.buffer(bytes(update.fields())), o).onComplete(ar -> out.complete(ar.succeeded()
             ? new Reply(Integer.parseInt(ar.result().headers().get(Bus.STATUS)), ar.result().body().getBytes())
             : RolloutServer.errorReply(503, null, "engine " + e.node + " did not take the update: "
                 + ar.cause().getMessage())));
@@ -471,7 +705,7 @@ public final class ClusterRouter implements AutoCloseable {
     String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
     if (type == null || !type.split(";", 2)[0].trim().equalsIgnoreCase("application/json")) {
       send(ctx, RolloutServer.errorReply(415, null, "expected Content-Type: application/json, got "
-          + (type == null ? "none" : type) + " (the router takes weights by path only)"), null);
+          + (type == null ? "none" : type)), null);
       return null;
     }
     try {
@@ -486,9 +720,13 @@ public final class ClusterRouter implements AutoCloseable {
     return null;
   }
 
-  private static void send(RoutingContext ctx, Reply reply, String engine) {
+  private void send(RoutingContext ctx, Reply reply, String engine) {
     if (ctx.response().ended() || ctx.response().closed()) {
       return;
+    }
+    Long t0 = ctx.get("t0");
+    if (t0 != null) {
+      metrics.record(route(ctx), reply.status(), System.nanoTime() - t0);
     }
     if (engine != null) {
       ctx.response().putHeader(ENGINE_HEADER, engine);
@@ -516,6 +754,9 @@ public final class ClusterRouter implements AutoCloseable {
       heartbeats.unregister();
       joined.manager().getHazelcastInstance().getCluster().removeMembershipListener(membership);
       running.values().forEach(d -> d.done.complete(RolloutServer.errorReply(503, null, "the router is closing")));
+      List.copyOf(exchanges.values()).forEach(d -> d.done.complete(RolloutServer.errorReply(503, null,
+          "the router is closing")));
+      parts.unregister();
       http.close().onComplete(x -> done.complete(null));
     });
     done.orTimeout(1, TimeUnit.MINUTES).join();

@@ -44,6 +44,35 @@ final class RoutingKey {
     return key.toIntArray();
   }
 
+  /**
+   * The key of an OpenAI-compatible request: a completion's {@code prompt} (text, token ids, or a
+   * list of either) or a chat's {@code messages}, as the same symbols as a rollout's prompts, so
+   * that both kinds of request share prefixes.
+   */
+  static int[] ofOpenAi(JsonNode prompt) {
+    if (prompt == null) {
+      return new int[0];
+    }
+    com.fasterxml.jackson.databind.node.ArrayNode prompts = com.fasterxml.jackson.databind.node.JsonNodeFactory
+        .instance.arrayNode();
+    if (prompt.isTextual()) {
+      prompts.add(prompt);
+    } else if (prompt.isArray() && prompt.size() > 0 && prompt.get(0).isObject()) { // chat messages
+      prompts.addObject().set("messages", prompt);
+    } else if (prompt.isArray() && prompt.size() > 0 && prompt.get(0).isNumber()) { // one prompt of token ids
+      prompts.addObject().set("token_ids", prompt);
+    } else if (prompt.isArray()) {
+      prompt.forEach(p -> {
+        if (p.isArray()) {
+          prompts.addObject().set("token_ids", p);
+        } else {
+          prompts.add(p);
+        }
+      });
+    }
+    return of(prompts);
+  }
+
   private static void text(IntArrayList key, String s) {
     s.codePoints().forEach(key::add);
   }

@@ -45,7 +45,7 @@ class EngineSelectorTest {
     List<EngineView> es = List.of(a, b);
     assertThat(s.choose(es, prompt(SYSTEM_A, 0)).engine()).isSameAs(a);
     for (int i = 0; i < 3; i++) {
-      a.pending.add(new ClusterRouter.Dispatch("x" + i, new byte[0], new int[0]));
+      a.pending.add(new ClusterRouter.Dispatch("x" + i, new byte[0], new int[0], null));
     }
     EngineSelector.Choice c = s.choose(es, prompt(SYSTEM_A, 1));
     assertThat(c.engine()).as("3 in flight against 0: out of balance past 2").isSameAs(b);
@@ -55,7 +55,7 @@ class EngineSelectorTest {
     EngineView idle = engine("idle", 64);
     EngineSelector t = RoutingOptions.defaults().selector();
     assertThat(t.choose(List.of(full, idle), prompt(SYSTEM_B, 0)).engine()).isSameAs(full);
-    full.pending.add(new ClusterRouter.Dispatch("y", new byte[0], new int[0]));
+    full.pending.add(new ClusterRouter.Dispatch("y", new byte[0], new int[0], null));
     assertThat(t.choose(List.of(full, idle), prompt(SYSTEM_B, 1)).reason()).isEqualTo(EngineSelector.Reason.SPILL);
   }
 
