@@ -26,10 +26,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Llama-family decoder (Llama, Qwen2, Qwen3) on DJL's PyTorch engine, in fp32. On CPU, where
- * the JDK has the Vector API, every step runs in {@link JavaForward} instead, over the same weight
- * and KV memory; PyTorch runs them on GPU and on JDK 21. The path is chosen once, at load, and
- * logged with its reason; {@link #forwardSteps()} counts the steps each path ran.
+ * The Llama-family decoder (Llama, Qwen2, Qwen3) on DJL's PyTorch engine, computing in fp32. On
+ * CPU, where the JDK has the Vector API, every step runs in {@link JavaForward} instead, over the
+ * same weight and KV memory; PyTorch runs them on GPU and on JDK 21. The path is chosen once, at
+ * load, and logged with its reason; {@link #forwardSteps()} counts the steps each path ran. A BF16
+ * or F16 checkpoint's matrices stay 16-bit on the Java path ({@link WeightPrecision}); PyTorch
+ * only ever sees fp32 weights.
  *
  * <p>Layout choices, measured on CPU (see {@link Projection}): every projection matrix is stored
  * {@code [in, out]} for the Java path, and with its longer side contiguous for PyTorch; q, k and
