@@ -38,6 +38,46 @@ public record NextTokenDistributions(float[] probs, float[] entropies, int vocab
   }
 
   /**
+   * {@link #of(NDArray, float[], boolean)} computed in Java, each row on its own in one fixed
+   * order: its values depend on that row's logits and temperature only, bit for bit, not on the
+   * other rows or the number of threads (batch-invariant decoding). PyTorch's {@code exp} treats an
+   * element with its vectorised or its scalar code depending on where the thread's share of
+   * {@code [rows, vocab]} begins, and the entropies' batched dot product goes through MKL, whose
+   * sums depend on the threads and the alignment of its inputs. Sums here run in double, in index
+   * order; {@link Math#exp} and {@link Math#log} give the same bits interpreted or compiled.
+   */
+  public static NextTokenDistributions inFixedOrder(NDArray logits, float[] rowTemperatures, boolean keepLogits) {
+    int vocab = (int) logits.getShape().get(1);
+    float[] raw = floats(rows(logits));
+    float[] probs = new float[raw.length];
+    float[] entropies = new float[rowTemperatures.length];
+    double[] z = new double[vocab];
+    for (int r = 0; r < rowTemperatures.length; r++) {
+      int at = r * vocab;
+      double t = rowTemperatures[r];
+      double max = Double.NEGATIVE_INFINITY;
+      for (int i = 0; i < vocab; i++) {
+        z[i] = raw[at + i] / t;
+        max = Math.max(max, z[i]);
+      }
+      double sum = 0;
+      for (int i = 0; i < vocab; i++) {
+        sum += Math.exp(z[i] - max);
+      }
+      double logSum = max + Math.log(sum);
+      double entropy = 0;
+      for (int i = 0; i < vocab; i++) {
+        double logp = z[i] - logSum;
+        double p = Math.exp(logp);
+        probs[at + i] = (float) p;
+        entropy -= p * logp;
+      }
+      entropies[r] = (float) entropy;
+    }
+    return new NextTokenDistributions(probs, entropies, vocab, keepLogits ? raw : null);
+  }
+
+  /**
    * A batched LM head leaves a transposed view; one explicit copy to row-major (reshape of a
    * strided array copies) is cheaper than softmax reading it strided.
    */

@@ -61,9 +61,15 @@ final class VectorKernels {
 
   private VectorKernels() {}
 
-  /** {@code y[r, :] = x[r, :] W} for {@code rows} input rows, {@code W} stored {@code [in, out]}. */
-  static void matmul(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
-    if (rows == 1) {
+  /**
+   * {@code y[r, :] = x[r, :] W} for {@code rows} input rows, {@code W} stored {@code [in, out]}.
+   * {@code fixedOrder}: every row through the tiles, even a lone one. A tile sums each output over
+   * the inputs in blocks of {@code K_BLOCK}, in order, whatever the number of rows and whichever
+   * tile shape serves the row, so a row's result does not depend on its batch; the one-row kernel
+   * sums per-thread input ranges and adds them at the end, which rounds differently.
+   */
+  static void matmul(MemorySegment w, int in, int out, float[] x, int rows, float[] y, boolean fixedOrder) {
+    if (rows == 1 && !fixedOrder) {
       rowSums(w, in, out, x, y);
     } else {
       tiledInMajor(w, in, out, x, rows, y);
@@ -319,8 +325,13 @@ final class VectorKernels {
     }
   }
 
-  /** {@code sum_k w[base/4 + k] * x[xo + k]} over {@code n} floats. */
-  static float dot(MemorySegment w, long base, float[] x, int xo, int n) {
+  /**
+   * {@code sum_k w[base/4 + k] * x[xo + k]} over {@code n} floats. {@code fixedOrder}: the lanes
+   * added in index order. {@code reduceLanes(ADD)} on floats may add them in any order, and does:
+   * in order in the Vector API's Java fallback, as a tree once C2 compiles it, so its result
+   * depends on when the JIT got to the caller.
+   */
+  static float dot(MemorySegment w, long base, float[] x, int xo, int n, boolean fixedOrder) {
     FloatVector a0 = FloatVector.zero(S);
     FloatVector a1 = FloatVector.zero(S);
     FloatVector a2 = FloatVector.zero(S);
@@ -336,7 +347,15 @@ final class VectorKernels {
     for (; i + L <= n; i += L) {
       a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, ORDER).fma(FloatVector.fromArray(S, x, xo + i), a0);
     }
-    float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+    FloatVector v = a0.add(a1).add(a2.add(a3));
+    float s = 0;
+    if (fixedOrder) {
+      for (int lane = 0; lane < L; lane++) {
+        s += v.lane(lane);
+      }
+    } else {
+      s = v.reduceLanes(VectorOperators.ADD);
+    }
     for (; i < n; i++) {
       s += w.get(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * i) * x[xo + i];
     }
@@ -355,14 +374,20 @@ final class VectorKernels {
     }
   }
 
-  /** {@code act[t, k] = silu(gate[t, k]) * up[t, k]} for rows {@code [gate | up]} of width {@code 2 ff}. */
-  static void siluMul(float[] gateUp, int ff, int rows, float[] act) {
+  /**
+   * {@code act[t, k] = silu(gate[t, k]) * up[t, k]} for rows {@code [gate | up]} of width {@code 2 ff}.
+   * {@code fixedOrder}: scalar {@link Math#exp} only. The vector EXP gives {@code Math.exp}'s
+   * values while it runs in the Vector API's Java fallback and SVML's once C2 has compiled it
+   * (about 1% of floats differ by an ulp, probed), so its results depend on when the JIT got to
+   * it; scalar {@code Math.exp} runs the same stub interpreted or compiled.
+   */
+  static void siluMul(float[] gateUp, int ff, int rows, float[] act, boolean fixedOrder) {
     for (int t = 0; t < rows; t++) {
       int g0 = t * 2 * ff;
       int u0 = g0 + ff;
       int a0 = t * ff;
       int k = 0;
-      for (int ub = S.loopBound(ff); k < ub; k += L) {
+      for (int ub = fixedOrder ? 0 : S.loopBound(ff); k < ub; k += L) {
         FloatVector g = FloatVector.fromArray(S, gateUp, g0 + k);
         FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
         g.div(sig).mul(FloatVector.fromArray(S, gateUp, u0 + k)).intoArray(act, a0 + k);
@@ -441,14 +466,14 @@ final class VectorKernels {
     float[] gateUp = new float[2 * 2 * out];
     for (int round = 0; round < WARM_UP_ROUNDS; round++) {
       for (int rows : new int[] {1, 2, 5, 9}) {
-        matmul(w, in, out, x, rows, y);
+        matmul(w, in, out, x, rows, y, false);
       }
-      siluMul(gateUp, out, 2, y);
-      axpy(dot(w, 0, x, 0, in), w, 0, y, 0, in);
+      siluMul(gateUp, out, 2, y, false);
+      axpy(dot(w, 0, x, 0, in, false), w, 0, y, 0, in);
       if (warmHalf != null) {
         // The model's type only: C2 then leaves the other type's branches out of the kernels.
         for (int rows : new int[] {1, 9}) {
-          HalfKernels.matmul(w, warmHalf == DType.F16, in, out, x, rows, y);
+          HalfKernels.matmul(w, warmHalf == DType.F16, in, out, x, rows, y, false);
         }
       }
     }
