@@ -21,7 +21,9 @@ import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.io.DType;
 import org.treeroll.engine.model.ModelPreset;
 import org.treeroll.engine.model.RandomModelWriter;
+import org.assertj.core.data.Offset;
 import org.treeroll.engine.runtime.Completion;
+import org.treeroll.engine.runtime.TokenScores;
 import org.treeroll.engine.sampling.SampledToken;
 import org.treeroll.engine.sampling.SamplingParams;
 
@@ -32,6 +34,7 @@ import org.treeroll.engine.sampling.SamplingParams;
  * rows, prefill chunks of both mixed), and alone again in a new JVM. On the bundled model (fp32
  * weights: {@code VectorKernels}) and a tiny random BF16 model ({@code HalfKernels}). Without the
  * option, the same request alone and in the batch differ: the one-row kernel sums in another order.
+ * The fixed-order log-probs and entropies agree with teacher-forced rescoring (the default path).
  *
  * <p>Main test pass only: batch-invariant decoding runs on the Java Vector API kernels, which the
  * launcher's second pass (PyTorch forward) does not load.
@@ -59,7 +62,17 @@ class BatchInvariantTest {
     try (LoadedModel model = LoadedModel.open(dir);
         InferenceSession session = new InferenceSession(null, model, 64L << 20, 4, 64)) {
       assertThat(model.model().weightType()).isEqualTo(which.equals("bundled-fp32") ? DType.F32 : DType.BF16);
-      String alone = fingerprint(session.generate(List.of(prompt()), invariant).join().get(0));
+      Completion first = session.generate(List.of(prompt()), invariant).join().get(0);
+      String alone = fingerprint(first);
+      // The fixed-order distributions are the model's: teacher-forced rescoring agrees.
+      int[] full = java.util.stream.IntStream.concat(java.util.Arrays.stream(prompt()),
+          java.util.Arrays.stream(first.tokens())).toArray();
+      TokenScores scores = session.score(List.of(full), invariant.temperature()).join().get(0);
+      for (int t = 0; t < first.tokens().length; t++) {
+        int at = prompt().length - 1 + t;
+        assertThat((double) first.logProbs()[t]).isCloseTo(scores.logProbs()[at], Offset.offset(1e-4));
+        assertThat((double) first.entropies()[t]).isCloseTo(scores.entropies()[at], Offset.offset(1e-4));
+      }
       String amongOthers = fingerprint(nextToOthers(session, invariant));
       assertThat(amongOthers).isEqualTo(alone);
       assertThat(fingerprint(session.generate(List.of(prompt()), invariant).join().get(0))).isEqualTo(alone);

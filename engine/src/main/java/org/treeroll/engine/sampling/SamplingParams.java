@@ -29,7 +29,7 @@ import org.treeroll.tree.TreeRollException;
  * @param ignoreEos keep sampling past EOS (benchmarks)
  * @param batchInvariant batch-invariant, replayable decoding: with a seed, the request's tokens,
  *     log-probs and entropies are the same bit for bit whether it runs alone or among other
- *     requests, and from run to run (on the same machine and thread count). Every forward step
+ *     requests, and from run to run on the same machine. Every forward step
  *     that holds one of its sequences runs in fixed order ({@link
  *     org.treeroll.engine.runtime.Model#forward}), other requests' rows of that step included, and
  *     its distributions come from {@link NextTokenDistributions#inFixedOrder}. It reuses no
