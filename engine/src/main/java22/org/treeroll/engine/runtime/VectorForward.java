@@ -232,6 +232,7 @@ final class VectorForward implements JavaForward {
     VectorKernels.Range body = (from, to) -> {
       float[] scores = new float[group * longest];
       float[] max = new float[group];
+      float[] lanes = fixedOrder ? new float[VectorKernels.lanes()] : null;
       for (int u = from; u < to; u++) {
         int t = u / kvHeads;
         int kvHead = u % kvHeads;
@@ -241,7 +242,7 @@ final class VectorForward implements JavaForward {
         for (int l = 0; l < len; l++) {
           long key = 4L * tableOf[t].slot(l) * rowWidth + 4L * kvHead * hd;
           for (int g = 0; g < group; g++) {
-            float s = VectorKernels.dot(cache, key, qkv, q0 + g * hd, hd, fixedOrder) * scale;
+            float s = VectorKernels.dot(cache, key, qkv, q0 + g * hd, hd, lanes) * scale;
             scores[g * longest + l] = s;
             max[g] = Math.max(max[g], s);
           }

@@ -326,12 +326,12 @@ final class VectorKernels {
   }
 
   /**
-   * {@code sum_k w[base/4 + k] * x[xo + k]} over {@code n} floats. {@code fixedOrder}: the lanes
-   * added in index order. {@code reduceLanes(ADD)} on floats may add them in any order, and does:
+   * {@code sum_k w[base/4 + k] * x[xo + k]} over {@code n} floats. {@code lanes}, an {@code L}-float
+   * scratch array or null: if given, the vector's lanes are stored there and added in index order. {@code reduceLanes(ADD)} on floats may add them in any order, and does:
    * in order in the Vector API's Java fallback, as a tree once C2 compiles it, so its result
    * depends on when the JIT got to the caller.
    */
-  static float dot(MemorySegment w, long base, float[] x, int xo, int n, boolean fixedOrder) {
+  static float dot(MemorySegment w, long base, float[] x, int xo, int n, float[] lanes) {
     FloatVector a0 = FloatVector.zero(S);
     FloatVector a1 = FloatVector.zero(S);
     FloatVector a2 = FloatVector.zero(S);
@@ -349,9 +349,10 @@ final class VectorKernels {
     }
     FloatVector v = a0.add(a1).add(a2.add(a3));
     float s = 0;
-    if (fixedOrder) {
+    if (lanes != null) {
+      v.intoArray(lanes, 0);
       for (int lane = 0; lane < L; lane++) {
-        s += v.lane(lane);
+        s += lanes[lane];
       }
     } else {
       s = v.reduceLanes(VectorOperators.ADD);
@@ -382,12 +383,24 @@ final class VectorKernels {
    * it; scalar {@code Math.exp} runs the same stub interpreted or compiled.
    */
   static void siluMul(float[] gateUp, int ff, int rows, float[] act, boolean fixedOrder) {
+    if (fixedOrder) {
+      // Element-wise, so split over the cores as the scalar exp is slow (each element's value
+      // does not depend on who computes it).
+      parallel(rows * ff, 4096, (from, to) -> {
+        for (int i = from; i < to; i++) {
+          int t = i / ff;
+          float g = gateUp[i + t * ff];
+          act[i] = g / (1f + (float) Math.exp(-g)) * gateUp[i + (t + 1) * ff];
+        }
+      });
+      return;
+    }
     for (int t = 0; t < rows; t++) {
       int g0 = t * 2 * ff;
       int u0 = g0 + ff;
       int a0 = t * ff;
       int k = 0;
-      for (int ub = fixedOrder ? 0 : S.loopBound(ff); k < ub; k += L) {
+      for (int ub = S.loopBound(ff); k < ub; k += L) {
         FloatVector g = FloatVector.fromArray(S, gateUp, g0 + k);
         FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
         g.div(sig).mul(FloatVector.fromArray(S, gateUp, u0 + k)).intoArray(act, a0 + k);
@@ -413,6 +426,11 @@ final class VectorKernels {
   @FunctionalInterface
   interface Range {
     void run(int from, int to);
+  }
+
+  /** Floats per vector: the size of {@link #dot}'s scratch array. */
+  static int lanes() {
+    return L;
   }
 
   /** The vectors and threads the kernels run on, for the log. */
@@ -469,7 +487,7 @@ final class VectorKernels {
         matmul(w, in, out, x, rows, y, false);
       }
       siluMul(gateUp, out, 2, y, false);
-      axpy(dot(w, 0, x, 0, in, false), w, 0, y, 0, in);
+      axpy(dot(w, 0, x, 0, in, null), w, 0, y, 0, in);
       if (warmHalf != null) {
         // The model's type only: C2 then leaves the other type's branches out of the kernels.
         for (int rows : new int[] {1, 9}) {
