@@ -51,6 +51,11 @@ final class BenchCommand {
         description = "as-stored (16-bit checkpoints stay 16-bit), fp32 (widened at load), or both, one after the other (default: ${DEFAULT-VALUE})")
     String weights;
 
+    @Option(names = "--batch-invariant", defaultValue = "off",
+        description = "off, on (batch-invariant decoding: every step in fixed order), or both, one after the other,"
+            + " to measure its cost (default: ${DEFAULT-VALUE})")
+    String batchInvariant;
+
     @Option(names = "--read-gb", defaultValue = "2", description = "Bytes streamed to measure memory bandwidth (default: ${DEFAULT-VALUE} GB)")
     double readGb;
 
@@ -71,6 +76,12 @@ final class BenchCommand {
         case "fp32" -> List.of(WeightPrecision.FP32);
         case "both" -> List.of(WeightPrecision.AS_STORED, WeightPrecision.FP32);
         default -> throw new TreeRollException("--weights must be as-stored, fp32 or both, got '" + weights + "'");
+      };
+      List<Boolean> orders = switch (batchInvariant) {
+        case "off" -> List.of(false);
+        case "on" -> List.of(true);
+        case "both" -> List.of(false, true);
+        default -> throw new TreeRollException("--batch-invariant must be off, on or both, got '" + batchInvariant + "'");
       };
       Path dir = model.resolve();
       List<DecodeBenchmark.Row> rows = new ArrayList<>();
@@ -95,21 +106,36 @@ final class BenchCommand {
           }
           // The probe after the resident memory is read: it holds gigabytes of its own.
           try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
-            rows.addAll(DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1, probe::measure));
+            for (boolean invariant : orders) {
+              rows.addAll(DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1, invariant, probe::measure));
+            }
           }
         }
       }
       System.out.println();
-      System.out.println("| weights | batch | context | ms/step | tokens/s | weights GB/s | memory read GB/s | % of memory BW | GFLOP/s | matmul GFLOP/s | % of matmul |");
-      System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+      System.out.println("| weights | batch-invariant | batch | context | ms/step | tokens/s | weights GB/s | memory read GB/s | % of memory BW | GFLOP/s | matmul GFLOP/s | % of matmul |");
+      System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
       for (DecodeBenchmark.Row r : rows) {
-        System.out.printf("| %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.0f%% |%n",
-            r.weights(), r.batch(), r.context(), r.msPerStep(), r.tokensPerSecond(), r.weightGBs(),
+        System.out.printf("| %s | %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.0f%% |%n",
+            r.weights(), r.batchInvariant() ? "on" : "off", r.batch(), r.context(), r.msPerStep(), r.tokensPerSecond(), r.weightGBs(),
             r.limits().memoryGBs(), 100 * r.memoryShare(), r.gflops(), r.limits().matmulGflops(),
             100 * r.matmulShare());
       }
       printSpeedups(rows);
+      printInvariantCost(rows);
       return 0;
+    }
+
+    /** Each batch size's tokens/s with batch-invariant decoding over without, where both ran. */
+    private static void printInvariantCost(List<DecodeBenchmark.Row> rows) {
+      for (DecodeBenchmark.Row on : rows) {
+        for (DecodeBenchmark.Row off : rows) {
+          if (on.batchInvariant() && !off.batchInvariant() && on.weights() == off.weights() && on.batch() == off.batch()) {
+            System.out.printf("batch %d, %s: batch-invariant %.2fx the tokens/s of the default order%n", on.batch(),
+                on.weights(), on.tokensPerSecond() / off.tokensPerSecond());
+          }
+        }
+      }
     }
 
     /** Each batch size's tokens/s with 16-bit weights over fp32, where both ran. */
@@ -119,7 +145,8 @@ final class BenchCommand {
           continue;
         }
         for (DecodeBenchmark.Row full : rows) {
-          if (full.weights() == DType.F32 && full.batch() == half.batch()) {
+          if (full.weights() == DType.F32 && full.batch() == half.batch()
+              && full.batchInvariant() == half.batchInvariant()) {
             System.out.printf("batch %d: %s %.2fx the tokens/s of fp32%n", half.batch(), half.weights(),
                 half.tokensPerSecond() / full.tokensPerSecond());
           }

@@ -83,6 +83,10 @@ final class DemoCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Seed of the problems and of sampling (default: ${DEFAULT-VALUE})")
   long seed;
 
+  @Option(names = "--batch-invariant", description = "Batch-invariant, replayable decoding: the same trees, bit for bit,"
+      + " whatever runs beside them and from run to run (slower; CPU, JDK 22+)")
+  boolean batchInvariant;
+
   @Option(names = "--out", description = "Output directory (default: .cache/demo)")
   Path out;
 
@@ -104,7 +108,8 @@ final class DemoCommand implements Callable<Integer> {
     List<ArithmeticTask.Problem> ps = ArithmeticTask.defaultMix().problems(ArithmeticTask.Split.HELD_OUT, seed, problems);
     List<TreeRewards.Problem> asked = ps.stream()
         .map(p -> new TreeRewards.Problem(p.prompt(), Long.toString(p.answer()))).toList();
-    SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed);
+    SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed)
+        .withBatchInvariant(batchInvariant);
     try (RewardFunction fn = RewardFunctions.create(reward);
         LoadedModel lm = LoadedModel.open(model.resolve());
         InferenceSession session = new InferenceSession(lm, 256L << 20)) {
@@ -164,6 +169,9 @@ final class DemoCommand implements Callable<Integer> {
     m.put("estimator", estimatorName);
     m.put("temperature", temperature);
     m.put("seed", seed);
+    if (batchInvariant) { // only when on: settings written before the option still match
+      m.put("batch_invariant", true);
+    }
     AtomicFile.write(dir.resolve(RunManifest.SETTINGS), tmp -> Files.writeString(tmp, JSON.writeValueAsString(m)));
   }
 

@@ -79,6 +79,10 @@ final class RolloutCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Sampling seed; row i's tree is seeded from (seed, i) (default: ${DEFAULT-VALUE})")
   long seed;
 
+  @Option(names = "--batch-invariant", description = "Batch-invariant, replayable decoding: the same trees, bit for bit,"
+      + " whatever runs beside them and from run to run (slower; CPU, JDK 22+)")
+  boolean batchInvariant;
+
   @Option(names = "--batch", defaultValue = "16", description = "Prompts per part (default: ${DEFAULT-VALUE})")
   int batch;
 
@@ -103,7 +107,8 @@ final class RolloutCommand implements Callable<Integer> {
     TreeRolloutConfig cfg = new TreeRolloutConfig(segment, depth, Math.min(2, leaves), leaves, 2, segment * depth)
         .withPolicy(policy);
     var est = AdvantageEstimators.create(estimator);
-    SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed);
+    SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed)
+        .withBatchInvariant(batchInvariant);
     List<PromptDataset.Row> rows = PromptDataset.read(prompts);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
         InferenceSession session = new InferenceSession(lm, kvBytes);
@@ -226,6 +231,9 @@ final class RolloutCommand implements Callable<Integer> {
     m.put("estimator", est);
     m.put("temperature", temperature);
     m.put("seed", seed);
+    if (batchInvariant) { // only when on: settings written before the option still match
+      m.put("batch_invariant", true);
+    }
     Path file = out.resolve(SETTINGS);
     try {
       Files.createDirectories(out);

@@ -60,6 +60,10 @@ final class SamplingOptions {
       + " (default: ${DEFAULT-VALUE})")
   double frequencyPenalty;
 
+  @Option(names = "--batch-invariant", description = "Batch-invariant, replayable decoding: with the same --seed,"
+      + " bitwise the same tokens and log-probs alone, in any batch and from run to run (slower; CPU, JDK 22+)")
+  boolean batchInvariant;
+
   /** The bounds that need no model; {@link #check(ModelConfig, String)} the rest once it is loaded. */
   void check() {
     Cli.inRange("--temperature", temperature, 0, MAX_TEMPERATURE);
@@ -85,6 +89,7 @@ final class SamplingOptions {
 
   SamplingParams params() {
     return new SamplingParams(temperature, topP, topK, minP, maxTokens, stopTokenIds, new StopStrings(stop, includeStop),
-        new LogitAdjustments(repetitionPenalty, presencePenalty, frequencyPenalty, Map.of()), seed, logprobs, ignoreEos);
+        new LogitAdjustments(repetitionPenalty, presencePenalty, frequencyPenalty, Map.of()), seed, logprobs, ignoreEos,
+        batchInvariant);
   }
 }

@@ -13,12 +13,13 @@ import org.treeroll.engine.sampling.StopStrings;
 /**
  * The sampling controls both APIs take, with OpenAI's names ({@code stop},
  * {@code presence_penalty}, {@code frequency_penalty}, {@code logit_bias}) and vLLM's
- * ({@code min_p}, {@code repetition_penalty}, {@code include_stop_str_in_output}), each checked
+ * ({@code min_p}, {@code repetition_penalty}, {@code include_stop_str_in_output}), and TreeRoll's
+ * {@code batch_invariant}, each checked
  * and named in errors (docs/http-api.md).
  */
 final class SamplingFields {
   static final Set<String> NAMES = Set.of("stop", "include_stop_str_in_output", "min_p", "repetition_penalty",
-      "presence_penalty", "frequency_penalty", "logit_bias");
+      "presence_penalty", "frequency_penalty", "logit_bias", "batch_invariant");
   static final int MAX_STOPS = 4;
   static final int MAX_STOP_LENGTH = 1024;
   static final int MAX_BIASED = 1024;
@@ -34,7 +35,8 @@ final class SamplingFields {
         logitBias(f, vocab));
     return base.withMinP(f.number("min_p", 0, 0, 1))
         .withStop(new StopStrings(stops(f), f.bool("include_stop_str_in_output", false)))
-        .withAdjustments(adjustments);
+        .withAdjustments(adjustments)
+        .withBatchInvariant(f.bool("batch_invariant", false));
   }
 
   private static List<String> stops(JsonFields f) {

@@ -79,6 +79,7 @@ class OpenAiBadInputTest {
     c.add(bad(C, "{\"prompt\": \"x\", \"presence_penalty\": 3}", 400, "presence_penalty"));
     c.add(bad(C, "{\"prompt\": \"x\", \"repetition_penalty\": 0}", 400, "repetition_penalty"));
     c.add(bad(C, "{\"prompt\": \"x\", \"min_p\": 1.5}", 400, "min_p"));
+    c.add(bad(C, "{\"prompt\": \"x\", \"batch_invariant\": 1}", 400, "batch_invariant"));
     c.add(bad(C, "{\"prompt\": \"x\", \"include_stop_str_in_output\": 1}", 400, "include_stop_str_in_output"));
     c.add(bad(C, "{\"prompt\": \"x\", \"logit_bias\": [1]}", 400, "logit_bias"));
     c.add(bad(C, "{\"prompt\": \"x\", \"logit_bias\": {\"a\": 1}}", 400, "logit_bias.a"));

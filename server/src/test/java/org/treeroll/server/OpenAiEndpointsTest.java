@@ -203,6 +203,23 @@ class OpenAiEndpointsTest {
     assertThat(cut.at("/usage/completion_tokens").asInt()).isEqualTo(2); // the engine stopped there
   }
 
+  /** {@code batch_invariant}: the same answer and log-probs, as the JSON gives them, alone and beside 16 others. */
+  @Test
+  void aBatchInvariantCompletionIsTheSameAloneAndBesideOthers() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
+        "batch-invariant decoding needs the Vector API kernels");
+    String body = "{\"prompt\": \"" + escape(prompt) + "\", \"max_tokens\": 24, \"seed\": 5, \"logprobs\": 2,"
+        + " \"batch_invariant\": true}";
+    JsonNode alone = json(server.post(OpenAiEndpoints.COMPLETIONS, body).body()).path("choices").get(0);
+    var others = java.util.concurrent.CompletableFuture.supplyAsync(() -> server.post(OpenAiEndpoints.COMPLETIONS,
+        "{\"prompt\": \"" + escape(prompt) + "\", \"max_tokens\": 48, \"n\": 16, \"seed\": 9}"));
+    JsonNode beside = json(server.post(OpenAiEndpoints.COMPLETIONS, body).body()).path("choices").get(0);
+    assertThat(others.get(2, TimeUnit.MINUTES).status()).isEqualTo(200);
+    assertThat(alone.path("logprobs").path("token_logprobs").size()).isPositive();
+    assertThat(beside.path("text")).isEqualTo(alone.path("text"));
+    assertThat(beside.path("logprobs")).isEqualTo(alone.path("logprobs"));
+  }
+
   @Test
   void stopStringsCutTheTextInWholeAndStreamedAnswers() {
     String full = client.completions().create(completion(5).temperature(0.0).build()).choices().get(0).text();

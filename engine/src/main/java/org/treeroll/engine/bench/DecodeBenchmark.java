@@ -34,9 +34,10 @@ public final class DecodeBenchmark {
    * One batch size's result, from the median timed step (a 2-core machine's neighbours and the
    * JVM's own threads make single steps noisy). {@code weightGBs} counts the bytes the weights
    * are kept in ({@code weights}); {@code context} is the mean KV length; {@code limits} the
-   * machine's, measured between the warm-up and the timed steps.
+   * machine's, measured between the warm-up and the timed steps; {@code batchInvariant} whether the
+   * sequences asked for batch-invariant decoding ({@link SamplingParams#batchInvariant}).
    */
-  public record Row(DType weights, int batch, int context, double msPerStep, double tokensPerSecond,
+  public record Row(DType weights, boolean batchInvariant, int batch, int context, double msPerStep, double tokensPerSecond,
       double weightGBs, double gflops, MachineLimits limits) {
 
     /** Weights read per second as a share of the memory read ceiling. */
@@ -54,17 +55,17 @@ public final class DecodeBenchmark {
    * @param limits measures the machine; called once per batch size, right before its timed steps
    */
   public static List<Row> run(Model model, int[] batches, int promptTokens, int steps, long seed,
-      Supplier<MachineLimits> limits) {
+      boolean batchInvariant, Supplier<MachineLimits> limits) {
     Vertx vertx = Vertx.vertx();
     try {
-      return run(vertx, model, batches, promptTokens, steps, seed, limits);
+      return run(vertx, model, batches, promptTokens, steps, seed, batchInvariant, limits);
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().join();
     }
   }
 
   private static List<Row> run(Vertx vertx, Model model, int[] batches, int promptTokens, int steps, long seed,
-      Supplier<MachineLimits> limits) {
+      boolean batchInvariant, Supplier<MachineLimits> limits) {
     ModelConfig cfg = model.config();
     List<Row> rows = new ArrayList<>();
     for (int batch : batches) {
@@ -88,7 +89,7 @@ public final class DecodeBenchmark {
           prompts.add(rng.ints(promptTokens, 0, cfg.vocabSize()).toArray());
         }
         SamplingParams p = SamplingParams.defaults().withIgnoreEos(true)
-            .withMaxTokens(WARMUP_STEPS + steps + 1).withSeed(seed);
+            .withMaxTokens(WARMUP_STEPS + steps + 1).withSeed(seed).withBatchInvariant(batchInvariant);
         engine.generate(prompts, p).join();
         long[] timed = decodeNanos.subList(WARMUP_STEPS, decodeNanos.size()).toLongArray();
         java.util.Arrays.sort(timed);
@@ -99,7 +100,7 @@ public final class DecodeBenchmark {
         double flopsPerToken = 2.0 * matmulParams(cfg)
             + 4.0 * cfg.numLayers() * cfg.numHeads() * cfg.headDim() * context;
         double sec = msPerStep / 1e3;
-        rows.add(new Row(model.weightType(), batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
+        rows.add(new Row(model.weightType(), batchInvariant, batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
             flopsPerToken * batch / sec / 1e9, measured[0]));
       }
     }

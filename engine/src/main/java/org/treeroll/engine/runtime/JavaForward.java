@@ -17,8 +17,11 @@ import org.treeroll.engine.model.ModelConfig;
 interface JavaForward {
   String IMPLEMENTATION = "org.treeroll.engine.runtime.VectorForward";
 
-  /** Logits {@code [rows, vocab]} row-major, rows as {@link Model#forward} orders them. */
-  float[] forward(List<SequenceChunk> chunks, KvStore kv);
+  /**
+   * Logits {@code [rows, vocab]} row-major, rows as {@link Model#forward} orders them.
+   * {@code fixedOrder}: each row's numbers depend on its own tokens only (see {@link Model#forward}).
+   */
+  float[] forward(List<SequenceChunk> chunks, KvStore kv, boolean fixedOrder);
 
   /** What runs the steps, for the log: e.g. "Java Vector API kernels (JDK 25, CPU, 512-bit vectors: 16 float lanes)". */
   String description();

@@ -329,7 +329,17 @@ public final class LlamaDecoder implements Model {
   }
 
   @Override
-  public NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager out) {
+  public String fixedOrderUnavailable() {
+    if (javaForward != null) {
+      return null;
+    }
+    String reason = pyTorchReason(true);
+    return "batch-invariant decoding runs only on the Java Vector API kernels, and this model's steps run on PyTorch: "
+        + reason;
+  }
+
+  @Override
+  public NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager out, boolean fixedOrder) {
     int tokens = 0;
     for (SequenceChunk c : chunks) {
       tokens += c.tokens().length;
@@ -342,12 +352,16 @@ public final class LlamaDecoder implements Model {
     if (weightType != DType.F32 && (java == null || !kv.shared())) {
       throw new IllegalStateException(weightType + " weights run only on the Java kernels");
     }
-    if (java != null && kv.shared() && (tokens <= javaMaxTokens || weightType != DType.F32)) {
+    if (fixedOrder && (java == null || !kv.shared())) {
+      throw new IllegalStateException(java == null ? fixedOrderUnavailable()
+          : "batch-invariant decoding needs a KV store the Java kernels can read");
+    }
+    if (java != null && kv.shared() && (tokens <= javaMaxTokens || weightType != DType.F32 || fixedOrder)) {
       int rows = 0;
       for (SequenceChunk c : chunks) {
         rows += c.logitRows();
       }
-      float[] logits = java.forward(chunks, kv);
+      float[] logits = java.forward(chunks, kv, fixedOrder);
       steps.javaVectorStep();
       return out.create(logits, new Shape(rows, cfg.vocabSize()));
     }

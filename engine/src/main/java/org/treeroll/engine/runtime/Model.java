@@ -32,7 +32,22 @@ public interface Model extends AutoCloseable {
    * @return fp32 logits {@code [rows, vocab]} attached to {@code manager}: for each chunk in
    *     order, {@link SequenceChunk#logitRows()} rows
    */
-  NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager manager);
+  default NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager manager) {
+    return forward(chunks, kv, manager, false);
+  }
+
+  /**
+   * {@link #forward(List, KvStore, NDManager)}, where {@code fixedOrder} makes every row's logits
+   * (and the KV it writes) a function of its own sequence's tokens only, bit for bit: the same
+   * whatever else shares the step, however the sequence's tokens were split into steps, and
+   * from run to run (batch-invariant decoding, {@link org.treeroll.engine.sampling.SamplingParams#batchInvariant}).
+   *
+   * @throws IllegalStateException for {@code fixedOrder} where {@link #fixedOrderUnavailable} says why not
+   */
+  NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager manager, boolean fixedOrder);
+
+  /** Why this model cannot run {@code fixedOrder} steps, or null if it can. */
+  String fixedOrderUnavailable();
 
   /** The input embedding row of {@code token} (a copy), e.g. for semantic branching scores. */
   float[] inputEmbedding(int token);

@@ -1,6 +1,7 @@
 package org.treeroll.engine.sampling;
 
 import ai.djl.ndarray.NDArray;
+import java.util.stream.IntStream;
 
 /**
  * The next-token distributions of a forward step's logit rows at one temperature: the
@@ -35,6 +36,49 @@ public record NextTokenDistributions(float[] probs, float[] entropies, int vocab
       t = logits.getManager().create(rowTemperatures, new ai.djl.ndarray.types.Shape(rowTemperatures.length, 1));
     }
     return of(rows(logits), t, keepLogits);
+  }
+
+  /**
+   * {@link #of(NDArray, float[], boolean)} computed in Java, each row on its own in one fixed
+   * order: its values depend on that row's logits and temperature only, bit for bit, not on the
+   * other rows or the number of threads (batch-invariant decoding). PyTorch's element-wise
+   * {@code exp} runs an element through its vectorised or its scalar code depending on where a
+   * thread's share of {@code [rows, vocab]} begins, and the entropies' batched dot product goes
+   * through MKL, which documents that its sums may depend on the threads and on the alignment of
+   * its inputs. Sums here run in double, in index order; {@link Math#exp} and {@link Math#log}
+   * give the same bits interpreted or compiled (HotSpot runs the same routine in both).
+   */
+  public static NextTokenDistributions inFixedOrder(NDArray logits, float[] rowTemperatures, boolean keepLogits) {
+    int vocab = (int) logits.getShape().get(1);
+    float[] raw = floats(rows(logits));
+    float[] probs = new float[raw.length];
+    float[] entropies = new float[rowTemperatures.length];
+    // Rows in parallel: each is computed whole by one thread, so which one does not matter.
+    IntStream.range(0, rowTemperatures.length).parallel().forEach(r -> {
+      int at = r * vocab;
+      double t = rowTemperatures[r];
+      double max = Double.NEGATIVE_INFINITY;
+      for (int i = 0; i < vocab; i++) {
+        max = Math.max(max, raw[at + i] / t);
+      }
+      double[] e = new double[vocab];
+      double sum = 0;
+      for (int i = 0; i < vocab; i++) {
+        e[i] = Math.exp(raw[at + i] / t - max);
+        sum += e[i];
+      }
+      double logSum = Math.log(sum);
+      double entropy = 0;
+      for (int i = 0; i < vocab; i++) {
+        double p = e[i] / sum;
+        probs[at + i] = (float) p;
+        if (p > 0) {
+          entropy -= p * (raw[at + i] / t - max - logSum);
+        }
+      }
+      entropies[r] = (float) entropy;
+    });
+    return new NextTokenDistributions(probs, entropies, vocab, keepLogits ? raw : null);
   }
 
   /**

@@ -27,6 +27,14 @@ import org.treeroll.tree.TreeRollException;
  *     from (seed, i), so its tokens do not depend on what else is in the batch
  * @param logprobs number of top candidates (ids and log-probs) to record per token, 0 for none
  * @param ignoreEos keep sampling past EOS (benchmarks)
+ * @param batchInvariant batch-invariant, replayable decoding: with a seed, the request's tokens,
+ *     log-probs and entropies are the same bit for bit whether it runs alone or among other
+ *     requests, and from run to run on the same machine. Every forward step
+ *     that holds one of its sequences runs in fixed order ({@link
+ *     org.treeroll.engine.runtime.Model#forward}), other requests' rows of that step included, and
+ *     its distributions come from {@link NextTokenDistributions#inFixedOrder}. It reuses no
+ *     prefix another request cached: that KV may have come from a step in the faster order.
+ *     Needs the Java Vector API kernels (CPU, JDK 22+); otherwise the request is refused
  */
 public record SamplingParams(
     double temperature,
@@ -39,7 +47,8 @@ public record SamplingParams(
     LogitAdjustments adjustments,
     long seed,
     int logprobs,
-    boolean ignoreEos) {
+    boolean ignoreEos,
+    boolean batchInvariant) {
 
   public static final int MAX_LOGPROBS = 100;
 
@@ -67,11 +76,11 @@ public record SamplingParams(
     adjustments = adjustments == null ? LogitAdjustments.NONE : adjustments;
   }
 
-  /** Without min-p, stop strings, penalties or logit bias. */
+  /** Without min-p, stop strings, penalties or logit bias; not batch-invariant. */
   public SamplingParams(double temperature, double topP, int topK, int maxTokens, int[] stopTokenIds, long seed,
       int logprobs, boolean ignoreEos) {
     this(temperature, topP, topK, 0, maxTokens, stopTokenIds, StopStrings.NONE, LogitAdjustments.NONE, seed, logprobs,
-        ignoreEos);
+        ignoreEos, false);
   }
 
   /** Temperature 1, no truncation, 64 tokens, seed 0. */
@@ -81,57 +90,62 @@ public record SamplingParams(
 
   public SamplingParams withTemperature(double t) {
     return new SamplingParams(t, topP, topK, minP, maxTokens, stopTokenIds, stop, adjustments, seed, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withTopP(double p) {
     return new SamplingParams(temperature, p, topK, minP, maxTokens, stopTokenIds, stop, adjustments, seed, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withTopK(int k) {
     return new SamplingParams(temperature, topP, k, minP, maxTokens, stopTokenIds, stop, adjustments, seed, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withMinP(double p) {
     return new SamplingParams(temperature, topP, topK, p, maxTokens, stopTokenIds, stop, adjustments, seed, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withMaxTokens(int n) {
     return new SamplingParams(temperature, topP, topK, minP, n, stopTokenIds, stop, adjustments, seed, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withStopTokenIds(int... ids) {
     return new SamplingParams(temperature, topP, topK, minP, maxTokens, ids, stop, adjustments, seed, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withStop(StopStrings s) {
     return new SamplingParams(temperature, topP, topK, minP, maxTokens, stopTokenIds, s, adjustments, seed, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withAdjustments(LogitAdjustments a) {
     return new SamplingParams(temperature, topP, topK, minP, maxTokens, stopTokenIds, stop, a, seed, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withSeed(long s) {
     return new SamplingParams(temperature, topP, topK, minP, maxTokens, stopTokenIds, stop, adjustments, s, logprobs,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withLogprobs(int n) {
     return new SamplingParams(temperature, topP, topK, minP, maxTokens, stopTokenIds, stop, adjustments, seed, n,
-        ignoreEos);
+        ignoreEos, batchInvariant);
   }
 
   public SamplingParams withIgnoreEos(boolean ignore) {
     return new SamplingParams(temperature, topP, topK, minP, maxTokens, stopTokenIds, stop, adjustments, seed,
-        logprobs, ignore);
+        logprobs, ignore, batchInvariant);
+  }
+
+  public SamplingParams withBatchInvariant(boolean on) {
+    return new SamplingParams(temperature, topP, topK, minP, maxTokens, stopTokenIds, stop, adjustments, seed,
+        logprobs, ignoreEos, on);
   }
 
   /** Temperature the recorded log-probs are taken at. */

@@ -52,6 +52,10 @@ final class Admission {
     if (!params.stop().isEmpty() && !hasText) {
       throw new TreeRollException("stop strings need the model's tokenizer, and this engine was started without one");
     }
+    String noFixedOrder = params.batchInvariant() ? model.fixedOrderUnavailable() : null;
+    if (noFixedOrder != null) {
+      throw new TreeRollException(noFixedOrder);
+    }
     for (int id : params.adjustments().logitBias().keySet()) {
       if (id >= mc.vocabSize()) {
         throw new TreeRollException("logit_bias: token id " + id + " is outside the vocabulary of " + mc.vocabSize());

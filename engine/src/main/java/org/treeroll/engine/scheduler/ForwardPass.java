@@ -12,6 +12,7 @@ import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
 import org.treeroll.engine.runtime.SequenceChunk;
 import org.treeroll.engine.sampling.NextTokenDistributions;
+import org.treeroll.engine.sampling.SamplingParams;
 
 /** Runs the model's batched forward steps for the scheduler, counting the work per request. */
 final class ForwardPass {
@@ -50,21 +51,31 @@ final class ForwardPass {
     total.forwardSteps++;
     float[] temperatures = new float[owners.size()];
     boolean keepLogits = false; // only penalties and logit bias need the raw logits in Java
+    boolean fixedOrder = false; // one batch-invariant request puts the whole step in fixed order
     for (int r = 0; r < temperatures.length; r++) {
-      temperatures[r] = (float) owners.get(r).tree.run.params.logprobTemperature();
-      keepLogits |= !owners.get(r).tree.run.params.adjustments().isNone();
+      SamplingParams params = owners.get(r).tree.run.params;
+      temperatures[r] = (float) params.logprobTemperature();
+      keepLogits |= !params.adjustments().isNone();
+      fixedOrder |= params.batchInvariant();
     }
     boolean keep = keepLogits;
     long t0 = System.nanoTime();
-    NextTokenDistributions d = run(chunks, logits -> NextTokenDistributions.of(logits, temperatures, keep));
+    NextTokenDistributions d = fixedOrder
+        ? run(chunks, true, logits -> NextTokenDistributions.inFixedOrder(logits, temperatures, keep))
+        : run(chunks, false, logits -> NextTokenDistributions.of(logits, temperatures, keep));
     listener.accept(new StepTiming(decode, chunks.size(), (int) n, System.nanoTime() - t0));
     return d;
   }
 
   /** One step whose logits {@code read} turns into plain Java values before they are freed. */
   <T> T run(List<SequenceChunk> chunks, Function<NDArray, T> read) {
+    return run(chunks, false, read);
+  }
+
+  /** {@link #run(List, Function)}, the step in fixed order if {@code fixedOrder} ({@link Model#forward}). */
+  private <T> T run(List<SequenceChunk> chunks, boolean fixedOrder, Function<NDArray, T> read) {
     try (NDManager m = NDManager.newBaseManager(model.device())) {
-      return read.apply(model.forward(chunks, kv, m));
+      return read.apply(model.forward(chunks, kv, m, fixedOrder));
     }
   }
 }

@@ -154,10 +154,12 @@ final class KvMemory {
 
   /**
    * A page table holding the longest cached prefix of {@code path} (never all of it: the last
-   * token must run to give the next distribution); empty without a cache.
+   * token must run to give the next distribution); empty without a cache, and for a
+   * batch-invariant run, which computes its whole path in fixed order: a cached page may hold KV
+   * from a step in the faster order.
    */
   private CachedPrefix reuseCached(int[] path, RolloutRun run) {
-    if (cache == null) {
+    if (cache == null || run.params.batchInvariant()) {
       return new CachedPrefix(new PageTable(kv.pool()), 0);
     }
     RadixKvCache.Match m = cache.match(path);

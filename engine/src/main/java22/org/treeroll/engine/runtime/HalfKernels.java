@@ -42,9 +42,13 @@ final class HalfKernels {
 
   private HalfKernels() {}
 
-  /** {@code y[r, :] = x[r, :] W} for {@code rows} rows, {@code W [in, out]} of F16 if {@code f16}, else BF16. */
-  static void matmul(MemorySegment w, boolean f16, int in, int out, float[] x, int rows, float[] y) {
-    if (rows == 1) {
+  /**
+   * {@code y[r, :] = x[r, :] W} for {@code rows} rows, {@code W [in, out]} of F16 if {@code f16},
+   * else BF16; {@code fixedOrder} as in {@link VectorKernels#matmul}.
+   */
+  static void matmul(MemorySegment w, boolean f16, int in, int out, float[] x, int rows, float[] y,
+      boolean fixedOrder) {
+    if (rows == 1 && !fixedOrder) {
       rowSums(w, f16, in, out, x, y);
     } else {
       tiled(w, f16, in, out, x, rows, y);

@@ -23,12 +23,12 @@ final class VectorForward implements JavaForward {
       this(memory(p.chunks()), p.in(), p.out(), p.type());
     }
 
-    /** {@code y[r] = x[r] W} for {@code rows} rows of {@code x}. */
-    void apply(float[] x, int rows, float[] y) {
+    /** {@code y[r] = x[r] W} for {@code rows} rows of {@code x}; {@code fixedOrder} see {@link VectorKernels#matmul}. */
+    void apply(float[] x, int rows, float[] y, boolean fixedOrder) {
       if (type == DType.F32) {
-        VectorKernels.matmul(data, in, out, x, rows, y);
+        VectorKernels.matmul(data, in, out, x, rows, y, fixedOrder);
       } else {
-        HalfKernels.matmul(data, type == DType.F16, in, out, x, rows, y);
+        HalfKernels.matmul(data, type == DType.F16, in, out, x, rows, y, fixedOrder);
       }
     }
   }
@@ -101,7 +101,7 @@ final class VectorForward implements JavaForward {
   }
 
   @Override
-  public float[] forward(List<SequenceChunk> chunks, KvStore kv) {
+  public float[] forward(List<SequenceChunk> chunks, KvStore kv, boolean fixedOrder) {
     VectorKernels.awaitWarmUp();
     int d = cfg.hiddenSize();
     int vocab = cfg.vocabSize();
@@ -133,7 +133,7 @@ final class VectorForward implements JavaForward {
       }
     }
     for (int l = 0; l < layers.length; l++) {
-      runLayer(layers[l], memory(kv.layerChunks(l)), kv.rowWidth(), x, n, tableOf, pos);
+      runLayer(layers[l], memory(kv.layerChunks(l)), kv.rowWidth(), x, n, tableOf, pos, fixedOrder);
     }
     float[] last = new float[rows * d];
     for (int i = 0; i < rows; i++) {
@@ -141,7 +141,7 @@ final class VectorForward implements JavaForward {
     }
     normalizeRows(last, rows, d, finalNorm);
     float[] logits = new float[rows * vocab];
-    lmHead.apply(last, rows, logits);
+    lmHead.apply(last, rows, logits, fixedOrder);
     for (SequenceChunk c : chunks) {
       c.table().advance(c.tokens().length);
     }
@@ -149,7 +149,7 @@ final class VectorForward implements JavaForward {
   }
 
   private void runLayer(Layer w, MemorySegment cache, int rowWidth, float[] x, int n,
-      PageTable[] tableOf, int[] pos) {
+      PageTable[] tableOf, int[] pos, boolean fixedOrder) {
     int d = cfg.hiddenSize();
     int hd = cfg.headDim();
     int heads = cfg.numHeads();
@@ -161,7 +161,7 @@ final class VectorForward implements JavaForward {
     float[] h = x.clone();
     normalizeRows(h, n, d, w.inputNorm());
     float[] qkv = new float[n * qkvWidth];
-    w.qkv().apply(h, n, qkv);
+    w.qkv().apply(h, n, qkv, fixedOrder);
     for (int t = 0; t < n; t++) {
       int base = t * qkvWidth;
       if (w.bqkv() != null) {
@@ -187,9 +187,9 @@ final class VectorForward implements JavaForward {
     }
 
     float[] attn = new float[n * heads * hd];
-    attend(qkv, qkvWidth, cache, rowWidth, n, tableOf, pos, attn);
+    attend(qkv, qkvWidth, cache, rowWidth, n, tableOf, pos, attn, fixedOrder);
     float[] o = new float[n * d];
-    w.o().apply(attn, n, o);
+    w.o().apply(attn, n, o, fixedOrder);
     for (int t = 0; t < n; t++) {
       for (int k = 0; k < d; k++) {
         x[t * d + k] += o[t * d + k] + (w.bo() == null ? 0f : w.bo()[k]);
@@ -200,11 +200,11 @@ final class VectorForward implements JavaForward {
     normalizeRows(h, n, d, w.postNorm());
     int ff = cfg.intermediateSize();
     float[] gateUp = new float[n * 2 * ff];
-    w.gateUp().apply(h, n, gateUp);
+    w.gateUp().apply(h, n, gateUp, fixedOrder);
     float[] act = new float[n * ff];
-    VectorKernels.siluMul(gateUp, ff, n, act);
+    VectorKernels.siluMul(gateUp, ff, n, act, fixedOrder);
     float[] down = new float[n * d];
-    w.down().apply(act, n, down);
+    w.down().apply(act, n, down, fixedOrder);
     for (int k = 0; k < n * d; k++) {
       x[k] += down[k];
     }
@@ -216,7 +216,7 @@ final class VectorForward implements JavaForward {
    * share a KV head run together, so each key and value row is found and loaded once per group.
    */
   private void attend(float[] qkv, int qkvWidth, MemorySegment cache, int rowWidth, int n,
-      PageTable[] tableOf, int[] pos, float[] attn) {
+      PageTable[] tableOf, int[] pos, float[] attn, boolean fixedOrder) {
     int hd = cfg.headDim();
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
@@ -232,6 +232,7 @@ final class VectorForward implements JavaForward {
     VectorKernels.Range body = (from, to) -> {
       float[] scores = new float[group * longest];
       float[] max = new float[group];
+      float[] lanes = fixedOrder ? new float[VectorKernels.lanes()] : null;
       for (int u = from; u < to; u++) {
         int t = u / kvHeads;
         int kvHead = u % kvHeads;
@@ -241,7 +242,7 @@ final class VectorForward implements JavaForward {
         for (int l = 0; l < len; l++) {
           long key = 4L * tableOf[t].slot(l) * rowWidth + 4L * kvHead * hd;
           for (int g = 0; g < group; g++) {
-            float s = VectorKernels.dot(cache, key, qkv, q0 + g * hd, hd) * scale;
+            float s = VectorKernels.dot(cache, key, qkv, q0 + g * hd, hd, lanes) * scale;
             scores[g * longest + l] = s;
             max[g] = Math.max(max[g], s);
           }

@@ -61,9 +61,15 @@ final class VectorKernels {
 
   private VectorKernels() {}
 
-  /** {@code y[r, :] = x[r, :] W} for {@code rows} input rows, {@code W} stored {@code [in, out]}. */
-  static void matmul(MemorySegment w, int in, int out, float[] x, int rows, float[] y) {
-    if (rows == 1) {
+  /**
+   * {@code y[r, :] = x[r, :] W} for {@code rows} input rows, {@code W} stored {@code [in, out]}.
+   * {@code fixedOrder}: every row through the tiles, even a lone one. A tile sums each output over
+   * the inputs in blocks of {@code K_BLOCK}, in order, whatever the number of rows and whichever
+   * tile shape serves the row, so a row's result does not depend on its batch; the one-row kernel
+   * sums per-thread input ranges and adds them at the end, which rounds differently.
+   */
+  static void matmul(MemorySegment w, int in, int out, float[] x, int rows, float[] y, boolean fixedOrder) {
+    if (rows == 1 && !fixedOrder) {
       rowSums(w, in, out, x, y);
     } else {
       tiledInMajor(w, in, out, x, rows, y);
@@ -319,8 +325,14 @@ final class VectorKernels {
     }
   }
 
-  /** {@code sum_k w[base/4 + k] * x[xo + k]} over {@code n} floats. */
-  static float dot(MemorySegment w, long base, float[] x, int xo, int n) {
+  /**
+   * {@code sum_k w[base/4 + k] * x[xo + k]} over {@code n} floats. {@code lanes}, an
+   * {@code L}-float scratch array or null: if given, the vector's lanes are stored there and added
+   * in index order (fixed order). {@code reduceLanes(ADD)} on floats may add them in any order, and
+   * does: in order in the Vector API's Java fallback, as a tree once C2 compiles it (probed: 70% of
+   * 16-lane sums differ), so its result depends on when the JIT got to the caller.
+   */
+  static float dot(MemorySegment w, long base, float[] x, int xo, int n, float[] lanes) {
     FloatVector a0 = FloatVector.zero(S);
     FloatVector a1 = FloatVector.zero(S);
     FloatVector a2 = FloatVector.zero(S);
@@ -336,7 +348,16 @@ final class VectorKernels {
     for (; i + L <= n; i += L) {
       a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, ORDER).fma(FloatVector.fromArray(S, x, xo + i), a0);
     }
-    float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+    FloatVector v = a0.add(a1).add(a2.add(a3));
+    float s = 0;
+    if (lanes != null) {
+      v.intoArray(lanes, 0);
+      for (int lane = 0; lane < L; lane++) {
+        s += lanes[lane];
+      }
+    } else {
+      s = v.reduceLanes(VectorOperators.ADD);
+    }
     for (; i < n; i++) {
       s += w.get(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * i) * x[xo + i];
     }
@@ -355,8 +376,26 @@ final class VectorKernels {
     }
   }
 
-  /** {@code act[t, k] = silu(gate[t, k]) * up[t, k]} for rows {@code [gate | up]} of width {@code 2 ff}. */
-  static void siluMul(float[] gateUp, int ff, int rows, float[] act) {
+  /**
+   * {@code act[t, k] = silu(gate[t, k]) * up[t, k]} for rows {@code [gate | up]} of width {@code 2 ff}.
+   * {@code fixedOrder}: scalar {@link Math#exp} only. The vector EXP gives {@code Math.exp}'s
+   * values while it runs in the Vector API's Java fallback and SVML's once C2 has compiled it
+   * (about 1% of floats differ by an ulp, probed), so its results depend on when the JIT got to
+   * it; scalar {@code Math.exp} runs the same stub interpreted or compiled.
+   */
+  static void siluMul(float[] gateUp, int ff, int rows, float[] act, boolean fixedOrder) {
+    if (fixedOrder) {
+      // Element-wise, so split over the cores as the scalar exp is slow (each element's value
+      // does not depend on who computes it).
+      parallel(rows * ff, 4096, (from, to) -> {
+        for (int i = from; i < to; i++) {
+          int t = i / ff;
+          float g = gateUp[i + t * ff];
+          act[i] = g / (1f + (float) Math.exp(-g)) * gateUp[i + (t + 1) * ff];
+        }
+      });
+      return;
+    }
     for (int t = 0; t < rows; t++) {
       int g0 = t * 2 * ff;
       int u0 = g0 + ff;
@@ -388,6 +427,11 @@ final class VectorKernels {
   @FunctionalInterface
   interface Range {
     void run(int from, int to);
+  }
+
+  /** Floats per vector: the size of {@link #dot}'s scratch array. */
+  static int lanes() {
+    return L;
   }
 
   /** The vectors and threads the kernels run on, for the log. */
@@ -441,14 +485,14 @@ final class VectorKernels {
     float[] gateUp = new float[2 * 2 * out];
     for (int round = 0; round < WARM_UP_ROUNDS; round++) {
       for (int rows : new int[] {1, 2, 5, 9}) {
-        matmul(w, in, out, x, rows, y);
+        matmul(w, in, out, x, rows, y, false);
       }
-      siluMul(gateUp, out, 2, y);
-      axpy(dot(w, 0, x, 0, in), w, 0, y, 0, in);
+      siluMul(gateUp, out, 2, y, false);
+      axpy(dot(w, 0, x, 0, in, null), w, 0, y, 0, in);
       if (warmHalf != null) {
         // The model's type only: C2 then leaves the other type's branches out of the kernels.
         for (int rows : new int[] {1, 9}) {
-          HalfKernels.matmul(w, warmHalf == DType.F16, in, out, x, rows, y);
+          HalfKernels.matmul(w, warmHalf == DType.F16, in, out, x, rows, y, false);
         }
       }
     }

@@ -25,6 +25,34 @@ class HalfKernelsTest {
     return VectorKernelsTest.vectorApiLoaded();
   }
 
+  /** {@code n} random 16-bit weights, F16 subnormals and signed zeros among them, and the same widened to fp32. */
+  private record Weights(MemorySegment half, MemorySegment wide) {
+    static Weights random(DType type, int n, SplittableRandom random) {
+      ByteBuffer half = ByteBuffer.allocateDirect(2 * n).order(ByteOrder.nativeOrder());
+      ByteBuffer wide = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder());
+      for (int i = 0; i < n; i++) {
+        float v = (float) random.nextDouble(-1, 1);
+        if (i % 97 == 3) {
+          v = 3e-6f * (float) random.nextDouble(-1, 1); // below F16's smallest normal, 6.1e-5
+        } else if (i % 101 == 5) {
+          v = -0f;
+        }
+        short bits = type.narrow(v);
+        half.putShort(2 * i, bits);
+        wide.putFloat(4 * i, type.widen(bits));
+      }
+      return new Weights(MemorySegment.ofBuffer(half), MemorySegment.ofBuffer(wide));
+    }
+  }
+
+  private static float[] inputs(SplittableRandom random, int n) {
+    float[] x = new float[n];
+    for (int i = 0; i < n; i++) {
+      x[i] = (float) random.nextDouble(-1, 1);
+    }
+    return x;
+  }
+
   static Stream<Arguments> shapes() {
     return VectorKernelsTest.shapes().flatMap(a -> Stream.of(DType.BF16, DType.F16)
         .map(t -> Arguments.of(t, a.get()[0], a.get()[1], a.get()[2])));
@@ -34,29 +62,40 @@ class HalfKernelsTest {
   @MethodSource("shapes")
   void sixteenBitProductEqualsFp32ProductOfTheWidenedWeights(DType type, int in, int out, int rows) {
     SplittableRandom random = new SplittableRandom(17L * in + out + rows);
-    ByteBuffer half = ByteBuffer.allocateDirect(2 * in * out).order(ByteOrder.nativeOrder());
-    ByteBuffer wide = ByteBuffer.allocateDirect(4 * in * out).order(ByteOrder.nativeOrder());
-    for (int i = 0; i < in * out; i++) {
-      float v = (float) random.nextDouble(-1, 1);
-      if (i % 97 == 3) {
-        v = 3e-6f * (float) random.nextDouble(-1, 1); // below F16's smallest normal, 6.1e-5
-      } else if (i % 101 == 5) {
-        v = -0f;
-      }
-      short bits = type.narrow(v);
-      half.putShort(2 * i, bits);
-      wide.putFloat(4 * i, type.widen(bits));
-    }
-    float[] x = new float[rows * in];
-    for (int i = 0; i < x.length; i++) {
-      x[i] = (float) random.nextDouble(-1, 1);
-    }
+    Weights w = Weights.random(type, in * out, random);
+    float[] x = inputs(random, rows * in);
     float[] expected = new float[rows * out];
-    VectorKernels.matmul(MemorySegment.ofBuffer(wide), in, out, x, rows, expected);
+    VectorKernels.matmul(w.wide(), in, out, x, rows, expected, false);
     float[] actual = new float[rows * out];
     java.util.Arrays.fill(actual, Float.NaN); // every output must be written
-    HalfKernels.matmul(MemorySegment.ofBuffer(half), type == DType.F16, in, out, x, rows, actual);
+    HalfKernels.matmul(w.half(), type == DType.F16, in, out, x, rows, actual, false);
     assertThat(actual).containsExactly(expected);
+  }
+
+  /**
+   * Batch-invariant decoding: in fixed order a row alone equals, bit for bit, the same row in a
+   * batch, for fp32 ({@link VectorKernels}) and 16-bit weights, at every shape.
+   */
+  @ParameterizedTest(name = "{0} in={1} out={2} rows={3}")
+  @MethodSource("shapes")
+  void inFixedOrderARowAloneEqualsItsRowInABatch(DType type, int in, int out, int rows) {
+    SplittableRandom random = new SplittableRandom(31L * in + out + rows);
+    Weights w = Weights.random(type, in * out, random);
+    int batch = rows + 1; // more than one row: the tiles, whatever the fixed-order flag
+    float[] x = inputs(random, batch * in);
+    float[] wideBatch = new float[batch * out];
+    float[] halfBatch = new float[batch * out];
+    VectorKernels.matmul(w.wide(), in, out, x, batch, wideBatch, false);
+    HalfKernels.matmul(w.half(), type == DType.F16, in, out, x, batch, halfBatch, false);
+    for (int r = 0; r < batch; r++) {
+      float[] row = java.util.Arrays.copyOfRange(x, r * in, (r + 1) * in);
+      float[] wideAlone = new float[out];
+      float[] halfAlone = new float[out];
+      VectorKernels.matmul(w.wide(), in, out, row, 1, wideAlone, true);
+      HalfKernels.matmul(w.half(), type == DType.F16, in, out, row, 1, halfAlone, true);
+      assertThat(wideAlone).as("fp32 row %d", r).containsExactly(java.util.Arrays.copyOfRange(wideBatch, r * out, (r + 1) * out));
+      assertThat(halfAlone).as("%s row %d", type, r).containsExactly(java.util.Arrays.copyOfRange(halfBatch, r * out, (r + 1) * out));
+    }
   }
 
   @ParameterizedTest(name = "{0}")
@@ -70,7 +109,7 @@ class HalfKernelsTest {
       half.putShort(2 * j, type.nonFinite(bits) ? 0 : bits);
     }
     float[] y = new float[out];
-    HalfKernels.matmul(MemorySegment.ofBuffer(half), type == DType.F16, 1, out, new float[] {1f}, 1, y);
+    HalfKernels.matmul(MemorySegment.ofBuffer(half), type == DType.F16, 1, out, new float[] {1f}, 1, y, false);
     for (int j = 0; j < out; j++) {
       short bits = (short) j;
       float expected = type.nonFinite(bits) ? 0f : type.widen(bits);

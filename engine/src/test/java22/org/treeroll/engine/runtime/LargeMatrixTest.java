@@ -64,7 +64,7 @@ class LargeMatrixTest {
         }
         float[] y = new float[rows * out];
         java.util.Arrays.fill(y, Float.NaN); // every output must be written
-        VectorKernels.matmul(segment, in, out, x, rows, y);
+        VectorKernels.matmul(segment, in, out, x, rows, y, false);
         float[] expected;
         try (NDManager tmp = m.newSubManager()) {
           expected = tmp.create(x, new Shape(rows, in)).matMul(w.array()).toFloatArray();

@@ -49,7 +49,7 @@ class VectorKernelsTest {
     }
     float[] y = new float[rows * out];
     java.util.Arrays.fill(y, Float.NaN); // every output must be written
-    VectorKernels.matmul(MemorySegment.ofBuffer(bytes), in, out, x, rows, y);
+    VectorKernels.matmul(MemorySegment.ofBuffer(bytes), in, out, x, rows, y, false);
 
     for (int r = 0; r < rows; r++) {
       for (int o = 0; o < out; o++) {
