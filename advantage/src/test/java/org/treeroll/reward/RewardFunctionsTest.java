@@ -25,7 +25,7 @@ class RewardFunctionsTest {
 
   private static Reward score(String spec, String response, String reference) {
     try (RewardFunction f = RewardFunctions.create(spec)) {
-      return f.score(new RewardRequest("What is it?", response, reference)).join();
+      return f.score(new RewardRequest("What is it?", response, reference)).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     }
   }
 

@@ -58,7 +58,7 @@ class TreeRewardsTest {
     RolloutTree a = tree(0);
     RolloutTree b = tree(1);
     TreeRewards.Summary s = new TreeRewards(new MathReward())
-        .scoreAll(List.of(a, b), DECODE, List.of("Q?", "Q?"), List.of("42", "41")).join();
+        .scoreAll(List.of(a, b), DECODE, List.of("Q?", "Q?"), List.of("42", "41")).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     assertThat(a.leaves()).extracting(SegmentNode::reward).containsExactly(1.0, 0.0, 1.0);
     assertThat(b.leaves()).extracting(SegmentNode::reward).containsExactly(0.0, 1.0, 0.0);
     assertThat(s).isEqualTo(new TreeRewards.Summary(6, 0, 0.5, null));
@@ -84,7 +84,7 @@ class TreeRewardsTest {
         };
       }
     };
-    TreeRewards.Summary s = new TreeRewards(broken).scoreAll(List.of(t), DECODE, List.of("Q?"), null).join();
+    TreeRewards.Summary s = new TreeRewards(broken).scoreAll(List.of(t), DECODE, List.of("Q?"), null).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     List<SegmentNode> leaves = t.leaves();
     assertThat(leaves).noneMatch(SegmentNode::hasReward);
     assertThat(leaves).extracting(SegmentNode::rewardError)
@@ -103,7 +103,7 @@ class TreeRewardsTest {
         throw new IllegalArgumentException("unknown token");
       }
       return DECODE.apply(tokens);
-    }, List.of("Q?"), List.of("42")).join();
+    }, List.of("Q?"), List.of("42")).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     assertThat(s.scored()).isEqualTo(2);
     assertThat(s.errors()).isEqualTo(1);
     assertThat(t.leaves().get(2).rewardError()).contains("cannot decode").contains("unknown token");

@@ -62,12 +62,12 @@ class BatchInvariantTest {
     try (LoadedModel model = LoadedModel.open(dir);
         InferenceSession session = new InferenceSession(null, model, 64L << 20, 4, 64)) {
       assertThat(model.model().weightType()).isEqualTo(which.equals("bundled-fp32") ? DType.F32 : DType.BF16);
-      Completion first = session.generate(List.of(prompt()), invariant).join().get(0);
+      Completion first = session.generate(List.of(prompt()), invariant).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0);
       String alone = fingerprint(first);
       // The fixed-order distributions are the model's: teacher-forced rescoring agrees.
       int[] full = java.util.stream.IntStream.concat(java.util.Arrays.stream(prompt()),
           java.util.Arrays.stream(first.tokens())).toArray();
-      TokenScores scores = session.score(List.of(full), invariant.temperature()).join().get(0);
+      TokenScores scores = session.score(List.of(full), invariant.temperature()).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0);
       for (int t = 0; t < first.tokens().length; t++) {
         int at = prompt().length - 1 + t;
         assertThat((double) first.logProbs()[t]).isCloseTo(scores.logProbs()[at], Offset.offset(1e-4));
@@ -75,11 +75,11 @@ class BatchInvariantTest {
       }
       String amongOthers = fingerprint(nextToOthers(session, invariant));
       assertThat(amongOthers).isEqualTo(alone);
-      assertThat(fingerprint(session.generate(List.of(prompt()), invariant).join().get(0))).isEqualTo(alone);
+      assertThat(fingerprint(session.generate(List.of(prompt()), invariant).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0))).isEqualTo(alone);
       assertThat(inNewProcess(dir)).isEqualTo(alone);
 
       // The control: in the faster order the batch changes the numbers.
-      String fastAlone = fingerprint(session.generate(List.of(prompt()), params()).join().get(0));
+      String fastAlone = fingerprint(session.generate(List.of(prompt()), params()).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0));
       assertThat(fingerprint(nextToOthers(session, params()))).isNotEqualTo(fastAlone);
     }
   }
@@ -92,8 +92,8 @@ class BatchInvariantTest {
       others.add(rng.ints(1 + rng.nextInt(20), 0, 256).toArray());
     }
     CompletableFuture<List<Completion>> theirs = session.generate(others, params().withSeed(3).withMaxTokens(40));
-    Completion result = session.generate(List.of(prompt()), mine).join().get(0);
-    theirs.join();
+    Completion result = session.generate(List.of(prompt()), mine).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0);
+    theirs.orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     return result;
   }
 

@@ -287,7 +287,7 @@ class ClusterTest {
         for (int i = 0; !stop.get(); i++) {
           long t0 = System.nanoTime();
           Answer a = rolloutAsync("load-" + client + "-" + i, List.of(client + "" + i + "-" + i + "=?\n"), 4, false)
-              .join();
+              .orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
           samples.add(new Sample(t0, System.nanoTime(), a));
         }
       }, clients));

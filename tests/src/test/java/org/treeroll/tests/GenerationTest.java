@@ -44,12 +44,12 @@ class GenerationTest {
   void sampledLogProbsEqualTeacherForcedRescoring() {
     List<int[]> prompts = prompts("Q: 1 + 2 = ?\nA:", "Hello", "x");
     SamplingParams p = SamplingParams.defaults().withMaxTokens(20).withSeed(5).withTemperature(0.8);
-    List<Completion> out = session.generate(prompts, p).join();
+    List<Completion> out = session.generate(prompts, p).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     List<int[]> full = new ArrayList<>();
     for (int i = 0; i < out.size(); i++) {
       full.add(concat(prompts.get(i), out.get(i).tokens()));
     }
-    List<TokenScores> scores = session.score(full, 0.8).join();
+    List<TokenScores> scores = session.score(full, 0.8).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     for (int i = 0; i < out.size(); i++) {
       Completion c = out.get(i);
       int offset = prompts.get(i).length - 1;
@@ -60,7 +60,7 @@ class GenerationTest {
             .isCloseTo(scores.get(i).entropies()[offset + t], org.assertj.core.data.Offset.offset(1e-4));
       }
     }
-    var stats = session.stats().join();
+    var stats = session.stats().orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     assertThat(stats.liveBranches()).isZero();
     assertThat(stats.cacheLocks()).isZero(); // nothing holds pages but the prefix cache
   }
@@ -69,16 +69,16 @@ class GenerationTest {
   void sameSeedSameTokensWhateverTheBatch() {
     SamplingParams p = SamplingParams.defaults().withMaxTokens(16).withSeed(11).withIgnoreEos(true);
     List<int[]> prompts = prompts("abc", "a longer prompt here", "q");
-    List<Completion> batched = session.generate(prompts, p).join();
-    List<Completion> again = session.generate(prompts, p).join();
+    List<Completion> batched = session.generate(prompts, p).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
+    List<Completion> again = session.generate(prompts, p).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     for (int i = 0; i < prompts.size(); i++) {
       assertThat(again.get(i).tokens()).isEqualTo(batched.get(i).tokens());
     }
     // Sequence 0 alone (same index, so same RNG stream) draws the same tokens.
-    List<Completion> alone = session.generate(prompts.subList(0, 1), p).join();
+    List<Completion> alone = session.generate(prompts.subList(0, 1), p).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     assertThat(alone.get(0).tokens()).isEqualTo(batched.get(0).tokens());
     // A different seed changes the draws.
-    List<Completion> other = session.generate(prompts, p.withSeed(12)).join();
+    List<Completion> other = session.generate(prompts, p.withSeed(12)).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     assertThat(other.get(1).tokens()).isNotEqualTo(batched.get(1).tokens());
   }
 
@@ -86,13 +86,13 @@ class GenerationTest {
   void stopTokensAndMaxTokensEndResponses() {
     SamplingParams greedy = SamplingParams.defaults().withTemperature(0).withMaxTokens(12).withIgnoreEos(true);
     int[] prompt = prompts("stop here").get(0);
-    Completion free = session.generate(List.of(prompt), greedy).join().get(0);
+    Completion free = session.generate(List.of(prompt), greedy).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0);
     assertThat(free.tokens()).hasSize(12);
     assertThat(free.finishReason()).isEqualTo(FinishReason.MAX_TOKENS);
     // Make the greedy path's 4th token a stop token: the response ends right there, stop included.
     int stop = free.tokens()[3];
     int firstAt = Arrays.stream(free.tokens()).boxed().toList().indexOf(stop);
-    Completion stopped = session.generate(List.of(prompt), greedy.withStopTokenIds(stop)).join().get(0);
+    Completion stopped = session.generate(List.of(prompt), greedy.withStopTokenIds(stop)).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0);
     assertThat(stopped.finishReason()).isEqualTo(FinishReason.STOP_TOKEN);
     assertThat(stopped.tokens()).containsExactly(Arrays.copyOf(free.tokens(), firstAt + 1));
   }
@@ -100,7 +100,7 @@ class GenerationTest {
   @Test
   void topCandidatesAreSortedAndIncludeGreedyChoice() {
     SamplingParams p = SamplingParams.defaults().withTemperature(0).withMaxTokens(4).withLogprobs(5);
-    Completion c = session.generate(prompts("candidates"), p).join().get(0);
+    Completion c = session.generate(prompts("candidates"), p).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0);
     assertThat(c.candidates()).hasSize(c.tokens().length);
     for (int t = 0; t < c.tokens().length; t++) {
       var cand = c.candidates().get(t);
@@ -117,9 +117,9 @@ class GenerationTest {
     var hooks = org.treeroll.engine.runtime.RolloutHooks.NONE;
     List<int[]> prompts = prompts("The same system prompt, then a question");
     SamplingParams p = SamplingParams.defaults().withSeed(1);
-    var first = session.rollout(prompts, cfg, p, hooks).join();
+    var first = session.rollout(prompts, cfg, p, hooks).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     long hitsBefore = session.rolloutStats().cacheHitTokens();
-    var second = session.rollout(prompts, cfg, p, hooks).join();
+    var second = session.rollout(prompts, cfg, p, hooks).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
     assertThat(session.rolloutStats().cacheHitTokens() - hitsBefore).isGreaterThanOrEqualTo(prompts.get(0).length - 1);
     assertThat(RolloutTreeShape.of(second.get(0))).isEqualTo(RolloutTreeShape.of(first.get(0)));
   }
@@ -132,9 +132,9 @@ class GenerationTest {
     var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
     try {
       var first = pool.submit(() -> session.rollout(prompts("one"), cfg, SamplingParams.defaults().withSeed(1),
-          org.treeroll.engine.runtime.RolloutHooks.NONE).join());
+          org.treeroll.engine.runtime.RolloutHooks.NONE).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join());
       var second = pool.submit(() -> session.rollout(prompts("two", "three"), cfg, SamplingParams.defaults().withSeed(2),
-          org.treeroll.engine.runtime.RolloutHooks.NONE).join());
+          org.treeroll.engine.runtime.RolloutHooks.NONE).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join());
       var score = session.score(scored, 1.0);
       assertThat(first.get(1, java.util.concurrent.TimeUnit.MINUTES).get(0).leaves()).hasSize(4);
       assertThat(second.get(1, java.util.concurrent.TimeUnit.MINUTES)).hasSize(2);

@@ -15,7 +15,7 @@ public final class ReplayChild {
     try (LoadedModel model = LoadedModel.open(Path.of(args[0]));
         InferenceSession session = new InferenceSession(null, model, 64L << 20, 4, 64)) {
       var c = session.generate(List.of(BatchInvariantTest.prompt()),
-          BatchInvariantTest.params().withBatchInvariant(true)).join().get(0);
+          BatchInvariantTest.params().withBatchInvariant(true)).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().get(0);
       System.out.println(MARKER + BatchInvariantTest.fingerprint(c));
     }
   }

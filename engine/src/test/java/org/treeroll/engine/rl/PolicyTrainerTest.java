@@ -68,7 +68,7 @@ class PolicyTrainerTest {
           r.rewards().meanReward()).isTrue();
 
       int[] fixed = probe(r.trees().getFirst());
-      float[] before = session.score(List.of(fixed), TEMPERATURE).join().getFirst().logProbs();
+      float[] before = session.score(List.of(fixed), TEMPERATURE).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().getFirst().logProbs();
 
       PolicyTrainer.Update u = trainer.train(paths);
       assertThat(u.firstRatioDeviation()).isLessThan(1e-4);
@@ -89,11 +89,11 @@ class PolicyTrainerTest {
       assertThat(improvement).isGreaterThan(0);
 
       long version = session.updateWeights(WeightUpdate.fromTensors(trainer.weights()),
-          WeightSwapPolicy.waitForRequests()).join();
+          WeightSwapPolicy.waitForRequests()).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join();
       assertThat(version).isEqualTo(1);
       assertThat(sample(session, 12).trees()).allSatisfy(t -> assertThat(t.weightVersion()).isEqualTo(1));
 
-      float[] after = session.score(List.of(fixed), TEMPERATURE).join().getFirst().logProbs();
+      float[] after = session.score(List.of(fixed), TEMPERATURE).orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().getFirst().logProbs();
       float[] trainerAfter = trainer.score(List.of(fixed), TEMPERATURE).getFirst();
       double changed = 0;
       double diff = 0;
