@@ -9,7 +9,7 @@ import org.treeroll.advantage.AdvantageEstimators;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
-import org.treeroll.engine.rl.AccuracyCurveSvg;
+import org.treeroll.engine.rl.LearningCurve;
 import org.treeroll.engine.rl.PolicyTrainer;
 import org.treeroll.engine.rl.RlConfig;
 import org.treeroll.engine.rl.RlPreset;
@@ -38,17 +38,37 @@ final class TrainRlCommand implements Callable<Integer> {
   @Option(names = "--estimator", description = "Advantage estimator spec (default: the preset's)")
   String estimator;
 
-  @Option(names = "--steps", defaultValue = "20", description = "Training steps (default: ${DEFAULT-VALUE})")
+  @Option(names = "--steps", defaultValue = "100", description = "Training steps (default: ${DEFAULT-VALUE})")
   int steps;
 
-  @Option(names = "--problems-per-step", defaultValue = "8", description = "Train problems per step (default: ${DEFAULT-VALUE})")
+  @Option(names = "--token-budget", defaultValue = "0",
+      description = "Stop after the step whose sampled forward tokens reach this many; 0 for none (default: ${DEFAULT-VALUE})")
+  long tokenBudget;
+
+  @Option(names = "--problems-per-step", defaultValue = "64", description = "Train problems per step (default: ${DEFAULT-VALUE})")
   int problemsPerStep;
 
-  @Option(names = "--answers", defaultValue = "8", description = "Answers per problem, N (default: ${DEFAULT-VALUE})")
+  @Option(names = "--answers", defaultValue = "4", description = "Answers per problem, N (default: ${DEFAULT-VALUE})")
   int answers;
 
-  @Option(names = "--lr", defaultValue = "2e-5", description = "AdamW learning rate (default: ${DEFAULT-VALUE})")
+  @Option(names = "--lr", defaultValue = "5e-5", description = "AdamW learning rate (default: ${DEFAULT-VALUE})")
   double lr;
+
+  @Option(names = "--warmup", defaultValue = "5",
+      description = "Steps over which the learning rate rises linearly to --lr (default: ${DEFAULT-VALUE})")
+  int warmup;
+
+  @Option(names = "--epochs", defaultValue = "1",
+      description = "Passes over each step's answers, PPO epochs (default: ${DEFAULT-VALUE})")
+  int epochs;
+
+  @Option(names = "--kl", defaultValue = "0",
+      description = "Weight of the KL penalty to the initial model, k3 estimator; 0 for none (default: ${DEFAULT-VALUE})")
+  double kl;
+
+  @Option(names = "--filter-uniform", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Leave out problems whose answers all got the same reward, DAPO's filter (default: ${DEFAULT-VALUE})")
+  boolean filterUniform;
 
   @Option(names = "--clip", defaultValue = "0.2", description = "PPO ratio clip eps (default: ${DEFAULT-VALUE})")
   double clip;
@@ -64,10 +84,10 @@ final class TrainRlCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "1", description = "Seed of the train problems and sampling (default: ${DEFAULT-VALUE})")
   long seed;
 
-  @Option(names = "--eval-every", defaultValue = "5", description = "Held-out accuracy every this many steps (default: ${DEFAULT-VALUE})")
+  @Option(names = "--eval-every", defaultValue = "10", description = "Held-out accuracy every this many steps (default: ${DEFAULT-VALUE})")
   int evalEvery;
 
-  @Option(names = "--eval-problems", defaultValue = "128", description = "Fixed held-out problems measured (default: ${DEFAULT-VALUE})")
+  @Option(names = "--eval-problems", defaultValue = "512", description = "Fixed held-out problems measured (default: ${DEFAULT-VALUE})")
   int evalProblems;
 
   @Option(names = "--max-mismatch", defaultValue = "1e-3",
@@ -81,29 +101,29 @@ final class TrainRlCommand implements Callable<Integer> {
   Path out;
 
   @Option(names = "--compare", arity = "1..*",
-      description = "Only draw the held-out curves of these finished run directories into --out/comparison.svg")
+      description = "Only compare finished runs: each a run directory or a directory of seeds (averaged);"
+          + " the first is the baseline. Draws --out/comparison.svg and prints a table")
   List<Path> compare;
 
   @Override
   public Integer call() {
     if (compare != null) {
-      Path dir = out != null ? out : Home.cache().resolve("train-rl");
-      List<AccuracyCurveSvg.Series> series = new ArrayList<>();
-      compare.forEach(d -> series.add(RlRun.readSeries(d)));
-      Path file = dir.resolve("comparison.svg");
-      RlRun.plot(file, series, compare.size() + " runs");
-      System.out.println("wrote " + file);
+      compare(compare, out != null ? out : Home.cache().resolve("train-rl"));
       return 0;
     }
     Cli.positive("--threads", threads);
+    Cli.inRange("--token-budget", tokenBudget, 0, 1L << 40, "0 = no budget");
+    Cli.inRange("--warmup", warmup, 0, 1_000_000, "");
+    Cli.inRange("--epochs", epochs, 1, 100, "");
+    Cli.inRange("--kl", kl, 0, 1e3);
     RlPreset preset = RlPreset.byId(config);
     String pol = policy != null ? policy : preset.policy();
     String est = estimator != null ? estimator : preset.estimator();
     AdvantageEstimators.create(est); // refuse a bad spec before loading anything
     TreeRolloutConfig rollout = RlPreset.rollout(pol, answers);
     String name = policy == null && estimator == null ? preset.id() : pol + "+" + est;
-    RlConfig c = new RlConfig(name, rollout, est, steps, problemsPerStep, seed, evalEvery, evalProblems,
-        new PolicyTrainer.Settings(lr, clip, temperature, minibatches, maxMismatch));
+    RlConfig c = new RlConfig(name, rollout, est, steps, tokenBudget, problemsPerStep, seed, evalEvery, evalProblems,
+        filterUniform, new PolicyTrainer.Settings(lr, warmup, clip, temperature, minibatches, epochs, kl, maxMismatch));
     Path dir = out != null ? out : Home.cache().resolve("train-rl").resolve(name.replace(':', '_'));
     if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
       System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
@@ -111,18 +131,45 @@ final class TrainRlCommand implements Callable<Integer> {
     try (LoadedModel lm = LoadedModel.open(model.resolve());
         InferenceSession session = new InferenceSession(lm, 256L << 20);
         PolicyTrainer trainer = new PolicyTrainer(lm.config(), PolicyTrainer.checkpoint(lm), c.trainer())) {
-      System.out.printf(Locale.ROOT, "train-rl %s: policy %s, estimator %s; %d steps x %d problems x %d answers,"
-          + " lr %g, clip %.2f, %d minibatch(es), temperature %.2f, seed %d; held-out: %d problems every %d steps%n",
-          name, pol, est, steps, problemsPerStep, answers, lr, clip, minibatches, temperature, seed, evalProblems,
-          evalEvery);
-      System.out.println(" step  sampled_tokens  reward  heldout  mismatch_max  mismatch_mean     loss  version  seconds");
+      System.out.printf(Locale.ROOT, "train-rl %s: policy %s, estimator %s; %d steps%s x %d problems x %d answers%s,"
+          + " lr %g (warmup %d), clip %.2f, %d minibatch(es) x %d epoch(s), kl %g, temperature %.2f, seed %d;"
+          + " held-out: %d problems every %d steps%n",
+          name, pol, est, steps, tokenBudget > 0 ? " (or " + tokenBudget + " sampled tokens)" : "", problemsPerStep,
+          answers, filterUniform ? " (uniform groups filtered)" : "", lr, warmup, clip, minibatches, epochs, kl,
+          temperature, seed, evalProblems, evalEvery);
+      System.out.println(" step  sampled_tokens  reward  trained  heldout  mismatch_max  mismatch_mean     loss"
+          + "       kl  clipped  version  seconds");
       RlRun.run(c, session, trainer, dir, s -> System.out.printf(Locale.ROOT,
-          "%5d  %14d  %6s  %7s  %12s  %13s  %7s  %7d  %7.1f%n", s.step(), s.sampledTokens(),
-          num("%.3f", s.meanReward()), num("%.3f", s.heldOutAccuracy()), num("%.2e", s.mismatchMax()),
-          num("%.2e", s.mismatchMean()), num("%.4f", s.loss()), s.weightVersion(), s.seconds()));
+          "%5d  %14d  %6s  %7d  %7s  %12s  %13s  %7s  %7s  %7s  %7d  %7.1f%n", s.step(), s.sampledTokens(),
+          num("%.3f", s.meanReward()), s.trainedAnswers(), num("%.3f", s.heldOutAccuracy()),
+          num("%.2e", s.mismatchMax()), num("%.2e", s.mismatchMean()), num("%.4f", s.loss()), num("%.4f", s.kl()),
+          num("%.3f", s.clipFraction()), s.weightVersion(), s.seconds()));
     }
     System.out.println("wrote " + dir.resolve(RlRun.METRICS) + " and " + dir.resolve(RlRun.PLOT));
     return 0;
+  }
+
+  /**
+   * Draws the curves of finished runs (each a run directory, or a directory of seeds) into
+   * {@code dir/comparison.svg} and prints each one's final accuracy and the tokens it took to reach
+   * the first one's final accuracy (the first is the baseline).
+   */
+  private static void compare(List<Path> dirs, Path dir) {
+    List<LearningCurve> curves = dirs.stream().map(LearningCurve::read).toList();
+    Path file = dir.resolve("comparison.svg");
+    RlRun.plot(file, curves, curves.size() + " configurations");
+    LearningCurve baseline = curves.getFirst();
+    double target = baseline.finalAccuracy();
+    System.out.printf(Locale.ROOT, "%-28s %5s %14s %9s %17s %16s %9s%n", "configuration", "seeds", "sampled_tokens",
+        "start", "final (min-max)", "tokens_to_" + String.format(Locale.ROOT, "%.3f", target), "vs_first");
+    for (LearningCurve c : curves) {
+      double reach = c.tokensToReach(target);
+      System.out.printf(Locale.ROOT, "%-28s %5d %,14d %9.3f %6.3f (%.3f-%.3f) %16s %9s%n", c.label(), c.seeds(),
+          c.finalTokens(), c.mean()[0], c.finalAccuracy(), c.low()[c.low().length - 1],
+          c.high()[c.high().length - 1], Double.isNaN(reach) ? "not reached" : String.format(Locale.ROOT, "%,.0f", reach),
+          Double.isNaN(reach) ? "-" : String.format(Locale.ROOT, "%.2f", reach / baseline.tokensToReach(target)));
+    }
+    System.out.println("wrote " + file);
   }
 
   private static String num(String format, double v) {

@@ -134,6 +134,22 @@ class CliErrorsTest {
     assertThat(lines.get(2)).contains("\"step\":2").contains("\"weight_version\":2").contains("\"heldout_accuracy\":");
     assertThat(Files.readString(dir.resolve("heldout-accuracy.svg"))).contains("<polyline");
     assertThat(stale).doesNotExist();
+
+    // A token budget ends the run early, measured; --compare reads it as one seed of a configuration.
+    Path seed = tmp.resolve("cmp/treepo/seed-1");
+    CliRun b = CliRun.of("train-rl", "--model", RolloutCommandTest.MODEL, "--config", "treepo-trees", "--steps", "50",
+        "--token-budget", "1", "--problems-per-step", "2", "--answers", "4", "--eval-every", "10", "--eval-problems", "4",
+        "--warmup", "2", "--epochs", "2", "--kl", "0.05", "--filter-uniform", "--out", seed.toString());
+    assertThat(b.code()).as(b.err()).isZero();
+    List<String> budgeted = Files.readAllLines(seed.resolve("metrics.jsonl"));
+    assertThat(budgeted).hasSize(2);
+    assertThat(budgeted.get(1)).contains("\"step\":1").contains("\"heldout_accuracy\":").contains("\"kl\":");
+    CliRun cmp = CliRun.of("train-rl", "--compare", dir.toString(), tmp.resolve("cmp/treepo").toString(),
+        "--out", tmp.resolve("cmp").toString());
+    assertThat(cmp.code()).as(cmp.err()).isZero();
+    assertThat(cmp.out()).contains("configuration").contains("rl ").contains("treepo ");
+    assertThat(Files.readString(tmp.resolve("cmp/comparison.svg"))).contains("treepo").contains("rl");
+    CliRun.of("train-rl", "--compare", tmp.resolve("nothing-here").toString()).assertOneLineError("nothing-here");
   }
 
   @Test

@@ -141,6 +141,14 @@ class CliNumbersTest {
     }
     c.add(row(soak, "--max-growth-pct", "-1", "--max-growth-pct"));
     c.add(row(soak, "--max-growth-pct", "1e9", "--max-growth-pct"));
+    String[] rl = {"train-rl", "--model", MODEL};
+    c.add(row(rl, "--token-budget", "-1", "--token-budget"));
+    c.add(row(rl, "--warmup", "-1", "--warmup"));
+    c.add(row(rl, "--warmup", HUGE, "--warmup"));
+    c.add(row(rl, "--epochs", "0", "--epochs"));
+    c.add(row(rl, "--epochs", "1000", "--epochs"));
+    c.add(row(rl, "--kl", "-0.1", "--kl"));
+    c.add(row(rl, "--kl", "NaN", "--kl"));
     return c.stream();
   }
 

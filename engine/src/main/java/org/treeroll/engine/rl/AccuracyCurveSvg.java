@@ -11,11 +11,10 @@ import org.treeroll.tree.TreeRollException;
 /**
  * Held-out accuracy against sampled forward tokens, one line per run, as a small standalone
  * SVG: the x axis is the training compute, so runs that spend tokens differently compare fairly.
+ * A curve averaged over several seeds is drawn as its mean with a shaded band from the lowest to
+ * the highest seed.
  */
 public final class AccuracyCurveSvg {
-  /** One run's measurements, in order. */
-  public record Series(String label, long[] tokens, double[] accuracy) {}
-
   private static final String[] COLORS = {"#08519c", "#d94801", "#238b45", "#6a51a3", "#a50f15", "#525252"};
   private static final int W = 720;
   private static final int H = 400;
@@ -26,15 +25,15 @@ public final class AccuracyCurveSvg {
 
   private AccuracyCurveSvg() {}
 
-  public static String render(List<Series> series, String title) {
+  public static String render(List<LearningCurve> series, String title) {
     long maxTokens = 1;
     double lo = 1;
     double hi = 0;
-    for (Series s : series) {
+    for (LearningCurve s : series) {
       for (int i = 0; i < s.tokens().length; i++) {
         maxTokens = Math.max(maxTokens, s.tokens()[i]);
-        lo = Math.min(lo, s.accuracy()[i]);
-        hi = Math.max(hi, s.accuracy()[i]);
+        lo = Math.min(lo, s.low()[i]);
+        hi = Math.max(hi, s.high()[i]);
       }
     }
     // Whole tenths around the data, so small differences stay visible.
@@ -70,24 +69,38 @@ public final class AccuracyCurveSvg {
     s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>%n",
         LEFT, TOP, pw, ph));
     for (int k = 0; k < series.size(); k++) {
-      Series r = series.get(k);
+      LearningCurve r = series.get(k);
       String color = COLORS[k % COLORS.length];
+      if (r.seeds() > 1) {
+        StringBuilder band = new StringBuilder();
+        for (int i = 0; i < r.tokens().length; i++) {
+          band.append(String.format(Locale.ROOT, "%.1f,%.1f ", LEFT + pw * (double) r.tokens()[i] / maxTokens,
+              TOP + ph - ph * (r.high()[i] - lo) / (hi - lo)));
+        }
+        for (int i = r.tokens().length - 1; i >= 0; i--) {
+          band.append(String.format(Locale.ROOT, "%.1f,%.1f ", LEFT + pw * (double) r.tokens()[i] / maxTokens,
+              TOP + ph - ph * (r.low()[i] - lo) / (hi - lo)));
+        }
+        s.append(String.format(Locale.ROOT, "<polygon fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" points=\"%s\"/>%n",
+            color, band.toString().strip()));
+      }
       StringBuilder pts = new StringBuilder();
       for (int i = 0; i < r.tokens().length; i++) {
         double x = LEFT + pw * (double) r.tokens()[i] / maxTokens;
-        double y = TOP + ph - ph * (r.accuracy()[i] - lo) / (hi - lo);
+        double y = TOP + ph - ph * (r.mean()[i] - lo) / (hi - lo);
         pts.append(String.format(Locale.ROOT, "%.1f,%.1f ", x, y));
         s.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>%n", x, y, color));
       }
       s.append(String.format(Locale.ROOT, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"%s\"/>%n",
           color, pts.toString().strip()));
       s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>%n",
-          LEFT + 8, TOP + 16 + 15 * k, color, escape(r.label())));
+          LEFT + 8, TOP + 16 + 15 * k, color,
+          escape(r.seeds() > 1 ? r.label() + " (mean of " + r.seeds() + " seeds, band: lowest to highest)" : r.label())));
     }
     return s.append("</svg>\n").toString();
   }
 
-  public static void write(Path file, List<Series> series, String title) {
+  public static void write(Path file, List<LearningCurve> series, String title) {
     try {
       if (file.getParent() != null) {
         Files.createDirectories(file.getParent());

@@ -31,16 +31,32 @@ import org.treeroll.tree.TreeRollException;
  */
 public final class PolicyTrainer implements AutoCloseable {
   /**
-   * @param learningRate AdamW's step size
+   * @param learningRate AdamW's step size once warmed up
+   * @param warmup batches over which the step size rises linearly to {@code learningRate}: Adam's
+   *     first steps move every weight by about the step size whatever its gradient, which a
+   *     noisy policy gradient turns into damage
    * @param clip PPO's eps: ratios are clipped to [1 - eps, 1 + eps]
    * @param temperature the engine's sampling temperature (its log-probs are at it)
-   * @param minibatches optimizer steps per batch of paths
+   * @param minibatches optimizer steps per pass over a batch of paths
+   * @param epochs passes over each batch (PPO epochs); after the first, ratios leave 1 and the
+   *     clip bounds how far the policy moves from the one that sampled
+   * @param kl weight of the KL penalty to the initial model (k3 estimator, token-mean); 0 for none
    * @param maxMismatch largest |trainer - engine| log-prob accepted before an update
    */
-  public record Settings(double learningRate, double clip, double temperature, int minibatches, double maxMismatch) {
+  public record Settings(double learningRate, int warmup, double clip, double temperature, int minibatches,
+      int epochs, double kl, double maxMismatch) {
     public Settings {
       if (!(learningRate > 0)) {
         throw new TreeRollException("--lr must be > 0, got " + learningRate);
+      }
+      if (warmup < 0) {
+        throw new TreeRollException("--warmup must be >= 0, got " + warmup);
+      }
+      if (epochs <= 0) {
+        throw new TreeRollException("--epochs must be > 0, got " + epochs);
+      }
+      if (!(kl >= 0 && Double.isFinite(kl))) {
+        throw new TreeRollException("--kl must be a finite number >= 0, got " + kl);
       }
       if (!(clip > 0 && clip < 1)) {
         throw new TreeRollException("--clip must be in (0, 1), got " + clip);
@@ -60,27 +76,36 @@ public final class PolicyTrainer implements AutoCloseable {
   /**
    * What one batch did.
    *
-   * @param loss the surrogate, mean over the minibatches
+   * @param loss the surrogate (with the KL penalty), mean over the optimizer steps
+   * @param kl the k3 KL estimate to the initial model, mean over the optimizer steps (0 without
+   *     a KL penalty)
+   * @param clipFraction share of counted tokens whose ratio the clip bounded, over every pass
    * @param mismatch trainer vs engine log-probs of every counted token, before the update
    * @param firstRatioDeviation largest |ratio - 1| of the first minibatch (before any update)
    * @param tokens counted response tokens
    * @param gradNorm the last minibatch's gradient norm before clipping
    */
-  public record Update(double loss, Mismatch mismatch, double firstRatioDeviation, int tokens, double gradNorm) {}
+  public record Update(double loss, double kl, double clipFraction, Mismatch mismatch, double firstRatioDeviation,
+      int tokens, double gradNorm) {}
 
   private final ModelConfig cfg;
   private final Settings settings;
   private final NDManager base;
   private final TrainableDecoder model;
+  private final TrainableDecoder reference;
   private final AdamW optimizer;
+  private int batchesSeen;
 
   public PolicyTrainer(ModelConfig cfg, List<NamedTensor> weights, Settings settings) {
     this.cfg = cfg;
     this.settings = settings;
     this.base = NDManager.newBaseManager(DjlRuntime.device());
     this.model = TrainableDecoder.of(cfg, weights, base);
-    // No weight decay: it would pull the policy toward zero, not toward the initial model.
-    this.optimizer = new AdamW(model.parameters(), base, 0.9, 0.95, 1e-8, 0.0, 1.0);
+    this.reference = settings.kl() > 0 ? TrainableDecoder.of(cfg, weights, base) : null;
+    // No weight decay: it would pull the policy toward zero, not toward the initial model (the
+    // KL penalty does that). beta2 0.999: a policy gradient's scale varies from batch to batch,
+    // and a short second-moment memory turns each batch's noise into full-size steps.
+    this.optimizer = new AdamW(model.parameters(), base, 0.9, 0.999, 1e-8, 0.0, 1.0);
   }
 
   /** The checkpoint the engine loaded, as the tensors a trainer starts from. */
@@ -109,46 +134,73 @@ public final class PolicyTrainer implements AutoCloseable {
       }
     }
     if (batches.isEmpty()) {
-      return new Update(0, new Mismatch(0, 0, 0), 0, 0, 0);
+      return new Update(0, 0, 0, new Mismatch(0, 0, 0), 0, 0, 0);
     }
+    batchesSeen++;
+    double lr = settings.learningRate() * Math.min(1.0, batchesSeen / (double) Math.max(1, settings.warmup()));
     Mismatch.Accumulator mismatch = new Mismatch.Accumulator();
     // Minibatches after the first are measured now, before the first step moves the weights.
     for (int i = 1; i < batches.size(); i++) {
       try (NDScope scope = new NDScope(); NDManager m = base.newSubManager()) {
-        mismatch.add(logProbs(m, batches.get(i)).toFloatArray(), batches.get(i));
+        mismatch.add(logProbs(m, model, batches.get(i)).toFloatArray(), batches.get(i));
+      }
+    }
+    List<float[]> referenceLogProbs = new ArrayList<>();
+    if (reference != null) {
+      for (PolicyBatch b : batches) {
+        try (NDScope scope = new NDScope(); NDManager m = base.newSubManager()) {
+          referenceLogProbs.add(logProbs(m, reference, b).toFloatArray());
+        }
       }
     }
     double lossSum = 0;
+    double klSum = 0;
+    long clipped = 0;
+    long passes = 0;
     double firstDeviation = 0;
     double norm = 0;
     int tokens = 0;
-    for (int i = 0; i < batches.size(); i++) {
-      PolicyBatch b = batches.get(i);
-      tokens += b.counted();
-      try (NDScope scope = new NDScope(); NDManager m = base.newSubManager()) {
-        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-          NDArray logp = logProbs(m, b);
-          NDArray loss = ClippedSurrogate.loss(logp, m.create(b.oldLogProbs()), m.create(b.advantages()),
-              m.create(b.mask()), settings.clip(), b.counted());
-          if (i == 0) {
-            float[] lp = logp.toFloatArray();
-            mismatch.add(lp, b);
-            firstDeviation = ratioDeviation(lp, b);
-            Mismatch seen = mismatch.result();
-            if (!(seen.max() <= settings.maxMismatch())) {
-              throw new TreeRollException(String.format(Locale.ROOT,
-                  "train-inference mismatch: max |trainer - engine| log-prob %.3g over %d tokens exceeds"
-                      + " --max-mismatch %.3g (mean %.3g); the weights were not updated",
-                  seen.max(), seen.tokens(), settings.maxMismatch(), seen.mean()));
-            }
-          }
-          gc.backward(loss);
-          lossSum += loss.getFloat();
+    for (int epoch = 0; epoch < settings.epochs(); epoch++) {
+      for (int i = 0; i < batches.size(); i++) {
+        PolicyBatch b = batches.get(i);
+        if (epoch == 0) {
+          tokens += b.counted();
         }
-        norm = optimizer.step(model.parameters(), settings.learningRate());
+        try (NDScope scope = new NDScope(); NDManager m = base.newSubManager()) {
+          try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+            NDArray logp = logProbs(m, model, b);
+            NDArray mask = m.create(b.mask());
+            NDArray loss = ClippedSurrogate.loss(logp, m.create(b.oldLogProbs()), m.create(b.advantages()), mask,
+                settings.clip(), b.counted());
+            float[] lp = logp.toFloatArray();
+            if (epoch == 0 && i == 0) {
+              mismatch.add(lp, b);
+              firstDeviation = ratioDeviation(lp, b);
+              Mismatch seen = mismatch.result();
+              if (!(seen.max() <= settings.maxMismatch())) {
+                throw new TreeRollException(String.format(Locale.ROOT,
+                    "train-inference mismatch: max |trainer - engine| log-prob %.3g over %d tokens exceeds"
+                        + " --max-mismatch %.3g (mean %.3g); the weights were not updated",
+                    seen.max(), seen.tokens(), settings.maxMismatch(), seen.mean()));
+              }
+            }
+            clipped += clippedTokens(lp, b, settings.clip());
+            passes += b.counted();
+            if (reference != null) {
+              NDArray kl = ClippedSurrogate.klToReference(logp, m.create(referenceLogProbs.get(i)), mask, b.counted());
+              klSum += kl.getFloat();
+              loss = loss.add(kl.mul((float) settings.kl()));
+            }
+            gc.backward(loss);
+            lossSum += loss.getFloat();
+          }
+          norm = optimizer.step(model.parameters(), lr);
+        }
       }
     }
-    return new Update(lossSum / batches.size(), mismatch.result(), firstDeviation, tokens, norm);
+    int updates = settings.epochs() * batches.size();
+    return new Update(lossSum / updates, klSum / updates, clipped / (double) passes, mismatch.result(),
+        firstDeviation, tokens, norm);
   }
 
   /**
@@ -167,7 +219,7 @@ public final class PolicyTrainer implements AutoCloseable {
     PolicyBatch b = PolicyBatch.of(paths, cfg.vocabSize(), cfg.eosTokenIds()[0]);
     float[] lp;
     try (NDScope scope = new NDScope(); NDManager m = base.newSubManager()) {
-      lp = logProbs(m, b, temperature).toFloatArray();
+      lp = logProbs(m, model, b, temperature).toFloatArray();
     }
     List<float[]> out = new ArrayList<>();
     for (int r = 0; r < sequences.size(); r++) {
@@ -185,16 +237,31 @@ public final class PolicyTrainer implements AutoCloseable {
     return out;
   }
 
-  private NDArray logProbs(NDManager m, PolicyBatch b) {
-    return logProbs(m, b, settings.temperature());
+  private NDArray logProbs(NDManager m, TrainableDecoder decoder, PolicyBatch b) {
+    return logProbs(m, decoder, b, settings.temperature());
   }
 
   /** Log-prob of each position's target token, 0 where there is none: {@code [rows * length]}. */
-  private NDArray logProbs(NDManager m, PolicyBatch b, double temperature) {
+  private NDArray logProbs(NDManager m, TrainableDecoder decoder, PolicyBatch b, double temperature) {
     NDArray in = m.create(b.inputOneHot(), new Shape((long) b.rows() * b.length(), b.vocab()));
     NDArray target = m.create(b.targetOneHot(), new Shape((long) b.rows() * b.length(), b.vocab()));
-    NDArray logits = model.forward(in, b.rows(), b.length()).reshape(target.getShape());
+    NDArray logits = decoder.forward(in, b.rows(), b.length()).reshape(target.getShape());
     return logits.div((float) temperature).logSoftmax(-1).mul(target).sum(new int[] {1});
+  }
+
+  /** Counted tokens whose advantage pushes the ratio past the clip, where the surrogate is flat. */
+  private static int clippedTokens(float[] logp, PolicyBatch b, double clip) {
+    int n = 0;
+    for (int i = 0; i < logp.length; i++) {
+      if (b.mask()[i] != 0) {
+        double r = Math.exp(logp[i] - b.oldLogProbs()[i]);
+        float a = b.advantages()[i];
+        if (a > 0 && r > 1 + clip || a < 0 && r < 1 - clip) {
+          n++;
+        }
+      }
+    }
+    return n;
   }
 
   private static double ratioDeviation(float[] logp, PolicyBatch b) {
@@ -211,6 +278,9 @@ public final class PolicyTrainer implements AutoCloseable {
   public void close() {
     optimizer.close();
     model.close();
+    if (reference != null) {
+      reference.close();
+    }
     base.close();
   }
 }

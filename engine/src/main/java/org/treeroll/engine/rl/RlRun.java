@@ -1,6 +1,5 @@
 package org.treeroll.engine.rl;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -9,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.DoubleSummaryStatistics;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -60,11 +61,12 @@ public final class RlRun {
       RewardedRollouts rollouts = new RewardedRollouts(session, reward, AdvantageEstimators.create(c.estimator()));
       try (BufferedWriter w = Files.newBufferedWriter(metrics, StandardCharsets.UTF_8)) {
         long version = session.stats().join().weightVersion();
-        RlStep initial = new RlStep(0, 0, Double.NaN, 0, heldOut(session, task, c, temperature), Double.NaN,
-            Double.NaN, Double.NaN, version, seconds(start));
+        RlStep initial = new RlStep(0, 0, Double.NaN, 0, 0, heldOut(session, task, c, temperature), Double.NaN,
+            Double.NaN, Double.NaN, Double.NaN, Double.NaN, version, seconds(start));
         record(initial, steps, w, listener);
         long tokens = 0;
-        for (int s = 1; s <= c.steps(); s++) {
+        boolean spent = false;
+        for (int s = 1; s <= c.steps() && !spent; s++) {
           List<TreeRewards.Problem> problems = new ArrayList<>();
           for (int i = 0; i < c.problemsPerStep(); i++) {
             ArithmeticTask.Problem p = task.problem(ArithmeticTask.Split.TRAIN, c.seed(),
@@ -81,18 +83,19 @@ public final class RlRun {
             }
           }
           tokens += r.stats().computedTokens();
-          List<SampledPath> paths = paths(r);
+          spent = c.tokenBudget() > 0 && tokens >= c.tokenBudget();
+          List<SampledPath> paths = paths(r, c.filterUniform());
           // Minibatches mix problems: without a shuffle each would hold a few whole groups.
           Collections.shuffle(paths, new Random(c.seed() * 31 + s));
           PolicyTrainer.Update u = trainer.train(paths);
           version = session.updateWeights(WeightUpdate.fromTensors(trainer.weights()),
               WeightSwapPolicy.waitForRequests()).join();
-          boolean eval = s % c.evalEvery() == 0 || s == c.steps();
+          boolean eval = s % c.evalEvery() == 0 || s == c.steps() || spent;
           double acc = eval ? heldOut(session, task, c, temperature) : Double.NaN;
-          record(new RlStep(s, tokens, r.rewards().meanReward(), r.leaves(), acc, u.mismatch().max(),
-              u.mismatch().mean(), u.loss(), version, seconds(start)), steps, w, listener);
+          record(new RlStep(s, tokens, r.rewards().meanReward(), r.leaves(), paths.size(), acc, u.mismatch().max(),
+              u.mismatch().mean(), u.loss(), u.kl(), u.clipFraction(), version, seconds(start)), steps, w, listener);
           if (eval) {
-            plot(out.resolve(PLOT), List.of(series(c.name(), steps)), c.name());
+            plot(out.resolve(PLOT), List.of(LearningCurve.ofRun(c.name(), steps)), c.name());
           }
         }
       }
@@ -102,10 +105,24 @@ public final class RlRun {
     return steps;
   }
 
-  /** Every answer with its engine log-probs and advantages; answers without a reward are masked. */
-  static List<SampledPath> paths(RewardedRollouts.Result r) {
+  /**
+   * Every answer with its engine log-probs and advantages; answers without a reward are masked.
+   * With {@code filterUniform}, the answers of a tree whose rewarded answers all got the same
+   * reward are left out.
+   */
+  static List<SampledPath> paths(RewardedRollouts.Result r, boolean filterUniform) {
+    Map<RolloutTree, DoubleSummaryStatistics> rewards = new IdentityHashMap<>();
+    for (PathAdvantage a : r.advantages().paths()) {
+      if (a.included()) {
+        rewards.computeIfAbsent(a.tree(), t -> new DoubleSummaryStatistics()).accept(a.leaf().reward());
+      }
+    }
     List<SampledPath> out = new ArrayList<>();
     for (PathAdvantage a : r.advantages().paths()) {
+      DoubleSummaryStatistics tree = rewards.get(a.tree());
+      if (filterUniform && (tree == null || tree.getMin() == tree.getMax())) {
+        continue;
+      }
       out.add(new SampledPath(a.tree().prompt(), RolloutTree.responseTokens(a.leaf()),
           RolloutTree.responseLogProbs(a.leaf()), a.tokenAdvantages(), a.responseMask()));
     }
@@ -124,10 +141,13 @@ public final class RlRun {
     line.put("sampled_tokens", s.sampledTokens());
     line.put("mean_reward", finite(s.meanReward()));
     line.put("answers", s.answers());
+    line.put("trained_answers", s.trainedAnswers());
     line.put("heldout_accuracy", finite(s.heldOutAccuracy()));
     line.put("mismatch_max", finite(s.mismatchMax()));
     line.put("mismatch_mean", finite(s.mismatchMean()));
     line.put("loss", finite(s.loss()));
+    line.put("kl", finite(s.kl()));
+    line.put("clip_fraction", finite(s.clipFraction()));
     line.put("weight_version", s.weightVersion());
     line.put("seconds", s.seconds());
     w.write(JSON.writeValueAsString(line));
@@ -140,38 +160,7 @@ public final class RlRun {
     return Double.isFinite(v) ? v : null;
   }
 
-  /** The held-out measurements of a run as a plot series. */
-  public static AccuracyCurveSvg.Series series(String label, List<RlStep> steps) {
-    List<RlStep> measured = steps.stream().filter(s -> Double.isFinite(s.heldOutAccuracy())).toList();
-    return new AccuracyCurveSvg.Series(label, measured.stream().mapToLong(RlStep::sampledTokens).toArray(),
-        measured.stream().mapToDouble(RlStep::heldOutAccuracy).toArray());
-  }
-
-  /** The held-out measurements of a run's {@value #METRICS}, labelled with its directory's name. */
-  public static AccuracyCurveSvg.Series readSeries(Path runDir) {
-    Path file = runDir.resolve(METRICS);
-    List<Long> tokens = new ArrayList<>();
-    List<Double> acc = new ArrayList<>();
-    try {
-      for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-        if (line.isBlank()) {
-          continue;
-        }
-        JsonNode n = JSON.readTree(line);
-        JsonNode a = n.get("heldout_accuracy");
-        if (a != null && a.isNumber()) {
-          tokens.add(n.get("sampled_tokens").asLong());
-          acc.add(a.asDouble());
-        }
-      }
-    } catch (IOException e) {
-      throw new TreeRollException(file + ": cannot read: " + e.getMessage(), e);
-    }
-    return new AccuracyCurveSvg.Series(runDir.getFileName().toString(),
-        tokens.stream().mapToLong(Long::longValue).toArray(), acc.stream().mapToDouble(Double::doubleValue).toArray());
-  }
-
-  public static void plot(Path file, List<AccuracyCurveSvg.Series> series, String title) {
+  public static void plot(Path file, List<LearningCurve> series, String title) {
     // A run killed while drawing left the plot's temporary file behind.
     AtomicFile.removeStale(file.toAbsolutePath().getParent(), List.of(file.getFileName().toString()));
     AccuracyCurveSvg.write(file, series, "held-out accuracy vs sampled tokens: " + title);

@@ -47,4 +47,36 @@ class ClippedSurrogateTest {
       assertThat(grad[5]).isCloseTo(0f, within(1e-6f));
     }
   }
+
+  @Test
+  void klToTheReferenceMatchesTheHandComputation() {
+    // k3 = exp(d) - d - 1 with d = ref - new; d k3 / d new = 1 - exp(d). Three counted tokens
+    // (T = 3), one masked:
+    //   token  ref    new          d      k3                        d k3 / d new (times 1/T)
+    //   1      -1.0   -1.0         0      0                         0
+    //   2      -1.0   -1.0 - ln 2  ln 2   2 - ln 2 - 1 = 0.306853   (1 - 2) / 3   = -0.333333
+    //   3      -2.0   -2.0 + ln 2  -ln 2  0.5 + ln 2 - 1 = 0.193147 (1 - 0.5) / 3 = 0.166667
+    //   4 (masked)                                                  0
+    // KL = (0.306853 + 0.193147) / 3 = 1/6: 0 only where the policy equals the reference, and the
+    // gradient pulls each log-prob toward the reference's.
+    float[] ref = {-1.0f, -1.0f, -2.0f, -0.5f};
+    float[] fresh = {-1.0f, (float) (-1.0 - Math.log(2)), (float) (-2.0 + Math.log(2)), -3f};
+    float[] mask = {1, 1, 1, 0};
+    try (NDManager m = NDManager.newBaseManager(DjlRuntime.device())) {
+      NDArray newLp = m.create(fresh);
+      newLp.setRequiresGradient(true);
+      float kl;
+      try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+        NDArray k = ClippedSurrogate.klToReference(newLp, m.create(ref), m.create(mask), 3);
+        gc.backward(k);
+        kl = k.getFloat();
+      }
+      assertThat(kl).isCloseTo(1f / 6, within(1e-6f));
+      float[] grad = newLp.getGradient().toFloatArray();
+      assertThat(grad[0]).isCloseTo(0f, within(1e-6f));
+      assertThat(grad[1]).isCloseTo(-1f / 3, within(1e-6f));
+      assertThat(grad[2]).isCloseTo(1f / 6, within(1e-6f));
+      assertThat(grad[3]).isCloseTo(0f, within(1e-6f));
+    }
+  }
 }

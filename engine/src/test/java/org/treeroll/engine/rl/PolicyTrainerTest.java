@@ -59,10 +59,10 @@ class PolicyTrainerTest {
         // lr 1e-4: a first-order step here; at 1e-3 Adam's first step (about lr on every weight)
         // overshoots and lowers the log-probs of positive and negative answers alike.
         PolicyTrainer trainer = new PolicyTrainer(model.config(), PolicyTrainer.checkpoint(model),
-            new PolicyTrainer.Settings(1e-4, 0.2, TEMPERATURE, 2, 1e-3))) {
+            new PolicyTrainer.Settings(1e-4, 0, 0.2, TEMPERATURE, 2, 1, 0, 1e-3))) {
       RewardedRollouts.Result r = sample(session, 11);
       assertThat(r.trees()).allSatisfy(t -> assertThat(t.weightVersion()).isZero());
-      List<SampledPath> paths = RlRun.paths(r);
+      List<SampledPath> paths = RlRun.paths(r, false);
       // Advantages that are all zero would move nothing; the test needs a gradient.
       assertThat(paths.stream().anyMatch(PolicyTrainerTest::nonZero)).as("some answer has an advantage, mean reward %s",
           r.rewards().meanReward()).isTrue();
@@ -107,12 +107,48 @@ class PolicyTrainerTest {
   }
 
   @Test
+  void uniformGroupsAreLeftOutOnlyWhenAsked() {
+    try (InferenceSession session = new InferenceSession(model, 64L << 20)) {
+      RewardedRollouts.Result r = sample(session, 13);
+      List<SampledPath> all = RlRun.paths(r, false);
+      List<SampledPath> mixed = RlRun.paths(r, true);
+      int expected = 0;
+      for (RolloutTree t : r.trees()) {
+        double[] rewards = t.leaves().stream().mapToDouble(l -> l.reward()).toArray();
+        boolean uniform = java.util.Arrays.stream(rewards).allMatch(v -> v == rewards[0]);
+        expected += uniform ? 0 : rewards.length;
+      }
+      assertThat(all).hasSize(r.leaves());
+      assertThat(mixed).hasSize(expected);
+      // Both kinds occur in this sample, so the filter is exercised both ways.
+      assertThat(expected).isStrictlyBetween(0, r.leaves());
+      // The left-out answers no longer count in the token mean.
+      assertThat(mixed.stream().mapToInt(SampledPath::counted).sum())
+          .isLessThan(all.stream().mapToInt(SampledPath::counted).sum());
+    }
+  }
+
+  @Test
+  void laterEpochsMoveAwayFromTheSamplerAndTheKlPenaltyMeasuresIt() {
+    try (InferenceSession session = new InferenceSession(model, 64L << 20);
+        PolicyTrainer trainer = new PolicyTrainer(model.config(), PolicyTrainer.checkpoint(model),
+            new PolicyTrainer.Settings(1e-3, 0, 0.2, TEMPERATURE, 2, 3, 0.1, 1e-3))) {
+      PolicyTrainer.Update u = trainer.train(RlRun.paths(sample(session, 11), false));
+      // The first minibatch still starts at the sampler's log-probs ...
+      assertThat(u.firstRatioDeviation()).isLessThan(1e-4);
+      // ... and the later passes see a policy that moved: the KL to the initial model is positive.
+      assertThat(u.kl()).isGreaterThan(1e-6);
+      assertThat(u.clipFraction()).isBetween(0.0, 1.0);
+    }
+  }
+
+  @Test
   void aMismatchOverTheToleranceFailsBeforeAnyUpdate() {
     try (InferenceSession session = new InferenceSession(model, 64L << 20);
         // Log-probs at temperature 1 against an engine that sampled at 0.9: a real mismatch.
         PolicyTrainer trainer = new PolicyTrainer(model.config(), PolicyTrainer.checkpoint(model),
-            new PolicyTrainer.Settings(1e-3, 0.2, 1.0, 1, 1e-3))) {
-      List<SampledPath> paths = RlRun.paths(sample(session, 11));
+            new PolicyTrainer.Settings(1e-3, 0, 0.2, 1.0, 1, 1, 0, 1e-3))) {
+      List<SampledPath> paths = RlRun.paths(sample(session, 11), false);
       int[] fixed = probe(sample(session, 11).trees().getFirst());
       float[] before = trainer.score(List.of(fixed), 1.0).getFirst();
       assertThatThrownBy(() -> trainer.train(paths)).isInstanceOf(TreeRollException.class)
