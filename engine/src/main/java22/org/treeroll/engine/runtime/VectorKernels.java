@@ -489,6 +489,7 @@ final class VectorKernels {
       }
       siluMul(gateUp, out, 2, y, false);
       axpy(dot(w, 0, x, 0, in, null), w, 0, y, 0, in);
+      HalfKernels.axpyBf16(HalfKernels.dotBf16(w, 0, x, 0, in, null), w, 0, y, 0, in); // BF16 KV pages
       if (warmHalf != null) {
         // The model's type only: C2 then leaves the other type's branches out of the kernels.
         for (int rows : new int[] {1, 9}) {
