@@ -148,14 +148,20 @@ final class BenchCommand {
       }
     }
 
-    /** Each batch size's tokens/s with 16-bit KV pages over fp32 ones, where both ran. */
+    /**
+     * Each batch size's tokens/s with 16-bit KV pages over fp32 ones, where both ran: against the
+     * latest fp32-KV row before it of the same shape, which ran on the same loaded model.
+     */
     private static void printKvSpeedups(List<DecodeBenchmark.Row> rows) {
-      for (DecodeBenchmark.Row half : rows) {
-        for (DecodeBenchmark.Row full : rows) {
-          if (half.kv() != KvDtype.F32 && full.kv() == KvDtype.F32 && full.batch() == half.batch()
-              && full.weights() == half.weights() && full.batchInvariant() == half.batchInvariant()) {
+      for (int i = 0; i < rows.size(); i++) {
+        DecodeBenchmark.Row half = rows.get(i);
+        for (int j = i - 1; j >= 0 && half.kv() != KvDtype.F32; j--) {
+          DecodeBenchmark.Row full = rows.get(j);
+          if (full.kv() == KvDtype.F32 && full.batch() == half.batch() && full.weights() == half.weights()
+              && full.batchInvariant() == half.batchInvariant()) {
             System.out.printf("batch %d, %s weights: %s KV %.2fx the tokens/s of f32 KV%n", half.batch(), half.weights(),
                 half.kv(), half.tokensPerSecond() / full.tokensPerSecond());
+            break;
           }
         }
       }

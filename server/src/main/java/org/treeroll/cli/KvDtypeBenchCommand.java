@@ -26,8 +26,8 @@ final class KvDtypeBenchCommand implements Callable<Integer> {
   List<KvDtype> kvDtypes;
 
   @Option(names = "--prompts", defaultValue = "16",
-      description = "Prompts: held-out arithmetic problems on " + ModelOption.BUNDLED + ", random token ids on any other"
-          + " model (default: ${DEFAULT-VALUE})")
+      description = "Prompts: held-out arithmetic problems on " + ModelOption.BUNDLED + " (a model directory of that"
+          + " name), random token ids on any other model (default: ${DEFAULT-VALUE})")
   int prompts;
 
   @Option(names = "--prompt-tokens", defaultValue = "32",
@@ -55,14 +55,15 @@ final class KvDtypeBenchCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Cli.count("--prompts", prompts);
+    Cli.count("--prompt-tokens", promptTokens);
     Cli.count("--leaves", leaves);
     Cli.count("--segment", segment);
     Cli.count("--depth", depth);
     Cli.inRange("--temperature", temperature, 0, SamplingOptions.MAX_TEMPERATURE);
     long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
-    boolean arithmetic = model.model.equals(ModelOption.BUNDLED);
     try (LoadedModel lm = LoadedModel.open(model.resolve())) {
       String name = lm.dir().getFileName().toString();
+      boolean arithmetic = name.equals(ModelOption.BUNDLED);
       Cli.answerFitsContext(segment, depth, lm.config(), name);
       List<int[]> ps = new ArrayList<>();
       if (arithmetic) {

@@ -150,9 +150,11 @@ final class ServeCommand implements Callable<Integer> {
               InferenceSession.DEFAULT_PAGE_SIZE, InferenceSession.DEFAULT_STEP_TOKENS);
           RolloutServer server = RolloutServer.start(vertx, session, options);
           EngineNode node = joined == null ? null : EngineNode.start(joined, server, options)) {
-        System.out.printf("treeroll: serving %s on http://%s:%d (docs/http-api.md)%s; Ctrl-C stops%n",
-            lm.dir().getFileName(), host, server.port(), node == null ? "" : ", engine " + joined.nodeId()
-                + " of cluster '" + clusterName + "'");
+        System.out.printf("treeroll: serving %s on http://%s:%d (docs/http-api.md)%s; KV cache of %,d tokens in %d MB"
+                + " (%s); Ctrl-C stops%n", lm.dir().getFileName(), host, server.port(), node == null ? ""
+                : ", engine " + joined.nodeId() + " of cluster '" + clusterName + "'",
+            (long) session.stats().join().pages() * session.kvPageSize(), kvBudgetMb,
+            kv.kvDtype.name().toLowerCase(java.util.Locale.ROOT));
         stopped.await();
       }
     } finally {
