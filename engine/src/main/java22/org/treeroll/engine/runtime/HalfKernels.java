@@ -516,16 +516,7 @@ final class HalfKernels {
     for (; i + L <= n; i += L) {
       a0 = load(w, base + 2L * i, false).fma(FloatVector.fromArray(S, x, xo + i), a0);
     }
-    FloatVector v = a0.add(a1).add(a2.add(a3));
-    float s = 0;
-    if (lanes != null) {
-      v.intoArray(lanes, 0);
-      for (int lane = 0; lane < L; lane++) {
-        s += lanes[lane];
-      }
-    } else {
-      s = v.reduceLanes(VectorOperators.ADD);
-    }
+    float s = VectorKernels.sumLanes(a0.add(a1).add(a2.add(a3)), lanes);
     for (; i < n; i++) {
       s += bf16(w, base + 2L * i) * x[xo + i];
     }
