@@ -7,6 +7,7 @@ import java.util.concurrent.Executor;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.runtime.Completion;
+import org.treeroll.engine.runtime.KvDtype;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.RolloutHooks;
 import org.treeroll.engine.runtime.RolloutStats;
@@ -18,6 +19,8 @@ import org.treeroll.engine.scheduler.WeightSwapPolicy;
 import org.treeroll.kvcache.PagePool;
 import org.treeroll.tree.RolloutTree;
 import org.treeroll.tree.TreeRollException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The embedded engine: a loaded model, a KV pool of a given byte budget, and the scheduler that
@@ -30,24 +33,38 @@ public final class InferenceSession implements AutoCloseable {
   public static final int DEFAULT_PAGE_SIZE = 16;
   public static final int DEFAULT_STEP_TOKENS = 512;
 
+  private static final Logger LOG = LoggerFactory.getLogger(InferenceSession.class);
   private final LoadedModel loaded;
   private final Vertx vertx;
   private final boolean ownsVertx;
   private final KvStore kv;
   private final Scheduler scheduler;
 
-  /** An engine on its own Vert.x instance, with the default page size and step size. */
+  /** An engine on its own Vert.x instance, with fp32 KV pages, the default page size and step size. */
   public InferenceSession(LoadedModel loaded, long kvBudgetBytes) {
-    this(null, loaded, kvBudgetBytes, DEFAULT_PAGE_SIZE, DEFAULT_STEP_TOKENS);
+    this(loaded, kvBudgetBytes, KvDtype.F32);
+  }
+
+  /** An engine on its own Vert.x instance, with KV pages of {@code kvDtype}, the default page size and step size. */
+  public InferenceSession(LoadedModel loaded, long kvBudgetBytes, KvDtype kvDtype) {
+    this(null, loaded, kvBudgetBytes, kvDtype, DEFAULT_PAGE_SIZE, DEFAULT_STEP_TOKENS);
+  }
+
+  /** {@link #InferenceSession(Vertx, LoadedModel, long, KvDtype, int, int)} with fp32 KV pages. */
+  public InferenceSession(Vertx vertx, LoadedModel loaded, long kvBudgetBytes, int pageSize, int maxStepTokens) {
+    this(vertx, loaded, kvBudgetBytes, KvDtype.F32, pageSize, maxStepTokens);
   }
 
   /**
    * @param vertx the Vert.x instance to run on (an HTTP server's, say), or null for one of its own
+   * @param kvDtype how the KV pages store keys and values: BF16 fits twice the tokens of fp32 in
+   *     the same budget, and is refused (one line, saying why) where the model's steps run on PyTorch
    * @param pageSize tokens per KV page
    * @param maxStepTokens tokens one forward step may carry (bounds prefill memory)
    */
-  public InferenceSession(Vertx vertx, LoadedModel loaded, long kvBudgetBytes, int pageSize, int maxStepTokens) {
-    long bytesPerPage = KvStore.bytesPerToken(loaded.config()) * pageSize;
+  public InferenceSession(Vertx vertx, LoadedModel loaded, long kvBudgetBytes, KvDtype kvDtype, int pageSize,
+      int maxStepTokens) {
+    long bytesPerPage = KvStore.bytesPerToken(loaded.config(), kvDtype) * pageSize;
     long pages = kvBudgetBytes / Math.max(1, bytesPerPage);
     if (pageSize <= 0) {
       throw new TreeRollException("KV page size must be > 0, got " + pageSize);
@@ -57,9 +74,13 @@ public final class InferenceSession implements AutoCloseable {
           + pageSize + " tokens (" + bytesPerPage + " bytes)");
     }
     this.loaded = loaded;
+    this.kv = loaded.model().newKvStore(new PagePool((int) Math.min(pages, Integer.MAX_VALUE), pageSize), kvDtype);
+    LOG.info("KV cache: {} pages of {} tokens ({} tokens) in {} MB, keys and values stored as {}{}", kv.pool().capacity(),
+        pageSize, (long) kv.pool().capacity() * pageSize, kvBudgetBytes >> 20, kvDtype,
+        kvDtype == KvDtype.F32 ? "" : " (" + KvStore.bytesPerToken(loaded.config(), KvDtype.F32)
+            / KvStore.bytesPerToken(loaded.config(), kvDtype) + "x the tokens of f32 pages)");
     this.ownsVertx = vertx == null;
     this.vertx = ownsVertx ? Vertx.vertx() : vertx;
-    this.kv = loaded.model().newKvStore(new PagePool((int) Math.min(pages, Integer.MAX_VALUE), pageSize));
     try {
       this.scheduler = Scheduler.start(this.vertx, loaded.model(), kv, loaded.eosIds(), maxStepTokens, true,
           ids -> loaded.tokenizer().decode(ids, true));
@@ -74,6 +95,21 @@ public final class InferenceSession implements AutoCloseable {
 
   public LoadedModel model() {
     return loaded;
+  }
+
+  /** How the KV pages store keys and values. */
+  public KvDtype kvDtype() {
+    return kv.dtype();
+  }
+
+  /** Tokens per KV page. */
+  public int kvPageSize() {
+    return kv.pool().pageSize();
+  }
+
+  /** KV bytes one page takes across all layers. */
+  public long kvBytesPerPage() {
+    return kv.bytesPerToken() * kv.pool().pageSize();
   }
 
   /** One rollout tree per prompt, grown by the config's branching policy. */

@@ -10,6 +10,7 @@ import java.util.stream.IntStream;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.io.DType;
+import org.treeroll.engine.runtime.KvDtype;
 import org.treeroll.engine.runtime.WeightPrecision;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.bench.DecodeBenchmark;
@@ -26,7 +27,8 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Benchmarks that print tables.",
     subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.SharedPrefix.class,
-        BenchCommand.Server.class, SoakCommand.class, ClusterBenchCommand.class})
+        BenchCommand.Server.class, SoakCommand.class, ClusterBenchCommand.class,
+        KvDtypeBenchCommand.class})
 final class BenchCommand {
   /** Timed steps per batch size at most: the median settles long before. */
   static final int MAX_STEPS = 10_000;
@@ -55,6 +57,10 @@ final class BenchCommand {
         description = "off, on (batch-invariant decoding: every step in fixed order), or both, one after the other,"
             + " to measure its cost (default: ${DEFAULT-VALUE})")
     String batchInvariant;
+
+    @Option(names = "--kv-dtype", split = ",", defaultValue = "f32", paramLabel = "f32|bf16",
+        description = "How KV pages store keys and values, one run each, e.g. f32,bf16 (default: ${DEFAULT-VALUE})")
+    List<KvDtype> kvDtypes;
 
     @Option(names = "--read-gb", defaultValue = "2", description = "Bytes streamed to measure memory bandwidth (default: ${DEFAULT-VALUE} GB)")
     double readGb;
@@ -106,22 +112,25 @@ final class BenchCommand {
           }
           // The probe after the resident memory is read: it holds gigabytes of its own.
           try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
-            for (boolean invariant : orders) {
-              rows.addAll(DecodeBenchmark.run(lm.model(), batches, promptTokens, steps, 1, invariant, probe::measure));
+            for (KvDtype kv : kvDtypes) {
+              for (boolean invariant : orders) {
+                rows.addAll(DecodeBenchmark.run(lm.model(), kv, batches, promptTokens, steps, 1, invariant, probe::measure));
+              }
             }
           }
         }
       }
       System.out.println();
-      System.out.println("| weights | batch-invariant | batch | context | ms/step | tokens/s | weights GB/s | memory read GB/s | % of memory BW | GFLOP/s | matmul GFLOP/s | % of matmul |");
-      System.out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+      System.out.println("| weights | KV | batch-invariant | batch | context | ms/step | tokens/s | weights GB/s | memory read GB/s | % of memory BW | GFLOP/s | matmul GFLOP/s | % of matmul |");
+      System.out.println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
       for (DecodeBenchmark.Row r : rows) {
-        System.out.printf("| %s | %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.0f%% |%n",
-            r.weights(), r.batchInvariant() ? "on" : "off", r.batch(), r.context(), r.msPerStep(), r.tokensPerSecond(), r.weightGBs(),
+        System.out.printf("| %s | %s | %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.0f%% |%n",
+            r.weights(), r.kv(), r.batchInvariant() ? "on" : "off", r.batch(), r.context(), r.msPerStep(), r.tokensPerSecond(), r.weightGBs(),
             r.limits().memoryGBs(), 100 * r.memoryShare(), r.gflops(), r.limits().matmulGflops(),
             100 * r.matmulShare());
       }
       printSpeedups(rows);
+      printKvSpeedups(rows);
       printInvariantCost(rows);
       return 0;
     }
@@ -130,9 +139,29 @@ final class BenchCommand {
     private static void printInvariantCost(List<DecodeBenchmark.Row> rows) {
       for (DecodeBenchmark.Row on : rows) {
         for (DecodeBenchmark.Row off : rows) {
-          if (on.batchInvariant() && !off.batchInvariant() && on.weights() == off.weights() && on.batch() == off.batch()) {
+          if (on.batchInvariant() && !off.batchInvariant() && on.weights() == off.weights() && on.kv() == off.kv()
+              && on.batch() == off.batch()) {
             System.out.printf("batch %d, %s: batch-invariant %.2fx the tokens/s of the default order%n", on.batch(),
                 on.weights(), on.tokensPerSecond() / off.tokensPerSecond());
+          }
+        }
+      }
+    }
+
+    /**
+     * Each batch size's tokens/s with 16-bit KV pages over fp32 ones, where both ran: against the
+     * latest fp32-KV row before it of the same shape, which ran on the same loaded model.
+     */
+    private static void printKvSpeedups(List<DecodeBenchmark.Row> rows) {
+      for (int i = 0; i < rows.size(); i++) {
+        DecodeBenchmark.Row half = rows.get(i);
+        for (int j = i - 1; j >= 0 && half.kv() != KvDtype.F32; j--) {
+          DecodeBenchmark.Row full = rows.get(j);
+          if (full.kv() == KvDtype.F32 && full.batch() == half.batch() && full.weights() == half.weights()
+              && full.batchInvariant() == half.batchInvariant()) {
+            System.out.printf("batch %d, %s weights: %s KV %.2fx the tokens/s of f32 KV%n", half.batch(), half.weights(),
+                half.kv(), half.tokensPerSecond() / full.tokensPerSecond());
+            break;
           }
         }
       }
@@ -145,7 +174,7 @@ final class BenchCommand {
           continue;
         }
         for (DecodeBenchmark.Row full : rows) {
-          if (full.weights() == DType.F32 && full.batch() == half.batch()
+          if (full.weights() == DType.F32 && full.batch() == half.batch() && full.kv() == half.kv()
               && full.batchInvariant() == half.batchInvariant()) {
             System.out.printf("batch %d: %s %.2fx the tokens/s of fp32%n", half.batch(), half.weights(),
                 half.tokensPerSecond() / full.tokensPerSecond());

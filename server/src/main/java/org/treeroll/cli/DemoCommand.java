@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -21,9 +20,9 @@ import org.treeroll.advantage.PathAdvantage;
 import org.treeroll.branching.RepetitionRule;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
+import org.treeroll.engine.Rescored;
 import org.treeroll.engine.LoadedModel;
 import org.treeroll.engine.RewardedRollouts;
-import org.treeroll.engine.runtime.TokenScores;
 import org.treeroll.engine.sampling.SamplingParams;
 import org.treeroll.engine.task.ArithmeticTask;
 import org.treeroll.export.Exporter;
@@ -55,6 +54,7 @@ final class DemoCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   @Mixin ModelOption model = new ModelOption();
+  @Mixin KvDtypeOption kv = new KvDtypeOption();
 
   @Option(names = "--problems", defaultValue = "16", description = "Held-out problems (default: ${DEFAULT-VALUE})")
   int problems;
@@ -112,7 +112,7 @@ final class DemoCommand implements Callable<Integer> {
         .withBatchInvariant(batchInvariant);
     try (RewardFunction fn = RewardFunctions.create(reward);
         LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, 256L << 20)) {
+        InferenceSession session = new InferenceSession(lm, 256L << 20, kv.kvDtype)) {
       Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
       System.out.printf("model %s: %s, %,d parameters, device %s%n", lm.dir().getFileName(),
           lm.config().architecture().hfName(), lm.config().parameterCount(), lm.model().device());
@@ -129,7 +129,7 @@ final class DemoCommand implements Callable<Integer> {
       RolloutTree shown = mostMixed(r.trees());
       printAdvantages(lm, r, shown, ps.get(shown.id()));
       System.out.printf("every answer rescored alone, teacher-forced: max |tree - rescored| log-prob = %.1e%n",
-          rescoreAll(session, r.trees(), params));
+          Rescored.of(session, r.trees(), params.logprobTemperature()).maxAbs());
       String runId = RunManifest.newRunId();
       writeSettings(dir, runId, lm, fn.name(), est.name());
       Path dump = dir.resolve("trees.jsonl");
@@ -172,6 +172,7 @@ final class DemoCommand implements Callable<Integer> {
     if (batchInvariant) { // only when on: settings written before the option still match
       m.put("batch_invariant", true);
     }
+    kv.addSetting(m);
     AtomicFile.write(dir.resolve(RunManifest.SETTINGS), tmp -> Files.writeString(tmp, JSON.writeValueAsString(m)));
   }
 
@@ -231,32 +232,5 @@ final class DemoCommand implements Callable<Integer> {
       seen.merge(String.format("  reward %s  segments [%s]  %s", reward, segs, text), 1, Integer::sum);
     }
     seen.forEach((line, n) -> System.out.println(line + (n > 1 ? "   (x" + n + ")" : "")));
-  }
-
-  /** Max |recorded - rescored| log-prob over every token of every answer. */
-  private static double rescoreAll(InferenceSession session, List<RolloutTree> trees, SamplingParams params) {
-    List<int[]> whole = new ArrayList<>();
-    List<float[]> recorded = new ArrayList<>();
-    List<Integer> promptLengths = new ArrayList<>();
-    for (RolloutTree t : trees) {
-      for (SegmentNode leaf : t.leaves()) {
-        int[] p = t.prompt();
-        int[] resp = RolloutTree.responseTokens(leaf);
-        int[] w = Arrays.copyOf(p, p.length + resp.length);
-        System.arraycopy(resp, 0, w, p.length, resp.length);
-        whole.add(w);
-        recorded.add(RolloutTree.responseLogProbs(leaf));
-        promptLengths.add(p.length);
-      }
-    }
-    List<TokenScores> scores = session.score(whole, params.logprobTemperature()).join();
-    double maxDiff = 0;
-    for (int i = 0; i < whole.size(); i++) {
-      float[] rec = recorded.get(i);
-      for (int k = 0; k < rec.length; k++) {
-        maxDiff = Math.max(maxDiff, Math.abs(rec[k] - scores.get(i).logProbs()[promptLengths.get(i) - 1 + k]));
-      }
-    }
-    return maxDiff;
   }
 }

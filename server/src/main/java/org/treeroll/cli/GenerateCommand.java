@@ -44,6 +44,8 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--kv-budget-mb", defaultValue = "256", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
   long kvBudgetMb;
 
+  @Mixin KvDtypeOption kv = new KvDtypeOption();
+
   @Override
   public Integer call() {
     Cli.count("--samples", samples);
@@ -55,7 +57,7 @@ final class GenerateCommand implements Callable<Integer> {
           + (long) samples * promptCount + " responses; at most " + Cli.MAX_COUNT + " per run");
     }
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, kvBytes)) {
+        InferenceSession session = new InferenceSession(lm, kvBytes, kv.kvDtype)) {
       sampling.check(lm.config(), lm.dir().getFileName().toString());
       List<int[]> prompts = new ArrayList<>();
       if (input.ids != null) {

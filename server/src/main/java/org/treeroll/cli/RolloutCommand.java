@@ -96,6 +96,8 @@ final class RolloutCommand implements Callable<Integer> {
   @Option(names = "--kv-budget-mb", defaultValue = "1024", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
   long kvBudgetMb;
 
+  @Mixin KvDtypeOption kv = new KvDtypeOption();
+
   @Override
   public Integer call() {
     Cli.count("--leaves", leaves);
@@ -111,7 +113,7 @@ final class RolloutCommand implements Callable<Integer> {
         .withBatchInvariant(batchInvariant);
     List<PromptDataset.Row> rows = PromptDataset.read(prompts);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, kvBytes);
+        InferenceSession session = new InferenceSession(lm, kvBytes, kv.kvDtype);
         RewardFunction fn = RewardFunctions.create(reward)) {
       Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
       AtomicFile.removeStale(out, List.of("part-", SETTINGS, RunManifest.FILE));
@@ -234,6 +236,7 @@ final class RolloutCommand implements Callable<Integer> {
     if (batchInvariant) { // only when on: settings written before the option still match
       m.put("batch_invariant", true);
     }
+    kv.addSetting(m);
     Path file = out.resolve(SETTINGS);
     try {
       Files.createDirectories(out);

@@ -32,6 +32,8 @@ final class ScoreCommand implements Callable<Integer> {
   @Option(names = "--kv-budget-mb", defaultValue = "256", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
   long kvBudgetMb;
 
+  @Mixin KvDtypeOption kv = new KvDtypeOption();
+
   @Override
   public Integer call() {
     if (!(temperature > 0 && temperature <= SamplingOptions.MAX_TEMPERATURE)) {
@@ -40,7 +42,7 @@ final class ScoreCommand implements Callable<Integer> {
     }
     long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
     try (LoadedModel lm = LoadedModel.open(model.resolve());
-        InferenceSession session = new InferenceSession(lm, kvBytes)) {
+        InferenceSession session = new InferenceSession(lm, kvBytes, kv.kvDtype)) {
       int[] ids = input.ids != null ? input.ids : lm.tokenizer().encodePrompt(input.text);
       Cli.checkTokenIds(ids, lm.config().vocabSize(), input.ids != null ? "--ids" : "--text");
       TokenScores s = session.score(List.of(ids), temperature).join().get(0);

@@ -44,6 +44,8 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--kv-budget-mb", defaultValue = "1024", description = "KV cache budget (default: ${DEFAULT-VALUE} MB)")
   long kvBudgetMb;
 
+  @Mixin KvDtypeOption kv = new KvDtypeOption();
+
   @Option(names = "--max-in-flight", defaultValue = "64",
       description = "Requests running or queued at once; more get 429 (default: ${DEFAULT-VALUE})")
   int maxInFlight;
@@ -144,13 +146,15 @@ final class ServeCommand implements Callable<Integer> {
         return 0;
       }
       try (LoadedModel lm = LoadedModel.open(model.resolve());
-          InferenceSession session = new InferenceSession(vertx, lm, kvBytes,
+          InferenceSession session = new InferenceSession(vertx, lm, kvBytes, kv.kvDtype,
               InferenceSession.DEFAULT_PAGE_SIZE, InferenceSession.DEFAULT_STEP_TOKENS);
           RolloutServer server = RolloutServer.start(vertx, session, options);
           EngineNode node = joined == null ? null : EngineNode.start(joined, server, options)) {
-        System.out.printf("treeroll: serving %s on http://%s:%d (docs/http-api.md)%s; Ctrl-C stops%n",
-            lm.dir().getFileName(), host, server.port(), node == null ? "" : ", engine " + joined.nodeId()
-                + " of cluster '" + clusterName + "'");
+        System.out.printf("treeroll: serving %s on http://%s:%d (docs/http-api.md)%s; KV cache of %,d tokens in %d MB"
+                + " (%s); Ctrl-C stops%n", lm.dir().getFileName(), host, server.port(), node == null ? ""
+                : ", engine " + joined.nodeId() + " of cluster '" + clusterName + "'",
+            (long) session.stats().join().pages() * session.kvPageSize(), kvBudgetMb,
+            kv.kvDtype.name().toLowerCase(java.util.Locale.ROOT));
         stopped.await();
       }
     } finally {

@@ -45,7 +45,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.io.WeightUpdate;
-import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.scheduler.WeightSwapPolicy;
 import org.treeroll.tree.TreeRollException;
 
@@ -79,8 +78,7 @@ public final class RolloutServer implements AutoCloseable {
     this.session = session;
     this.options = options;
     this.modelName = session.model().dir().getFileName().toString();
-    this.metrics = new ServerMetrics(session, inFlight,
-        KvStore.bytesPerToken(session.model().config()) * InferenceSession.DEFAULT_PAGE_SIZE);
+    this.metrics = new ServerMetrics(session, inFlight);
     this.chat = ChatTemplate.of(session.model().tokenizer().special());
     this.rollouts = new RolloutEndpoints(this, vertx, session, options, metrics, modelName);
     this.router = routes();

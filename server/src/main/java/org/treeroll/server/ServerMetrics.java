@@ -21,8 +21,10 @@ final class ServerMetrics {
   private final InferenceSession session;
   private volatile EngineStats last;
 
-  ServerMetrics(InferenceSession session, AtomicInteger inFlight, long kvBytesPerPage) {
+  ServerMetrics(InferenceSession session, AtomicInteger inFlight) {
     this.session = session;
+    long kvBytesPerPage = session.kvBytesPerPage();
+    int pageSize = session.kvPageSize();
     gauge("treeroll_http_requests_in_flight", "Engine requests admitted by the server and not answered", s -> inFlight.get());
     gauge("treeroll_queue_depth", "Requests queued in the engine for the next step", s -> s.queuedRequests());
     gauge("treeroll_active_requests", "Requests being decoded", s -> s.activeRequests());
@@ -30,6 +32,8 @@ final class ServerMetrics {
     gauge("treeroll_kv_pages_in_use", "KV pages held by branches, scoring and the prefix cache", s -> s.pagesInUse());
     gauge("treeroll_kv_bytes_in_use", "KV bytes held", s -> (double) s.pagesInUse() * kvBytesPerPage);
     gauge("treeroll_kv_bytes_capacity", "KV bytes in the pool", s -> (double) s.pages() * kvBytesPerPage);
+    gauge("treeroll_kv_tokens_capacity", "Tokens the KV pool holds (" + session.kvDtype() + " keys and values)",
+        s -> (double) s.pages() * pageSize);
     gauge("treeroll_prefix_cache_tokens", "Tokens indexed by the prefix cache", s -> s.cachedTokens());
     gauge("treeroll_weight_version", "Version of the weights serving now", s -> s.weightVersion());
     gauge("treeroll_prefix_cache_hit_ratio", "Prompt and path tokens served from the prefix cache, of all needed",

@@ -129,6 +129,13 @@ class CliNumbersTest {
     c.add(row(shared, "--system-tokens", "-1", "--system-tokens"));
     c.add(row(shared, "--system-tokens", HUGE, "--system-tokens"));
 
+    String[] kv = {"bench", "kv-dtype", "--model", MODEL};
+    for (String o : List.of("--prompts", "--prompt-tokens", "--leaves", "--segment", "--depth", "--kv-budget-mb")) {
+      c.add(row(kv, o, "0", o));
+      c.add(row(kv, o, o.equals("--kv-budget-mb") ? HUGE_MB : HUGE, o));
+    }
+    c.add(row(kv, "--temperature", "NaN", "--temperature"));
+
     String[] server = {"bench", "server", "--model", MODEL};
     for (String o : List.of("--concurrency", "--requests", "--leaves")) {
       c.add(row(server, o, "0", o));

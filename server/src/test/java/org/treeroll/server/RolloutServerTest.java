@@ -397,7 +397,7 @@ class RolloutServerTest {
     HttpResponse<String> m = send(server, "GET", "/metrics");
     assertThat(m.statusCode()).isEqualTo(200);
     assertThat(m.body()).contains("treeroll_tokens_computed_total", "treeroll_live_branches",
-        "treeroll_kv_bytes_in_use", "treeroll_prefix_cache_hit_ratio", "treeroll_queue_depth",
+        "treeroll_kv_bytes_in_use", "treeroll_kv_tokens_capacity", "treeroll_prefix_cache_hit_ratio", "treeroll_queue_depth",
         "treeroll_http_request_seconds_bucket");
     assertThat(m.body()).containsPattern("treeroll_tokens_computed_total [1-9]");
     JsonNode h = json(send(server, "GET", "/health"));

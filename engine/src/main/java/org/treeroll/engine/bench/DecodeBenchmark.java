@@ -8,6 +8,7 @@ import java.util.function.Supplier;
 import org.treeroll.engine.io.DType;
 import org.treeroll.engine.model.ModelConfig;
 import io.vertx.core.Vertx;
+import org.treeroll.engine.runtime.KvDtype;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
 import org.treeroll.engine.sampling.SamplingParams;
@@ -35,9 +36,10 @@ public final class DecodeBenchmark {
    * JVM's own threads make single steps noisy). {@code weightGBs} counts the bytes the weights
    * are kept in ({@code weights}); {@code context} is the mean KV length; {@code limits} the
    * machine's, measured between the warm-up and the timed steps; {@code batchInvariant} whether the
-   * sequences asked for batch-invariant decoding ({@link SamplingParams#batchInvariant}).
+   * sequences asked for batch-invariant decoding ({@link SamplingParams#batchInvariant}); {@code kv}
+   * how the KV pages stored keys and values.
    */
-  public record Row(DType weights, boolean batchInvariant, int batch, int context, double msPerStep, double tokensPerSecond,
+  public record Row(DType weights, KvDtype kv, boolean batchInvariant, int batch, int context, double msPerStep, double tokensPerSecond,
       double weightGBs, double gflops, MachineLimits limits) {
 
     /** Weights read per second as a share of the memory read ceiling. */
@@ -54,24 +56,24 @@ public final class DecodeBenchmark {
   /**
    * @param limits measures the machine; called once per batch size, right before its timed steps
    */
-  public static List<Row> run(Model model, int[] batches, int promptTokens, int steps, long seed,
+  public static List<Row> run(Model model, KvDtype kvDtype, int[] batches, int promptTokens, int steps, long seed,
       boolean batchInvariant, Supplier<MachineLimits> limits) {
     Vertx vertx = Vertx.vertx();
     try {
-      return run(vertx, model, batches, promptTokens, steps, seed, batchInvariant, limits);
+      return run(vertx, model, kvDtype, batches, promptTokens, steps, seed, batchInvariant, limits);
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().join();
     }
   }
 
-  private static List<Row> run(Vertx vertx, Model model, int[] batches, int promptTokens, int steps, long seed,
+  private static List<Row> run(Vertx vertx, Model model, KvDtype kvDtype, int[] batches, int promptTokens, int steps, long seed,
       boolean batchInvariant, Supplier<MachineLimits> limits) {
     ModelConfig cfg = model.config();
     List<Row> rows = new ArrayList<>();
     for (int batch : batches) {
       int perSeq = promptTokens + WARMUP_STEPS + steps + 1;
       PagePool pool = new PagePool(batch * ((perSeq + 15) / 16 + 1), 16);
-      try (KvStore kv = model.newKvStore(pool);
+      try (KvStore kv = model.newKvStore(pool, kvDtype);
           Scheduler engine = Scheduler.start(vertx, model, kv, new int[0], batch * promptTokens, false)) {
         LongArrayList decodeNanos = new LongArrayList();
         MachineLimits[] measured = new MachineLimits[1];
@@ -100,7 +102,7 @@ public final class DecodeBenchmark {
         double flopsPerToken = 2.0 * matmulParams(cfg)
             + 4.0 * cfg.numLayers() * cfg.numHeads() * cfg.headDim() * context;
         double sec = msPerStep / 1e3;
-        rows.add(new Row(model.weightType(), batchInvariant, batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
+        rows.add(new Row(model.weightType(), kvDtype, batchInvariant, batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
             flopsPerToken * batch / sec / 1e9, measured[0]));
       }
     }

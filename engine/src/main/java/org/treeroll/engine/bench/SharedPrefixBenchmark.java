@@ -17,6 +17,7 @@ import java.util.stream.IntStream;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
 import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.runtime.KvDtype;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.RolloutHooks;
 import org.treeroll.engine.runtime.RolloutStats;
@@ -234,7 +235,7 @@ public final class SharedPrefixBenchmark {
   private static void requireRoomForAll(LoadedModel lm, long kvBudgetBytes, Workload w) {
     int page = InferenceSession.DEFAULT_PAGE_SIZE;
     long pagesEach = (w.longestPrompt() + w.maxTokens() + page - 1) / page + 1;
-    long pages = kvBudgetBytes / (KvStore.bytesPerToken(lm.config()) * page);
+    long pages = kvBudgetBytes / (KvStore.bytesPerToken(lm.config(), KvDtype.F32) * page);
     if (pagesEach * w.requests() > pages) {
       throw new TreeRollException("a KV budget of " + (kvBudgetBytes >> 20) + " MB holds " + pages
           + " pages; " + w.requests() + " requests need up to " + pagesEach * w.requests() + " at once");

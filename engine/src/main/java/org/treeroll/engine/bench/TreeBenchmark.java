@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.treeroll.branching.TreeRolloutConfig;
+import org.treeroll.engine.runtime.KvDtype;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
 import io.vertx.core.Vertx;
@@ -62,7 +63,7 @@ public final class TreeBenchmark {
 
   private static Side run(Model model, long kvBudgetBytes, List<int[]> prompts,
       TreeRolloutConfig cfg, SamplingParams params) {
-    long bytesPerPage = KvStore.bytesPerToken(model.config()) * 16;
+    long bytesPerPage = KvStore.bytesPerToken(model.config(), KvDtype.F32) * 16;
     PagePool pool = new PagePool((int) (kvBudgetBytes / bytesPerPage), 16);
     Vertx vertx = Vertx.vertx();
     try (KvStore kv = model.newKvStore(pool);

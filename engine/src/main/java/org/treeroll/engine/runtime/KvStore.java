@@ -6,44 +6,63 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.Locale;
+import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.kvcache.PageCopier;
 import org.treeroll.kvcache.PagePool;
+import org.treeroll.tree.TreeRollException;
 
 /**
  * The KV tensors behind a {@link PagePool}: per layer one array of
  * {@code [pages * pageSize, 2 * kvHeads * headDim]}, a row per token slot holding its keys then
- * its values. Keys and values share a row so one gather reads both.
+ * its values. Keys and values share a row so one gather reads both. fp32 pages are shared with
+ * PyTorch; BF16 pages ({@link KvDtype}) are seen by the Java kernels only, in one direct buffer
+ * per layer.
  */
 public final class KvStore implements PageCopier, AutoCloseable {
   private final PagePool pool;
   private final NDManager manager;
   private final SharedArray[] layers;
   private final int rowWidth;
+  private final KvDtype dtype;
   private final long bytesPerToken;
   private volatile boolean closed;
 
-  /** KV bytes one token takes across all layers of {@code cfg} (fp32 keys and values). */
-  public static long bytesPerToken(org.treeroll.engine.model.ModelConfig cfg) {
-    return 8L * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim();
+  /** KV bytes one token takes across all layers of {@code cfg}, keys and values stored as {@code dtype}. */
+  public static long bytesPerToken(ModelConfig cfg, KvDtype dtype) {
+    return 2L * dtype.bytes() * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim();
   }
 
-  KvStore(NDManager parent, PagePool pool, int numLayers, int rowWidth) {
+  KvStore(NDManager parent, PagePool pool, int numLayers, int rowWidth, KvDtype dtype) {
     this.pool = pool;
-    this.manager = parent.newSubManager();
-    this.layers = new SharedArray[numLayers];
+    this.dtype = dtype;
     this.rowWidth = rowWidth;
     long slots = (long) pool.capacity() * pool.pageSize();
+    long layerBytes = slots * rowWidth * dtype.bytes();
+    if (dtype != KvDtype.F32 && layerBytes > Integer.MAX_VALUE) {
+      throw new TreeRollException(String.format(Locale.ROOT, "KV dtype %s: one layer's pages would take %.2f GB,"
+          + " over the 2 GiB one 16-bit buffer holds; lower the KV budget or use f32", dtype, layerBytes / 1e9));
+    }
+    this.manager = parent.newSubManager();
+    this.layers = new SharedArray[numLayers];
     for (int l = 0; l < numLayers; l++) {
       // Zeros, not garbage: masked slots are multiplied by an exact 0 and must not be NaN.
-      layers[l] = SharedArray.zeros(manager, new Shape(slots, rowWidth));
+      layers[l] = dtype == KvDtype.F32 ? SharedArray.zeros(manager, new Shape(slots, rowWidth))
+          : SharedArray.half(dtype.storage(), new Shape(slots, rowWidth));
     }
-    this.bytesPerToken = 4L * rowWidth * numLayers;
+    this.bytesPerToken = (long) dtype.bytes() * rowWidth * numLayers;
+  }
+
+  /** How keys and values are stored. */
+  public KvDtype dtype() {
+    return dtype;
   }
 
   public PagePool pool() {
     return pool;
   }
 
+  /** Layer {@code l}'s KV as PyTorch sees it; null for 16-bit pages, which only the Java kernels read. */
   NDArray layer(int l) {
     return layers[l].array();
   }
@@ -72,7 +91,7 @@ public final class KvStore implements PageCopier, AutoCloseable {
     return true;
   }
 
-  /** Floats per token slot: keys then values of every KV head. */
+  /** Elements per token slot: keys then values of every KV head. */
   int rowWidth() {
     return rowWidth;
   }
@@ -96,6 +115,14 @@ public final class KvStore implements PageCopier, AutoCloseable {
   @Override
   public void copy(int from, int to, int tokens) {
     int ps = pool.pageSize();
+    if (dtype != KvDtype.F32) {
+      int rowBytes = rowWidth * dtype.bytes();
+      for (SharedArray layer : layers) {
+        ByteBuffer b = layer.chunks().get(0);
+        b.put(to * ps * rowBytes, b, from * ps * rowBytes, tokens * rowBytes);
+      }
+      return;
+    }
     NDIndex src = new NDIndex("{}:{}", (long) from * ps, (long) from * ps + tokens);
     NDIndex dst = new NDIndex("{}:{}", (long) to * ps, (long) to * ps + tokens);
     try (NDManager tmp = manager.newSubManager()) {

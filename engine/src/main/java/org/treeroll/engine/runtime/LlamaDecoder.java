@@ -323,9 +323,14 @@ public final class LlamaDecoder implements Model {
   }
 
   @Override
-  public KvStore newKvStore(PagePool pool) {
+  public KvStore newKvStore(PagePool pool, KvDtype dtype) {
+    if (dtype != KvDtype.F32 && javaForward == null) {
+      // PyTorch reads fp32 pages only here; widening them behind the caller's back would halve the budget's tokens.
+      throw new TreeRollException("KV dtype " + dtype + ": 16-bit KV pages run only on the Java Vector API kernels,"
+          + " and this model's steps run on PyTorch (" + pyTorchReason(true) + "); use f32");
+    }
     // On the CPU Java sees every layer's KV, whatever its size (see SharedArray).
-    return new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim());
+    return new KvStore(manager, pool, cfg.numLayers(), 2 * cfg.numKvHeads() * cfg.headDim(), dtype);
   }
 
   @Override
@@ -352,11 +357,15 @@ public final class LlamaDecoder implements Model {
     if (weightType != DType.F32 && (java == null || !kv.shared())) {
       throw new IllegalStateException(weightType + " weights run only on the Java kernels");
     }
+    boolean halfKv = kv.dtype() != KvDtype.F32;
+    if (halfKv && java == null) {
+      throw new IllegalStateException(kv.dtype() + " KV pages run only on the Java kernels");
+    }
     if (fixedOrder && (java == null || !kv.shared())) {
       throw new IllegalStateException(java == null ? fixedOrderUnavailable()
           : "batch-invariant decoding needs a KV store the Java kernels can read");
     }
-    if (java != null && kv.shared() && (tokens <= javaMaxTokens || weightType != DType.F32 || fixedOrder)) {
+    if (java != null && kv.shared() && (tokens <= javaMaxTokens || weightType != DType.F32 || halfKv || fixedOrder)) {
       int rows = 0;
       for (SequenceChunk c : chunks) {
         rows += c.logitRows();

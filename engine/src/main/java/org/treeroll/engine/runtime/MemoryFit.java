@@ -57,12 +57,14 @@ final class MemoryFit {
     long heap = Runtime.getRuntime().maxMemory();
     if (largest > heap) {
       throw new TreeRollException(String.format("loading the model's largest tensor takes %.2f GB of heap as %s,"
-          + " and this JVM's heap is %.2f GB (-Xmx); raise it", largest / 1e9, matrices, heap / 1e9));
+          + " and this JVM's heap is %.2f GB (-Xmx); raise it (the launcher: TREEROLL_HEAP=NNg)", largest / 1e9, matrices,
+          heap / 1e9));
     }
     long direct = maxDirectBytes();
     if (direct > 0 && need > direct) {
       throw new TreeRollException(String.format("the model's weights need %.2f GB of direct memory as %s, and"
-          + " this JVM allows %.2f GB (-XX:MaxDirectMemorySize); raise it", need / 1e9, matrices, direct / 1e9));
+          + " this JVM allows %.2f GB (-XX:MaxDirectMemorySize; the launcher gives it the RAM the heap leaves, so lower"
+          + " TREEROLL_HEAP)", need / 1e9, matrices, direct / 1e9));
     }
   }
 

@@ -22,8 +22,18 @@ public interface Model extends AutoCloseable {
   /** Where the weights live; per-step arrays are made there too. */
   Device device();
 
-  /** Allocates the KV tensors for every page of {@code pool}. */
-  KvStore newKvStore(PagePool pool);
+  /** Allocates fp32 KV tensors for every page of {@code pool}. */
+  default KvStore newKvStore(PagePool pool) {
+    return newKvStore(pool, KvDtype.F32);
+  }
+
+  /**
+   * Allocates the KV tensors for every page of {@code pool}, keys and values stored as {@code dtype}.
+   *
+   * @throws org.treeroll.tree.TreeRollException in one line saying why, where this model's steps
+   *     cannot read pages of {@code dtype} (16-bit pages need the Java Vector API kernels)
+   */
+  KvStore newKvStore(PagePool pool, KvDtype dtype);
 
   /**
    * One batched forward step over sequences of different lengths. The KV of every chunk's tokens

@@ -494,4 +494,49 @@ final class HalfKernels {
       acc[j] += xi * get(w, f16, (long) i * out + j);
     }
   }
+
+  /**
+   * {@link VectorKernels#dot} over BF16 elements from byte {@code base} (a KV page's keys),
+   * widened in registers: the same accumulators, order and lane sum ({@code lanes} likewise), so
+   * it equals the fp32 kernel on the widened values bit for bit.
+   */
+  static float dotBf16(MemorySegment w, long base, float[] x, int xo, int n, float[] lanes) {
+    FloatVector a0 = FloatVector.zero(S);
+    FloatVector a1 = FloatVector.zero(S);
+    FloatVector a2 = FloatVector.zero(S);
+    FloatVector a3 = FloatVector.zero(S);
+    int i = 0;
+    for (; i + 4 * L <= n; i += 4 * L) {
+      long at = base + 2L * i;
+      a0 = load(w, at, false).fma(FloatVector.fromArray(S, x, xo + i), a0);
+      a1 = load(w, at + 2L * L, false).fma(FloatVector.fromArray(S, x, xo + i + L), a1);
+      a2 = load(w, at + 4L * L, false).fma(FloatVector.fromArray(S, x, xo + i + 2 * L), a2);
+      a3 = load(w, at + 6L * L, false).fma(FloatVector.fromArray(S, x, xo + i + 3 * L), a3);
+    }
+    for (; i + L <= n; i += L) {
+      a0 = load(w, base + 2L * i, false).fma(FloatVector.fromArray(S, x, xo + i), a0);
+    }
+    float s = VectorKernels.sumLanes(a0.add(a1).add(a2.add(a3)), lanes);
+    for (; i < n; i++) {
+      s += bf16(w, base + 2L * i) * x[xo + i];
+    }
+    return s;
+  }
+
+  /** {@link VectorKernels#axpy} over BF16 elements from byte {@code base} (a KV page's values), widened in registers. */
+  static void axpyBf16(float a, MemorySegment w, long base, float[] y, int yo, int n) {
+    int i = 0;
+    for (; i + L <= n; i += L) {
+      load(w, base + 2L * i, false).fma(FloatVector.broadcast(S, a), FloatVector.fromArray(S, y, yo + i))
+          .intoArray(y, yo + i);
+    }
+    for (; i < n; i++) {
+      y[yo + i] += a * bf16(w, base + 2L * i);
+    }
+  }
+
+  /** The BF16 element at byte {@code at}, widened. */
+  private static float bf16(MemorySegment w, long at) {
+    return Float.intBitsToFloat(w.get(ValueLayout.JAVA_SHORT_UNALIGNED, at) << 16);
+  }
 }

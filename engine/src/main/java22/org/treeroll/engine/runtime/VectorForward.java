@@ -14,7 +14,9 @@ import org.treeroll.kvcache.PageTable;
  * fused q/k/v with optional bias, per-head q/k RMSNorm, "rotate half" RoPE, causal grouped-query
  * attention over the sequence's page slots, output projection, SwiGLU, residuals; final norm and
  * LM head on the rows asked for). It reads the same weights and writes the same paged KV, so
- * steps of either path can follow each other on one sequence.
+ * steps of either path can follow each other on one sequence. BF16 KV pages ({@link KvDtype}),
+ * which only this path reads, get each key and value rounded once as it is written; attention
+ * widens them in registers and sums in fp32.
  */
 final class VectorForward implements JavaForward {
   /** An in-major weight matrix {@code [in, out]}, fp32 or 16-bit, as the kernels read it. */
@@ -133,7 +135,8 @@ final class VectorForward implements JavaForward {
       }
     }
     for (int l = 0; l < layers.length; l++) {
-      runLayer(layers[l], memory(kv.layerChunks(l)), kv.rowWidth(), x, n, tableOf, pos, fixedOrder);
+      runLayer(layers[l], new Pages(memory(kv.layerChunks(l)), kv.rowWidth(), kv.dtype() == KvDtype.BF16), x, n,
+          tableOf, pos, fixedOrder);
     }
     float[] last = new float[rows * d];
     for (int i = 0; i < rows; i++) {
@@ -148,8 +151,44 @@ final class VectorForward implements JavaForward {
     return logits;
   }
 
-  private void runLayer(Layer w, MemorySegment cache, int rowWidth, float[] x, int n,
-      PageTable[] tableOf, int[] pos, boolean fixedOrder) {
+  /**
+   * One layer's KV memory: a row of {@code rowWidth} elements per slot, fp32 or BF16.
+   */
+  private record Pages(MemorySegment memory, int rowWidth, boolean bf16) {
+    /** Byte offset of element {@code k} of slot {@code slot}'s row. */
+    long at(int slot, int k) {
+      return (bf16 ? 2L : 4L) * ((long) slot * rowWidth + k);
+    }
+
+    /** Stores {@code n} values from {@code src[from..]} at element {@code k} of slot {@code slot}'s row. */
+    void write(int slot, int k, float[] src, int from, int n) {
+      long at = at(slot, k);
+      if (!bf16) {
+        MemorySegment.copy(src, from, memory, ValueLayout.JAVA_FLOAT, at, n);
+        return;
+      }
+      for (int i = 0; i < n; i++) {
+        memory.set(ValueLayout.JAVA_SHORT_UNALIGNED, at + 2L * i, DType.BF16.narrow(src[from + i]));
+      }
+    }
+
+    /** {@code sum_i row[k + i] * x[xo + i]}; {@code lanes} see {@link VectorKernels#dot}. */
+    float dot(int slot, int k, float[] x, int xo, int n, float[] lanes) {
+      return bf16 ? HalfKernels.dotBf16(memory, at(slot, k), x, xo, n, lanes)
+          : VectorKernels.dot(memory, at(slot, k), x, xo, n, lanes);
+    }
+
+    /** {@code y[yo + i] += a * row[k + i]}. */
+    void axpy(float a, int slot, int k, float[] y, int yo, int n) {
+      if (bf16) {
+        HalfKernels.axpyBf16(a, memory, at(slot, k), y, yo, n);
+      } else {
+        VectorKernels.axpy(a, memory, at(slot, k), y, yo, n);
+      }
+    }
+  }
+
+  private void runLayer(Layer w, Pages cache, float[] x, int n, PageTable[] tableOf, int[] pos, boolean fixedOrder) {
     int d = cfg.hiddenSize();
     int hd = cfg.headDim();
     int heads = cfg.numHeads();
@@ -180,14 +219,13 @@ final class VectorForward implements JavaForward {
       }
       rope(qkv, base, qkRows, pos[t]);
       // Keys then values into the token's slot row.
-      long row = 4L * tableOf[t].slot(pos[t]) * rowWidth;
-      MemorySegment.copy(qkv, base + heads * hd, cache, ValueLayout.JAVA_FLOAT, row, kvw);
-      MemorySegment.copy(qkv, base + qkRows * hd, cache, ValueLayout.JAVA_FLOAT,
-          row + 4L * kvw, kvw);
+      int slot = tableOf[t].slot(pos[t]);
+      cache.write(slot, 0, qkv, base + heads * hd, kvw);
+      cache.write(slot, kvw, qkv, base + qkRows * hd, kvw);
     }
 
     float[] attn = new float[n * heads * hd];
-    attend(qkv, qkvWidth, cache, rowWidth, n, tableOf, pos, attn, fixedOrder);
+    attend(qkv, qkvWidth, cache, n, tableOf, pos, attn, fixedOrder);
     float[] o = new float[n * d];
     w.o().apply(attn, n, o, fixedOrder);
     for (int t = 0; t < n; t++) {
@@ -215,8 +253,8 @@ final class VectorForward implements JavaForward {
    * {@code 0..pos}, whose KV (this step's included) is already in the cache. The query heads that
    * share a KV head run together, so each key and value row is found and loaded once per group.
    */
-  private void attend(float[] qkv, int qkvWidth, MemorySegment cache, int rowWidth, int n,
-      PageTable[] tableOf, int[] pos, float[] attn, boolean fixedOrder) {
+  private void attend(float[] qkv, int qkvWidth, Pages cache, int n, PageTable[] tableOf, int[] pos, float[] attn,
+      boolean fixedOrder) {
     int hd = cfg.headDim();
     int heads = cfg.numHeads();
     int kvHeads = cfg.numKvHeads();
@@ -240,9 +278,9 @@ final class VectorForward implements JavaForward {
         int q0 = t * qkvWidth + kvHead * group * hd;
         java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
         for (int l = 0; l < len; l++) {
-          long key = 4L * tableOf[t].slot(l) * rowWidth + 4L * kvHead * hd;
+          int slot = tableOf[t].slot(l);
           for (int g = 0; g < group; g++) {
-            float s = VectorKernels.dot(cache, key, qkv, q0 + g * hd, hd, lanes) * scale;
+            float s = cache.dot(slot, kvHead * hd, qkv, q0 + g * hd, hd, lanes) * scale;
             scores[g * longest + l] = s;
             max[g] = Math.max(max[g], s);
           }
@@ -261,9 +299,9 @@ final class VectorForward implements JavaForward {
         }
         int out0 = (t * heads + kvHead * group) * hd;
         for (int l = 0; l < len; l++) {
-          long value = 4L * tableOf[t].slot(l) * rowWidth + 4L * (kvw + kvHead * hd);
+          int slot = tableOf[t].slot(l);
           for (int g = 0; g < group; g++) {
-            VectorKernels.axpy(scores[g * longest + l], cache, value, attn, out0 + g * hd, hd);
+            cache.axpy(scores[g * longest + l], slot, kvw + kvHead * hd, attn, out0 + g * hd, hd);
           }
         }
       }

@@ -348,18 +348,22 @@ final class VectorKernels {
     for (; i + L <= n; i += L) {
       a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, ORDER).fma(FloatVector.fromArray(S, x, xo + i), a0);
     }
-    FloatVector v = a0.add(a1).add(a2.add(a3));
-    float s = 0;
-    if (lanes != null) {
-      v.intoArray(lanes, 0);
-      for (int lane = 0; lane < L; lane++) {
-        s += lanes[lane];
-      }
-    } else {
-      s = v.reduceLanes(VectorOperators.ADD);
-    }
+    float s = sumLanes(a0.add(a1).add(a2.add(a3)), lanes);
     for (; i < n; i++) {
       s += w.get(ValueLayout.JAVA_FLOAT_UNALIGNED, base + 4L * i) * x[xo + i];
+    }
+    return s;
+  }
+
+  /** The sum of {@code v}'s lanes: in index order through {@code lanes} if given, else as {@code reduceLanes} adds them (see {@link #dot}). */
+  static float sumLanes(FloatVector v, float[] lanes) {
+    if (lanes == null) {
+      return v.reduceLanes(VectorOperators.ADD);
+    }
+    v.intoArray(lanes, 0);
+    float s = 0;
+    for (int lane = 0; lane < L; lane++) {
+      s += lanes[lane];
     }
     return s;
   }
@@ -489,6 +493,7 @@ final class VectorKernels {
       }
       siluMul(gateUp, out, 2, y, false);
       axpy(dot(w, 0, x, 0, in, null), w, 0, y, 0, in);
+      HalfKernels.axpyBf16(HalfKernels.dotBf16(w, 0, x, 0, in, null), w, 0, y, 0, in); // BF16 KV pages
       if (warmHalf != null) {
         // The model's type only: C2 then leaves the other type's branches out of the kernels.
         for (int rows : new int[] {1, 9}) {

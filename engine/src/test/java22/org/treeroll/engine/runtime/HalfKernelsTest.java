@@ -117,4 +117,39 @@ class HalfKernelsTest {
           .isEqualTo(Float.floatToRawIntBits(expected + 0f * 0f));
     }
   }
+
+  static Stream<Integer> attentionLengths() {
+    int l = VectorKernels.lanes();
+    return Stream.of(1, 5, l - 1, l, l + 3, 2 * l, 4 * l, 4 * l + 1, 5 * l + 7, 64, 128, 200);
+  }
+
+  /**
+   * BF16 KV pages: attention's dot product (scores) and axpy (values) over BF16 keys and values
+   * against the fp32 kernels over the same values widened, from an unaligned element offset as a
+   * head inside a slot's row is. In fixed order and for axpy the results are bitwise equal; the
+   * default dot adds its lanes as C2 chooses, so there they agree within float rounding.
+   */
+  @ParameterizedTest(name = "n={0}")
+  @MethodSource("attentionLengths")
+  void bf16AttentionKernelsEqualFp32KernelsOnTheWidenedValues(int n) {
+    SplittableRandom random = new SplittableRandom(31L * n);
+    int offset = 3;
+    Weights w = Weights.random(DType.BF16, offset + n, random);
+    float[] q = inputs(random, n + 2);
+    float[] lanes = new float[VectorKernels.lanes()];
+    float fixedWide = VectorKernels.dot(w.wide(), 4L * offset, q, 2, n, lanes);
+    float fixedHalf = HalfKernels.dotBf16(w.half(), 2L * offset, q, 2, n, lanes);
+    assertThat(Float.floatToRawIntBits(fixedHalf)).as("fixed-order dot").isEqualTo(Float.floatToRawIntBits(fixedWide));
+    double magnitude = 0;
+    for (int i = 0; i < n; i++) {
+      magnitude += Math.abs(w.wide().getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, offset + i) * q[2 + i]);
+    }
+    assertThat((double) HalfKernels.dotBf16(w.half(), 2L * offset, q, 2, n, null))
+        .isCloseTo(VectorKernels.dot(w.wide(), 4L * offset, q, 2, n, null), org.assertj.core.data.Offset.offset(1e-6 * magnitude + 1e-30));
+    float[] yWide = inputs(new SplittableRandom(n), n + 1);
+    float[] yHalf = yWide.clone();
+    VectorKernels.axpy(0.37f, w.wide(), 4L * offset, yWide, 1, n);
+    HalfKernels.axpyBf16(0.37f, w.half(), 2L * offset, yHalf, 1, n);
+    assertThat(yHalf).containsExactly(yWide);
+  }
 }
