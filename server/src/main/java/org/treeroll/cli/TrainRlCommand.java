@@ -58,6 +58,10 @@ final class TrainRlCommand implements Callable<Integer> {
       description = "Steps over which the learning rate rises linearly to --lr (default: ${DEFAULT-VALUE})")
   int warmup;
 
+  @Option(names = "--decay", description = "Lower the learning rate along a cosine to a tenth of --lr by the end"
+      + " of the run (its --token-budget, else its --steps)")
+  boolean decay;
+
   @Option(names = "--epochs", defaultValue = "1",
       description = "Passes over each step's answers, PPO epochs (default: ${DEFAULT-VALUE})")
   int epochs;
@@ -123,7 +127,7 @@ final class TrainRlCommand implements Callable<Integer> {
     TreeRolloutConfig rollout = RlPreset.rollout(pol, answers);
     String name = policy == null && estimator == null ? preset.id() : pol + "+" + est;
     RlConfig c = new RlConfig(name, rollout, est, steps, tokenBudget, problemsPerStep, seed, evalEvery, evalProblems,
-        filterUniform, new PolicyTrainer.Settings(lr, warmup, clip, temperature, minibatches, epochs, kl, maxMismatch));
+        filterUniform, decay, new PolicyTrainer.Settings(lr, warmup, clip, temperature, minibatches, epochs, kl, maxMismatch));
     Path dir = out != null ? out : Home.cache().resolve("train-rl").resolve(name.replace(':', '_'));
     if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
       System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
@@ -132,10 +136,10 @@ final class TrainRlCommand implements Callable<Integer> {
         InferenceSession session = new InferenceSession(lm, 256L << 20);
         PolicyTrainer trainer = new PolicyTrainer(lm.config(), PolicyTrainer.checkpoint(lm), c.trainer())) {
       System.out.printf(Locale.ROOT, "train-rl %s: policy %s, estimator %s; %d steps%s x %d problems x %d answers%s,"
-          + " lr %g (warmup %d), clip %.2f, %d minibatch(es) x %d epoch(s), kl %g, temperature %.2f, seed %d;"
+          + " lr %g (warmup %d%s), clip %.2f, %d minibatch(es) x %d epoch(s), kl %g, temperature %.2f, seed %d;"
           + " held-out: %d problems every %d steps%n",
           name, pol, est, steps, tokenBudget > 0 ? " (or " + tokenBudget + " sampled tokens)" : "", problemsPerStep,
-          answers, filterUniform ? " (uniform groups filtered)" : "", lr, warmup, clip, minibatches, epochs, kl,
+          answers, filterUniform ? " (uniform groups filtered)" : "", lr, warmup, decay ? ", cosine decay" : "", clip, minibatches, epochs, kl,
           temperature, seed, evalProblems, evalEvery);
       System.out.println(" step  sampled_tokens  reward  trained  heldout  mismatch_max  mismatch_mean     loss"
           + "       kl  clipped  version  seconds");

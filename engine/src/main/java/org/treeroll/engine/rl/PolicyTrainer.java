@@ -118,12 +118,18 @@ public final class PolicyTrainer implements AutoCloseable {
     return out;
   }
 
+  /** {@link #train(List, double)} at the full learning rate (after warm-up). */
+  public Update train(List<SampledPath> paths) {
+    return train(paths, 1.0);
+  }
+
   /**
    * Clipped policy-gradient steps on {@code paths}, split in order into
    * {@link Settings#minibatches} minibatches (one optimizer step each). Fails, changing nothing,
-   * when the mismatch exceeds {@link Settings#maxMismatch}.
+   * when the mismatch exceeds {@link Settings#maxMismatch}. The step size is the learning rate
+   * times the warm-up's factor times {@code lrScale} (a decay schedule's, in (0, 1]).
    */
-  public Update train(List<SampledPath> paths) {
+  public Update train(List<SampledPath> paths, double lrScale) {
     List<PolicyBatch> batches = new ArrayList<>();
     int k = Math.min(settings.minibatches(), paths.size());
     for (int i = 0; i < k; i++) {
@@ -137,7 +143,8 @@ public final class PolicyTrainer implements AutoCloseable {
       return new Update(0, 0, 0, new Mismatch(0, 0, 0), 0, 0, 0);
     }
     batchesSeen++;
-    double lr = settings.learningRate() * Math.min(1.0, batchesSeen / (double) Math.max(1, settings.warmup()));
+    double lr = settings.learningRate() * lrScale
+        * Math.min(1.0, batchesSeen / (double) Math.max(1, settings.warmup()));
     Mismatch.Accumulator mismatch = new Mismatch.Accumulator();
     // Minibatches after the first are measured now, before the first step moves the weights.
     for (int i = 1; i < batches.size(); i++) {

@@ -21,11 +21,13 @@ import org.treeroll.tree.TreeRollException;
  * @param filterUniform drop the answers of problems whose answers all got the same reward before
  *     the update (DAPO's dynamic sampling filter): their GRPO advantages are 0 and would only
  *     dilute the token mean; their tokens still count as sampled
+ * @param decay whether the learning rate follows a cosine from its value down to a tenth of it
+ *     over the run (its token budget, else its steps)
  * @param trainer the policy update's settings
  */
 public record RlConfig(String name, TreeRolloutConfig rollout, String estimator, int steps, long tokenBudget,
     int problemsPerStep, long seed, int evalEvery, int evalProblems, boolean filterUniform,
-    PolicyTrainer.Settings trainer) {
+    boolean decay, PolicyTrainer.Settings trainer) {
   public RlConfig {
     positive("--steps", steps);
     if (tokenBudget < 0) {

@@ -39,6 +39,7 @@ import org.treeroll.tree.TreeRollException;
 public final class RlRun {
   public static final String METRICS = "metrics.jsonl";
   public static final String PLOT = "heldout-accuracy.svg";
+  static final double DECAY_FLOOR = 0.1;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Hears each line as it is written. */
@@ -87,7 +88,7 @@ public final class RlRun {
           List<SampledPath> paths = paths(r, c.filterUniform());
           // Minibatches mix problems: without a shuffle each would hold a few whole groups.
           Collections.shuffle(paths, new Random(c.seed() * 31 + s));
-          PolicyTrainer.Update u = trainer.train(paths);
+          PolicyTrainer.Update u = trainer.train(paths, c.decay() ? cosineDecay(c, s, tokens) : 1.0);
           version = session.updateWeights(WeightUpdate.fromTensors(trainer.weights()),
               WeightSwapPolicy.waitForRequests()).join();
           boolean eval = s % c.evalEvery() == 0 || s == c.steps() || spent;
@@ -154,6 +155,16 @@ public final class RlRun {
     w.newLine();
     w.flush();
     listener.onStep(s);
+  }
+
+  /**
+   * Cosine decay from 1 to {@value #DECAY_FLOOR} over the run: its token budget when it has one,
+   * else its steps. A lower step size late in a run lowers the noise floor a policy gradient
+   * settles at.
+   */
+  static double cosineDecay(RlConfig c, int step, long tokens) {
+    double progress = c.tokenBudget() > 0 ? tokens / (double) c.tokenBudget() : (step - 1) / (double) c.steps();
+    return DECAY_FLOOR + (1 - DECAY_FLOOR) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1.0, progress)));
   }
 
   private static Object finite(double v) {
