@@ -111,7 +111,7 @@ final class SoakCommand implements Callable<Integer> {
    * VmRSS once it stops falling: read every 100 ms until it has not dropped by more than 1 MB
    * for half a second, at most 5 s. G1 hands the regions a collection freed back to the OS on a
    * background thread, starting a moment later, so a reading right after {@code System.gc()} may
-   * still count them (a 0.5B model right after its load: 1.45 GB, settled 1.24).
+   * still count them (a 0.5B model right after its load: 1447 MiB in one run, 1203 in another).
    */
   static double settledRssMb() {
     double low = rssMb();

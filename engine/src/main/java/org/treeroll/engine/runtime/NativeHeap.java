@@ -31,8 +31,8 @@ public final class NativeHeap {
   }
 
   /**
-   * Hands the C heap's free pages back to the OS; does nothing, beyond the one log line at start,
-   * where the JVM cannot call glibc. Whether any memory went back.
+   * Hands the C heap's free pages back to the OS; does nothing, beyond one log line at the first
+   * call, where the JVM cannot call glibc. Whether any memory went back.
    */
   public static boolean trim() {
     return TRIM != null && TRIM.run();
