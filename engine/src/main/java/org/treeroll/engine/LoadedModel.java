@@ -9,6 +9,7 @@ import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.runtime.DjlRuntime;
 import org.treeroll.engine.runtime.LlamaDecoder;
 import org.treeroll.engine.runtime.Model;
+import org.treeroll.engine.runtime.NativeHeap;
 import org.treeroll.engine.runtime.WeightPrecision;
 import org.treeroll.engine.tokenizer.TextTokenizer;
 import org.treeroll.tree.TreeRollException;
@@ -39,10 +40,16 @@ public final class LoadedModel implements AutoCloseable {
     ModelConfig cfg = ModelConfig.read(dir);
     TextTokenizer tokenizer = TextTokenizer.load(dir);
     try (WeightSource weights = WeightSource.open(dir)) {
-      Model model = LlamaDecoder.load(cfg, weights, DjlRuntime.device(), precision);
-      // Loading passed each tensor through the heap once: hand that memory back now, so that the
-      // process stays about the size of its weights (the launcher's G1 uncommits on a full GC).
+      LlamaDecoder model = LlamaDecoder.load(cfg, weights, DjlRuntime.device(), precision);
+      // Loading passed each tensor through the heap once, the tokenizer parsed its JSON in C
+      // memory, and the kernels' warm-up boxes every vector op until C2 compiles them (its garbage
+      // grew the 0.5B and 3B models' heaps by 0.4-1.3 GB, kept until the next full GC): hand all of it back now, so
+      // that the process stays about the size of its weights (the launcher's G1 uncommits on a
+      // full GC; glibc keeps freed memory until trimmed). The first step would wait for the
+      // warm-up anyway.
+      model.awaitWarmUp();
       System.gc();
+      NativeHeap.trim();
       int[] eos = IntStream.concat(Arrays.stream(cfg.eosTokenIds()),
           Arrays.stream(tokenizer.special().eosIds())).distinct().toArray();
       return new LoadedModel(dir, model, tokenizer, eos);

@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
     description = "Benchmarks that print tables.",
     subcommands = {BenchCommand.Decode.class, BenchCommand.Tree.class, BenchCommand.SharedPrefix.class,
         BenchCommand.Server.class, SoakCommand.class, ClusterBenchCommand.class,
-        KvDtypeBenchCommand.class})
+        KvDtypeBenchCommand.class, LoadMemoryCommand.class})
 final class BenchCommand {
   /** Timed steps per batch size at most: the median settles long before. */
   static final int MAX_STEPS = 10_000;
@@ -104,7 +104,8 @@ final class BenchCommand {
           }
           if (rows.isEmpty()) {
             // The first model only: later ones share the process with the probe's arrays.
-            double after = SoakCommand.rssMb() * 1048576 / 1e9; // LoadedModel.open has collected the load's garbage
+            // LoadedModel.open has collected the load's garbage and trimmed the C heap.
+            double after = SoakCommand.settledRssMb() * 1048576 / 1e9;
             double file = weightFileBytes(dir) / 1e9;
             System.out.printf("%s weights: resident memory %.2f GB before load, %.2f GB after (%.2fx the weight"
                     + " files); the load added %.2f GB (%.2fx), tokenizer and PyTorch's libraries included%n",
@@ -183,7 +184,7 @@ final class BenchCommand {
       }
     }
 
-    private static long weightFileBytes(Path dir) {
+    static long weightFileBytes(Path dir) {
       try (var files = Files.list(dir)) {
         return files.filter(f -> f.getFileName().toString().endsWith(".safetensors")).mapToLong(f -> f.toFile().length()).sum();
       } catch (IOException e) {

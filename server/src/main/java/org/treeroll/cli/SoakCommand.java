@@ -107,6 +107,28 @@ final class SoakCommand implements Callable<Integer> {
         stats.cachedTokens());
   }
 
+  /**
+   * VmRSS once it stops falling: read every 100 ms until it has not dropped by more than 1 MB
+   * for half a second, at most 5 s. G1 hands the regions a collection freed back to the OS on a
+   * background thread, starting a moment later, so a reading right after {@code System.gc()} may
+   * still count them (a 0.5B model right after its load: 1447 MiB in one run, 1203 in another).
+   */
+  static double settledRssMb() {
+    double low = rssMb();
+    for (int i = 0, stable = 0; i < 50 && stable < 5 && !Double.isNaN(low); i++) {
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      double now = rssMb();
+      stable = now < low - 1 ? 0 : stable + 1;
+      low = Math.min(low, now);
+    }
+    return low;
+  }
+
   /** VmRSS from /proc/self/status (Linux); NaN elsewhere. */
   static double rssMb() {
     try {

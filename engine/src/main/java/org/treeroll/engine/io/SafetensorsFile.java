@@ -28,7 +28,8 @@ import org.treeroll.tree.TreeRollException;
 public final class SafetensorsFile implements AutoCloseable {
   /** A header larger than this is not a header: refuse before allocating it. */
   private static final long MAX_HEADER_BYTES = 100L << 20;
-  private static final int READ_SLICE = 16 << 20;
+  /** Bytes per read into a heap buffer: the JDK's per-thread temporary direct buffer stays this size (16 MB stayed resident). */
+  private static final int READ_SLICE = 1 << 20;
 
   /** One tensor's entry; {@code begin} and {@code end} are absolute file offsets. */
   public record TensorInfo(String name, DType dtype, long[] shape, long begin, long end) {}

@@ -23,6 +23,9 @@ interface JavaForward {
    */
   float[] forward(List<SequenceChunk> chunks, KvStore kv, boolean fixedOrder);
 
+  /** Waits until the kernels' warm-up, which creating them started, has compiled them. */
+  void awaitWarmUp();
+
   /** What runs the steps, for the log: e.g. "Java Vector API kernels (JDK 25, CPU, 512-bit vectors: 16 float lanes)". */
   String description();
 

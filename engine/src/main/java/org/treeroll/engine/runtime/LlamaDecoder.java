@@ -307,6 +307,16 @@ public final class LlamaDecoder implements Model {
     return n;
   }
 
+  /**
+   * Waits until the Java kernels are compiled (their warm-up starts at load and the first step
+   * waits for it anyway); returns at once on the PyTorch path.
+   */
+  public void awaitWarmUp() {
+    if (javaForward != null) {
+      javaForward.awaitWarmUp();
+    }
+  }
+
   @Override
   public DType weightType() {
     return weightType;

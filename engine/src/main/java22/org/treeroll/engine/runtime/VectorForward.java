@@ -67,6 +67,11 @@ final class VectorForward implements JavaForward {
   }
 
   @Override
+  public void awaitWarmUp() {
+    VectorKernels.awaitWarmUp();
+  }
+
+  @Override
   public String description() {
     return "Java Vector API kernels (JDK " + Runtime.version().feature() + ", CPU, " + VectorKernels.shape() + ")";
   }
