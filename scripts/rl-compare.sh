@@ -12,8 +12,8 @@ shift $(( $# > 2 ? 2 : $# ))
 if [ $# -gt 0 ]; then SEEDS=("$@"); else SEEDS=(1 2 3); fi
 CONFIGS=(grpo-independent treepo-trees spo-trees rose-trees)
 # The recipe: 64 problems x 4 answers per step, uniform groups filtered, lr 5e-5 after 5 warm-up
-# steps, held-out accuracy on 512 problems every 10 steps.
-COMMON=(--problems-per-step 64 --answers 4 --filter-uniform --lr 5e-5 --warmup 5
+# steps and down to 5e-6 along a cosine by the budget, held-out accuracy on 512 problems every 10 steps.
+COMMON=(--problems-per-step 64 --answers 4 --filter-uniform --lr 5e-5 --warmup 5 --decay
   --steps 100000 --token-budget "$BUDGET" --eval-every 10 --eval-problems 512)
 
 "$ROOT/treeroll" --version >/dev/null   # builds once, before the runs start in parallel

@@ -104,6 +104,10 @@ final class TrainRlCommand implements Callable<Integer> {
   @Option(names = "--out", description = "Output directory (default: .cache/train-rl/<config>)")
   Path out;
 
+  @Option(names = "--save", description = "Also write the trained policy there as a model directory (F32 weights,"
+      + " the model's config and tokenizer), loadable with --model")
+  Path save;
+
   @Option(names = "--compare", arity = "1..*",
       description = "Only compare finished runs: each a run directory or a directory of seeds (averaged);"
           + " the first is the baseline. Draws --out/comparison.svg and prints a table")
@@ -120,6 +124,9 @@ final class TrainRlCommand implements Callable<Integer> {
     Cli.inRange("--warmup", warmup, 0, 1_000_000, "");
     Cli.inRange("--epochs", epochs, 1, 100, "");
     Cli.inRange("--kl", kl, 0, 1e3);
+    if (save != null) {
+      PolicyTrainer.refuseExistingWeights(save);
+    }
     RlPreset preset = RlPreset.byId(config);
     String pol = policy != null ? policy : preset.policy();
     String est = estimator != null ? estimator : preset.estimator();
@@ -148,6 +155,10 @@ final class TrainRlCommand implements Callable<Integer> {
           num("%.3f", s.meanReward()), s.trainedAnswers(), num("%.3f", s.heldOutAccuracy()),
           num("%.2e", s.mismatchMax()), num("%.2e", s.mismatchMean()), num("%.4f", s.loss()), num("%.4f", s.kl()),
           num("%.3f", s.clipFraction()), s.weightVersion(), s.seconds()));
+      if (save != null) {
+        trainer.save(lm.dir(), save);
+        System.out.println("wrote the trained policy to " + save);
+      }
     }
     System.out.println("wrote " + dir.resolve(RlRun.METRICS) + " and " + dir.resolve(RlRun.PLOT));
     return 0;

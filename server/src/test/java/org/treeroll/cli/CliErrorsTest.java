@@ -139,8 +139,15 @@ class CliErrorsTest {
     Path seed = tmp.resolve("cmp/treepo/seed-1");
     CliRun b = CliRun.of("train-rl", "--model", RolloutCommandTest.MODEL, "--config", "treepo-trees", "--steps", "50",
         "--token-budget", "1", "--problems-per-step", "2", "--answers", "4", "--eval-every", "10", "--eval-problems", "4",
-        "--warmup", "2", "--epochs", "2", "--kl", "0.05", "--filter-uniform", "--out", seed.toString());
+        "--warmup", "2", "--epochs", "2", "--kl", "0.05", "--decay", "--filter-uniform", "--out", seed.toString(),
+        "--save", tmp.resolve("policy").toString());
     assertThat(b.code()).as(b.err()).isZero();
+    // The saved policy loads as a model, and a second run will not write over it.
+    CliRun e = CliRun.of("eval", "--model", tmp.resolve("policy").toString(), "--problems", "4");
+    assertThat(e.code()).as(e.err()).isZero();
+    assertThat(e.out()).contains("held-out accuracy");
+    CliRun.of("train-rl", "--model", RolloutCommandTest.MODEL, "--save", tmp.resolve("policy").toString())
+        .assertOneLineError("--save", "already holds weights");
     List<String> budgeted = Files.readAllLines(seed.resolve("metrics.jsonl"));
     assertThat(budgeted).hasSize(2);
     assertThat(budgeted.get(1)).contains("\"step\":1").contains("\"heldout_accuracy\":").contains("\"kl\":");

@@ -6,13 +6,20 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.io.DType;
 import org.treeroll.engine.io.NamedTensor;
+import org.treeroll.engine.io.SafetensorsWriter;
 import org.treeroll.engine.io.UpdateTensor;
 import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.model.ModelConfig;
@@ -20,6 +27,7 @@ import org.treeroll.engine.model.WeightNames;
 import org.treeroll.engine.runtime.DjlRuntime;
 import org.treeroll.engine.train.AdamW;
 import org.treeroll.engine.train.TrainableDecoder;
+import org.treeroll.tree.AtomicFile;
 import org.treeroll.tree.TreeRollException;
 
 /**
@@ -242,6 +250,46 @@ public final class PolicyTrainer implements AutoCloseable {
       out.add(UpdateTensor.f32(t.name(), t.shape(), t.data()));
     }
     return out;
+  }
+
+  /**
+   * Writes the current weights as a model directory: {@code source}'s files (config, tokenizer,
+   * generation settings) copied, the weights as one F32 {@code model.safetensors}. Every file is
+   * written atomically; a directory that already holds weights is refused.
+   */
+  public void save(Path source, Path dir) {
+    refuseExistingWeights(dir);
+    try {
+      Files.createDirectories(dir);
+      AtomicFile.removeStale(dir, List.of("model.safetensors"));
+      try (Stream<Path> files = Files.list(source)) {
+        for (Path f : files.filter(Files::isRegularFile).toList()) {
+          String name = f.getFileName().toString();
+          if (!name.endsWith(".safetensors") && !name.equals("model.safetensors.index.json")) {
+            AtomicFile.removeStale(dir, List.of(name));
+            AtomicFile.write(dir.resolve(name), tmp -> Files.copy(f, tmp, StandardCopyOption.REPLACE_EXISTING));
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new TreeRollException("--save " + dir + ": cannot write: " + e.getMessage(), e);
+    }
+    SafetensorsWriter.write(dir.resolve("model.safetensors"), model.tensors(), DType.F32,
+        Map.of("format", "pt", "treeroll_trained_by", "train-rl"));
+  }
+
+  /** Refuses a {@link #save} target that already holds weights, before a run spends its time. */
+  public static void refuseExistingWeights(Path dir) {
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      if (files.anyMatch(f -> f.getFileName().toString().endsWith(".safetensors"))) {
+        throw new TreeRollException("--save " + dir + ": already holds weights; name a new directory");
+      }
+    } catch (IOException e) {
+      throw new TreeRollException("--save " + dir + ": cannot read: " + e.getMessage(), e);
+    }
   }
 
   private NDArray logProbs(NDManager m, TrainableDecoder decoder, PolicyBatch b) {

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.treeroll.advantage.AdvantageEstimators;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.InferenceSession;
@@ -54,7 +55,7 @@ class PolicyTrainerTest {
   }
 
   @Test
-  void oneStepStartsAtRatioOneAndTheEngineThenSamplesAndScoresTheNewWeights() {
+  void oneStepStartsAtRatioOneAndTheEngineThenSamplesAndScoresTheNewWeights(@TempDir Path saved) {
     try (InferenceSession session = new InferenceSession(model, 64L << 20);
         // lr 1e-4: a first-order step here; at 1e-3 Adam's first step (about lr on every weight)
         // overshoots and lowers the log-probs of positive and negative answers alike.
@@ -103,6 +104,18 @@ class PolicyTrainerTest {
       }
       assertThat(changed).isGreaterThan(1e-3);
       assertThat(diff).isLessThan(1e-4);
+
+      // The saved policy is a model directory that loads with the trained weights.
+      trainer.save(model.dir(), saved);
+      try (LoadedModel reloaded = LoadedModel.open(saved);
+          InferenceSession fresh = new InferenceSession(reloaded, 16L << 20)) {
+        float[] again = fresh.score(List.of(fixed), TEMPERATURE).orTimeout(2, TimeUnit.MINUTES).join().getFirst().logProbs();
+        for (int i = 0; i < again.length; i++) {
+          assertThat((double) Math.abs(again[i] - trainerAfter[i])).isLessThan(1e-4);
+        }
+      }
+      assertThatThrownBy(() -> trainer.save(model.dir(), saved)).isInstanceOf(TreeRollException.class)
+          .hasMessageContaining("already holds weights");
     }
   }
 
