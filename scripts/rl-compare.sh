@@ -14,7 +14,7 @@ CONFIGS=(grpo-independent treepo-trees spo-trees rose-trees)
 # The recipe: 64 problems x 4 answers per step, uniform groups filtered, lr 5e-5 after 5 warm-up
 # steps and down to 5e-6 along a cosine by the budget, held-out accuracy on 512 problems every 10 steps.
 COMMON=(--problems-per-step 64 --answers 4 --filter-uniform --lr 5e-5 --warmup 5 --decay
-  --steps 100000 --token-budget "$BUDGET" --eval-every 10 --eval-problems 512)
+  --token-budget "$BUDGET" --eval-every 10 --eval-problems 512)
 
 "$ROOT/treeroll" --version >/dev/null   # builds once, before the runs start in parallel
 run() { # config seed

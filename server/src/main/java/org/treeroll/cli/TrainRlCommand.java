@@ -38,8 +38,8 @@ final class TrainRlCommand implements Callable<Integer> {
   @Option(names = "--estimator", description = "Advantage estimator spec (default: the preset's)")
   String estimator;
 
-  @Option(names = "--steps", defaultValue = "100", description = "Training steps (default: ${DEFAULT-VALUE})")
-  int steps;
+  @Option(names = "--steps", description = "Training steps at most (default: 100; no limit with --token-budget)")
+  Integer steps;
 
   @Option(names = "--token-budget", defaultValue = "0",
       description = "Stop after the step whose sampled forward tokens reach this many; 0 for none (default: ${DEFAULT-VALUE})")
@@ -133,7 +133,8 @@ final class TrainRlCommand implements Callable<Integer> {
     AdvantageEstimators.create(est); // refuse a bad spec before loading anything
     TreeRolloutConfig rollout = RlPreset.rollout(pol, answers);
     String name = policy == null && estimator == null ? preset.id() : pol + "+" + est;
-    RlConfig c = new RlConfig(name, rollout, est, steps, tokenBudget, problemsPerStep, seed, evalEvery, evalProblems,
+    int maxSteps = steps != null ? steps : tokenBudget > 0 ? Integer.MAX_VALUE : 100;
+    RlConfig c = new RlConfig(name, rollout, est, maxSteps, tokenBudget, problemsPerStep, seed, evalEvery, evalProblems,
         filterUniform, decay, new PolicyTrainer.Settings(lr, warmup, clip, temperature, minibatches, epochs, kl, maxMismatch));
     Path dir = out != null ? out : Home.cache().resolve("train-rl").resolve(name.replace(':', '_'));
     if (System.getProperty("ai.djl.pytorch.num_threads") == null) {
@@ -142,10 +143,11 @@ final class TrainRlCommand implements Callable<Integer> {
     try (LoadedModel lm = LoadedModel.open(model.resolve());
         InferenceSession session = new InferenceSession(lm, 256L << 20);
         PolicyTrainer trainer = new PolicyTrainer(lm.config(), PolicyTrainer.checkpoint(lm), c.trainer())) {
-      System.out.printf(Locale.ROOT, "train-rl %s: policy %s, estimator %s; %d steps%s x %d problems x %d answers%s,"
+      System.out.printf(Locale.ROOT, "train-rl %s: policy %s, estimator %s; %s%s x %d problems x %d answers%s,"
           + " lr %g (warmup %d%s), clip %.2f, %d minibatch(es) x %d epoch(s), kl %g, temperature %.2f, seed %d;"
           + " held-out: %d problems every %d steps%n",
-          name, pol, est, steps, tokenBudget > 0 ? " (or " + tokenBudget + " sampled tokens)" : "", problemsPerStep,
+          name, pol, est, maxSteps == Integer.MAX_VALUE ? "steps" : maxSteps + " steps",
+          tokenBudget > 0 ? " until " + tokenBudget + " sampled tokens" : "", problemsPerStep,
           answers, filterUniform ? " (uniform groups filtered)" : "", lr, warmup, decay ? ", cosine decay" : "", clip, minibatches, epochs, kl,
           temperature, seed, evalProblems, evalEvery);
       System.out.println(" step  sampled_tokens  reward  trained  heldout  mismatch_max  mismatch_mean     loss"

@@ -137,7 +137,7 @@ class CliErrorsTest {
 
     // A token budget ends the run early, measured; --compare reads it as one seed of a configuration.
     Path seed = tmp.resolve("cmp/treepo/seed-1");
-    CliRun b = CliRun.of("train-rl", "--model", RolloutCommandTest.MODEL, "--config", "treepo-trees", "--steps", "50",
+    CliRun b = CliRun.of("train-rl", "--model", RolloutCommandTest.MODEL, "--config", "treepo-trees",
         "--token-budget", "1", "--problems-per-step", "2", "--answers", "4", "--eval-every", "10", "--eval-problems", "4",
         "--warmup", "2", "--epochs", "2", "--kl", "0.05", "--decay", "--filter-uniform", "--out", seed.toString(),
         "--save", tmp.resolve("policy").toString());
