@@ -58,8 +58,9 @@ final class TrainRlCommand implements Callable<Integer> {
       description = "Steps over which the learning rate rises linearly to --lr (default: ${DEFAULT-VALUE})")
   int warmup;
 
-  @Option(names = "--decay", description = "Lower the learning rate along a cosine to a tenth of --lr by the end"
-      + " of the run (its --token-budget, else its --steps)")
+  @Option(names = "--decay", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Lower the learning rate along a cosine to a tenth of --lr by the end of the run (its"
+          + " --token-budget, else its --steps); --no-decay keeps it (default: ${DEFAULT-VALUE})")
   boolean decay;
 
   @Option(names = "--epochs", defaultValue = "1",
