@@ -175,7 +175,7 @@ final class TrainRlCommand implements Callable<Integer> {
   private static void compare(List<Path> dirs, Path dir) {
     List<LearningCurve> curves = dirs.stream().map(LearningCurve::read).toList();
     Path file = dir.resolve("comparison.svg");
-    RlRun.plot(file, curves, curves.size() + " configurations");
+    RlRun.plot(file, curves, curves.size() == 1 ? curves.getFirst().label() : curves.size() + " configurations");
     LearningCurve baseline = curves.getFirst();
     double target = baseline.finalAccuracy();
     System.out.printf(Locale.ROOT, "%-28s %5s %14s %9s %17s %16s %9s%n", "configuration", "seeds", "sampled_tokens",

@@ -55,10 +55,13 @@ public final class AccuracyCurveSvg {
       s.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.1f</text>%n",
           LEFT - 6, y + 4, v));
     }
-    for (int i = 0; i <= 5; i++) {
-      double t = maxTokens * i / 5.0;
+    double tick = tokenTick(maxTokens);
+    for (double t = 0; t <= maxTokens; t += tick) {
+      double x = LEFT + pw * t / maxTokens;
+      s.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\"/>%n",
+          x, TOP + ph, x, TOP + ph + 4));
       s.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>%n",
-          LEFT + pw * i / 5.0, TOP + ph + 18, tokens(t)));
+          x, TOP + ph + 18, tokens(t)));
     }
     s.append(String.format(Locale.ROOT,
         "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">sampled forward tokens (engine computed)</text>%n",
@@ -112,9 +115,20 @@ public final class AccuracyCurveSvg {
     AtomicFile.write(file, tmp -> Files.write(tmp, bytes));
   }
 
+  /** A round step (1, 2 or 5 times a power of ten) giving 4 to 10 ticks up to {@code max}. */
+  static double tokenTick(long max) {
+    double step = Math.pow(10, Math.floor(Math.log10(Math.max(1, max))));
+    for (double f : new double[] {1, 0.5}) {
+      if (max / (step * f) >= 4) {
+        return step * f;
+      }
+    }
+    return step * 0.2;
+  }
+
   private static String tokens(double t) {
     if (t >= 1e6) {
-      return String.format(Locale.ROOT, "%.1fM", t / 1e6);
+      return String.format(Locale.ROOT, t % 1e6 == 0 ? "%.0fM" : "%.1fM", t / 1e6);
     }
     return t >= 1e3 ? String.format(Locale.ROOT, "%.0fk", t / 1e3) : String.format(Locale.ROOT, "%.0f", t);
   }

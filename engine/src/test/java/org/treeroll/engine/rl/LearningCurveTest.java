@@ -68,4 +68,16 @@ class LearningCurveTest {
     assertThatThrownBy(() -> LearningCurve.read(dir.resolve("empty"))).isInstanceOf(TreeRollException.class)
         .hasMessageContaining("empty").hasMessageContaining("neither a run");
   }
+
+  @Test
+  void tokenTicksAreRoundAndFourToTenOfThem() {
+    assertThat(AccuracyCurveSvg.tokenTick(1_005_419)).isEqualTo(200_000);
+    assertThat(AccuracyCurveSvg.tokenTick(3_000_475)).isEqualTo(500_000);
+    assertThat(AccuracyCurveSvg.tokenTick(8_000)).isEqualTo(1_000);
+    assertThat(AccuracyCurveSvg.tokenTick(45_000)).isEqualTo(10_000);
+    assertThat(AccuracyCurveSvg.tokenTick(35_000)).isEqualTo(5_000);
+    String svg = AccuracyCurveSvg.render(List.of(LearningCurve.of("grpo", List.of(List.of(new Point(0, 0, 0.4),
+        new Point(10, 1_005_419, 0.5))))), "t");
+    assertThat(svg).contains(">200k<", ">1M<").doesNotContain(">201k<");
+  }
 }
