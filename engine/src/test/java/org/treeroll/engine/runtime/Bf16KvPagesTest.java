@@ -53,7 +53,7 @@ class Bf16KvPagesTest {
     try (LoadedModel lm = LoadedModel.open(dir)) {
       int fp32Pages;
       try (InferenceSession s = new InferenceSession(lm, budget)) {
-        fp32Pages = s.stats().join().pages();
+        fp32Pages = s.stats().orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().pages();
         assertThat(s.kvDtype()).isEqualTo(KvDtype.F32);
       }
       assertThat(fp32Pages).isEqualTo((int) (budget / (KvStore.bytesPerToken(lm.config(), KvDtype.F32)
@@ -63,8 +63,8 @@ class Bf16KvPagesTest {
         return;
       }
       try (InferenceSession s = new InferenceSession(lm, budget, KvDtype.BF16)) {
-        assertThat(s.stats().join().pages()).isEqualTo(2 * fp32Pages);
-        assertThat(s.kvBytesPerPage() * s.stats().join().pages()).isLessThanOrEqualTo(budget);
+        assertThat(s.stats().orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().pages()).isEqualTo(2 * fp32Pages);
+        assertThat(s.kvBytesPerPage() * s.stats().orTimeout(2, java.util.concurrent.TimeUnit.MINUTES).join().pages()).isLessThanOrEqualTo(budget);
       }
     }
   }
