@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import org.treeroll.branching.TreeRolloutConfig;
 import org.treeroll.engine.LoadedModel;
+import org.treeroll.engine.runtime.Model;
 import org.treeroll.engine.io.DType;
 import org.treeroll.engine.runtime.KvDtype;
 import org.treeroll.engine.runtime.WeightPrecision;
@@ -33,6 +34,7 @@ final class BenchCommand {
   /** Timed steps per batch size at most: the median settles long before. */
   static final int MAX_STEPS = 10_000;
   static final int MAX_CONTEXT = 1 << 20;
+  static final int MAX_ROUNDS = 100;
 
   @Command(name = "decode", mixinStandardHelpOptions = true,
       description = "Decode throughput at several batch sizes against measured memory bandwidth and matmul limits.")
@@ -50,8 +52,14 @@ final class BenchCommand {
     int steps;
 
     @Option(names = "--weights", defaultValue = "both",
-        description = "as-stored (16-bit checkpoints stay 16-bit), fp32 (widened at load), or both, one after the other (default: ${DEFAULT-VALUE})")
+        description = "as-stored (16-bit checkpoints stay 16-bit), fp32 (widened at load), or both, loaded together and"
+            + " taking turns (default: ${DEFAULT-VALUE})")
     String weights;
+
+    @Option(names = "--rounds", defaultValue = "3",
+        description = "Rounds per batch size, the models taking turns with --weights both; each row is the median"
+            + " step over all its rounds (default: ${DEFAULT-VALUE})")
+    int rounds;
 
     @Option(names = "--batch-invariant", defaultValue = "off",
         description = "off, on (batch-invariant decoding: every step in fixed order), or both, one after the other,"
@@ -71,6 +79,7 @@ final class BenchCommand {
         Cli.inRange("--batches", b, 1, Cli.MAX_PARALLEL, "");
       }
       Cli.inRange("--steps", steps, 1, MAX_STEPS, "");
+      Cli.inRange("--rounds", rounds, 1, MAX_ROUNDS, "");
       Cli.positive("--prompt-tokens", promptTokens);
       // The probe streams an array of this size on the heap and another in native memory.
       double maxGb = Math.floor(Runtime.getRuntime().maxMemory() / 2 / 1e7) / 100;
@@ -91,19 +100,19 @@ final class BenchCommand {
       };
       Path dir = model.resolve();
       List<DecodeBenchmark.Row> rows = new ArrayList<>();
-      for (WeightPrecision precision : runs) {
-        // The model first: its context bounds the prompt before the probe allocates gigabytes.
-        double before = SoakCommand.rssMb() * 1048576 / 1e9;
-        try (LoadedModel lm = LoadedModel.open(dir, precision)) {
-          Cli.withinContext("--prompt-tokens + --steps", (long) promptTokens + steps, lm.config(),
-              lm.dir().getFileName().toString());
-          if (rows.isEmpty()) {
+      List<LoadedModel> loaded = new ArrayList<>();
+      try {
+        for (WeightPrecision precision : runs) {
+          // The model first: its context bounds the prompt before the probe allocates gigabytes.
+          double before = SoakCommand.rssMb() * 1048576 / 1e9;
+          LoadedModel lm = LoadedModel.open(dir, precision);
+          loaded.add(lm);
+          if (loaded.size() == 1) {
+            Cli.withinContext("--prompt-tokens + --steps", (long) promptTokens + steps, lm.config(),
+                lm.dir().getFileName().toString());
             System.out.printf("model: %s, %,d parameters, weight files %.2f GB%n", lm.dir().getFileName(),
                 lm.config().parameterCount(), weightFileBytes(dir) / 1e9);
-            System.out.println("machine limits are measured again before each batch size's timed steps");
-          }
-          if (rows.isEmpty()) {
-            // The first model only: later ones share the process with the probe's arrays.
+            // The first model only: later ones share the process with it.
             // LoadedModel.open has collected the load's garbage and trimmed the C heap.
             double after = SoakCommand.settledRssMb() * 1048576 / 1e9;
             double file = weightFileBytes(dir) / 1e9;
@@ -111,14 +120,21 @@ final class BenchCommand {
                     + " files); the load added %.2f GB (%.2fx), tokenizer and PyTorch's libraries included%n",
                 lm.model().weightType(), before, after, after / file, after - before, (after - before) / file);
           }
-          // The probe after the resident memory is read: it holds gigabytes of its own.
-          try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
-            for (KvDtype kv : kvDtypes) {
-              for (boolean invariant : orders) {
-                rows.addAll(DecodeBenchmark.run(lm.model(), kv, batches, promptTokens, steps, 1, invariant, probe::measure));
-              }
+        }
+        System.out.println(rounds + (rounds == 1 ? " round" : " rounds") + " per batch size"
+            + (loaded.size() > 1 ? ", the models taking turns" : "") + "; machine limits are measured before each round's timed steps");
+        // The probe after the resident memory is read: it holds gigabytes of its own.
+        try (MachineLimits.Probe probe = new MachineLimits.Probe(DjlRuntime.device(), (long) (readGb * 1e9))) {
+          List<Model> models = loaded.stream().map(LoadedModel::model).toList();
+          for (KvDtype kv : kvDtypes) {
+            for (boolean invariant : orders) {
+              rows.addAll(DecodeBenchmark.run(models, kv, batches, promptTokens, steps, rounds, 1, invariant, probe::measure));
             }
           }
+        }
+      } finally {
+        for (LoadedModel lm : loaded) {
+          lm.close();
         }
       }
       System.out.println();

@@ -110,6 +110,8 @@ class CliNumbersTest {
     c.add(row(decode, "--prompt-tokens", HUGE, "--prompt-tokens"));
     c.add(row(decode, "--steps", "0", "--steps"));
     c.add(row(decode, "--steps", HUGE, "--steps"));
+    c.add(row(decode, "--rounds", "0", "--rounds"));
+    c.add(row(decode, "--rounds", HUGE, "--rounds"));
     String[] probe = {"bench", "decode", "--model", MODEL};
     c.add(row(probe, "--read-gb", "0", "--read-gb"));
     c.add(row(probe, "--read-gb", "1e9", "--read-gb"));

@@ -54,59 +54,91 @@ public final class DecodeBenchmark {
   }
 
   /**
-   * @param limits measures the machine; called once per batch size, right before its timed steps
+   * Each model's rows, model by model, batch size by batch size. With several models (the same
+   * weights kept two ways) and {@code rounds > 1}, the models take turns, one round each per batch
+   * size, so each sees the machine as the others did: a shared machine's memory bandwidth drifts
+   * by tens of percent within minutes, more than the difference measured. A row's step time is
+   * the median of its steps over all rounds; its limits the median of those measured each round.
+   *
+   * @param limits measures the machine; called once per model, round and batch size, right before
+   *     the timed steps
    */
-  public static List<Row> run(Model model, KvDtype kvDtype, int[] batches, int promptTokens, int steps, long seed,
-      boolean batchInvariant, Supplier<MachineLimits> limits) {
+  public static List<Row> run(List<? extends Model> models, KvDtype kvDtype, int[] batches, int promptTokens, int steps,
+      int rounds, long seed, boolean batchInvariant, Supplier<MachineLimits> limits) {
     Vertx vertx = Vertx.vertx();
     try {
-      return run(vertx, model, kvDtype, batches, promptTokens, steps, seed, batchInvariant, limits);
+      Row[][] rows = new Row[models.size()][batches.length];
+      for (int b = 0; b < batches.length; b++) {
+        List<LongArrayList> nanos = new ArrayList<>();
+        List<List<MachineLimits>> measured = new ArrayList<>();
+        for (int m = 0; m < models.size(); m++) {
+          nanos.add(new LongArrayList());
+          measured.add(new ArrayList<>());
+        }
+        for (int r = 0; r < rounds; r++) {
+          for (int m = 0; m < models.size(); m++) {
+            measured.get(m).add(round(vertx, models.get(m), kvDtype, batches[b], promptTokens, steps, seed,
+                batchInvariant, limits, nanos.get(m)));
+          }
+        }
+        for (int m = 0; m < models.size(); m++) {
+          rows[m][b] = row(models.get(m), kvDtype, batchInvariant, batches[b], promptTokens, steps,
+              nanos.get(m).toLongArray(), MachineLimits.median(measured.get(m)));
+        }
+      }
+      List<Row> out = new ArrayList<>();
+      for (Row[] perModel : rows) {
+        out.addAll(List.of(perModel));
+      }
+      return out;
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().join();
     }
   }
 
-  private static List<Row> run(Vertx vertx, Model model, KvDtype kvDtype, int[] batches, int promptTokens, int steps, long seed,
-      boolean batchInvariant, Supplier<MachineLimits> limits) {
+  /** One round of one batch size: warm-up, the machine's limits, then {@code steps} timed steps added to {@code timed}. */
+  private static MachineLimits round(Vertx vertx, Model model, KvDtype kvDtype, int batch, int promptTokens, int steps,
+      long seed, boolean batchInvariant, Supplier<MachineLimits> limits, LongArrayList timed) {
     ModelConfig cfg = model.config();
-    List<Row> rows = new ArrayList<>();
-    for (int batch : batches) {
-      int perSeq = promptTokens + WARMUP_STEPS + steps + 1;
-      PagePool pool = new PagePool(batch * ((perSeq + 15) / 16 + 1), 16);
-      try (KvStore kv = model.newKvStore(pool, kvDtype);
-          Scheduler engine = Scheduler.start(vertx, model, kv, new int[0], batch * promptTokens, false)) {
-        LongArrayList decodeNanos = new LongArrayList();
-        MachineLimits[] measured = new MachineLimits[1];
-        engine.setStepListener(step -> {
-          if (step.decode()) {
-            decodeNanos.add(step.nanos());
-            if (decodeNanos.size() == WARMUP_STEPS) {
-              measured[0] = limits.get();
-            }
+    int perSeq = promptTokens + WARMUP_STEPS + steps + 1;
+    PagePool pool = new PagePool(batch * ((perSeq + 15) / 16 + 1), 16);
+    try (KvStore kv = model.newKvStore(pool, kvDtype);
+        Scheduler engine = Scheduler.start(vertx, model, kv, new int[0], batch * promptTokens, false)) {
+      LongArrayList decodeNanos = new LongArrayList();
+      MachineLimits[] measured = new MachineLimits[1];
+      engine.setStepListener(step -> {
+        if (step.decode()) {
+          decodeNanos.add(step.nanos());
+          if (decodeNanos.size() == WARMUP_STEPS) {
+            measured[0] = limits.get();
           }
-        });
-        SplittableRandom rng = new SplittableRandom(seed);
-        List<int[]> prompts = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-          prompts.add(rng.ints(promptTokens, 0, cfg.vocabSize()).toArray());
         }
-        SamplingParams p = SamplingParams.defaults().withIgnoreEos(true)
-            .withMaxTokens(WARMUP_STEPS + steps + 1).withSeed(seed).withBatchInvariant(batchInvariant);
-        engine.generate(prompts, p).join();
-        long[] timed = decodeNanos.subList(WARMUP_STEPS, decodeNanos.size()).toLongArray();
-        java.util.Arrays.sort(timed);
-        int timedSteps = timed.length;
-        double msPerStep = timed[timedSteps / 2] / 1e6;
-        int context = promptTokens + WARMUP_STEPS + timedSteps / 2;
-        double weightBytes = (double) model.weightType().bytes() * matmulParams(cfg);
-        double flopsPerToken = 2.0 * matmulParams(cfg)
-            + 4.0 * cfg.numLayers() * cfg.numHeads() * cfg.headDim() * context;
-        double sec = msPerStep / 1e3;
-        rows.add(new Row(model.weightType(), kvDtype, batchInvariant, batch, context, msPerStep, batch / sec, weightBytes / sec / 1e9,
-            flopsPerToken * batch / sec / 1e9, measured[0]));
+      });
+      SplittableRandom rng = new SplittableRandom(seed);
+      List<int[]> prompts = new ArrayList<>();
+      for (int b = 0; b < batch; b++) {
+        prompts.add(rng.ints(promptTokens, 0, cfg.vocabSize()).toArray());
       }
+      SamplingParams p = SamplingParams.defaults().withIgnoreEos(true)
+          .withMaxTokens(WARMUP_STEPS + steps + 1).withSeed(seed).withBatchInvariant(batchInvariant);
+      engine.generate(prompts, p).join();
+      timed.addAll(decodeNanos.subList(WARMUP_STEPS, decodeNanos.size()));
+      return measured[0];
     }
-    return rows;
+  }
+
+  private static Row row(Model model, KvDtype kvDtype, boolean batchInvariant, int batch, int promptTokens, int steps,
+      long[] timed, MachineLimits limits) {
+    ModelConfig cfg = model.config();
+    java.util.Arrays.sort(timed);
+    double msPerStep = timed[timed.length / 2] / 1e6;
+    int context = promptTokens + WARMUP_STEPS + steps / 2;
+    double weightBytes = (double) model.weightType().bytes() * matmulParams(cfg);
+    double flopsPerToken = 2.0 * matmulParams(cfg)
+        + 4.0 * cfg.numLayers() * cfg.numHeads() * cfg.headDim() * context;
+    double sec = msPerStep / 1e3;
+    return new Row(model.weightType(), kvDtype, batchInvariant, batch, context, msPerStep, batch / sec,
+        weightBytes / sec / 1e9, flopsPerToken * batch / sec / 1e9, limits);
   }
 
   /** Weights a decode step multiplies: everything but an untied input embedding. */

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.ToDoubleFunction;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -17,6 +18,17 @@ import java.util.concurrent.Future;
  * throughput through DJL, each the median of five passes.
  */
 public record MachineLimits(double javaReadGBs, double torchReadGBs, double matmulGflops) {
+
+  /** Each ceiling's median over {@code measured} (not empty), field by field. */
+  public static MachineLimits median(List<MachineLimits> measured) {
+    return new MachineLimits(median(measured, MachineLimits::javaReadGBs), median(measured, MachineLimits::torchReadGBs),
+        median(measured, MachineLimits::matmulGflops));
+  }
+
+  private static double median(List<MachineLimits> measured, ToDoubleFunction<MachineLimits> field) {
+    double[] v = measured.stream().mapToDouble(field).sorted().toArray();
+    return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  }
 
   /** The memory read ceiling: the better streaming read. */
   public double memoryGBs() {
