@@ -523,6 +523,26 @@ final class HalfKernels {
     return s;
   }
 
+  /** {@link VectorKernels#scores} over BF16 KV rows ({@link #dotBf16}). */
+  static void scoresBf16(MemorySegment kv, long[] rows, int len, long offset, float[] q, int q0, int hd, int group,
+      float scale, float[] scores, int stride, float[] lanes) {
+    for (int l = 0; l < len; l++) {
+      for (int g = 0; g < group; g++) {
+        scores[g * stride + l] = dotBf16(kv, rows[l] + offset, q, q0 + g * hd, hd, lanes) * scale;
+      }
+    }
+  }
+
+  /** {@link VectorKernels#mix} over BF16 KV rows ({@link #axpyBf16}). */
+  static void mixBf16(MemorySegment kv, long[] rows, int len, long offset, float[] p, int stride, int group, float[] y,
+      int yo, int hd) {
+    for (int l = 0; l < len; l++) {
+      for (int g = 0; g < group; g++) {
+        axpyBf16(p[g * stride + l], kv, rows[l] + offset, y, yo + g * hd, hd);
+      }
+    }
+  }
+
   /** {@link VectorKernels#axpy} over BF16 elements from byte {@code base} (a KV page's values), widened in registers. */
   static void axpyBf16(float a, MemorySegment w, long base, float[] y, int yo, int n) {
     int i = 0;

@@ -177,18 +177,29 @@ final class VectorForward implements JavaForward {
       }
     }
 
-    /** {@code sum_i row[k + i] * x[xo + i]}; {@code lanes} see {@link VectorKernels#dot}. */
-    float dot(int slot, int k, float[] x, int xo, int n, float[] lanes) {
-      return bf16 ? HalfKernels.dotBf16(memory, at(slot, k), x, xo, n, lanes)
-          : VectorKernels.dot(memory, at(slot, k), x, xo, n, lanes);
+    /**
+     * {@code scores[g * stride + l] = scale * (row l's elements [k, k + hd) . q[q0 + g * hd ..])}
+     * for the {@code group} query heads over {@code len} rows starting at bytes {@code rows[l]}.
+     * Loops of their own per KV type: inside attention's larger loop C2 stopped intrinsifying the
+     * vector operations, which then ran through the Vector API's Java fallback (PrintInlining).
+     */
+    void scores(long[] rows, int len, int k, float[] q, int q0, int hd, int group, float scale, float[] scores,
+        int stride, float[] lanes) {
+      long offset = (bf16 ? 2L : 4L) * k;
+      if (bf16) {
+        HalfKernels.scoresBf16(memory, rows, len, offset, q, q0, hd, group, scale, scores, stride, lanes);
+      } else {
+        VectorKernels.scores(memory, rows, len, offset, q, q0, hd, group, scale, scores, stride, lanes);
+      }
     }
 
-    /** {@code y[yo + i] += a * row[k + i]}. */
-    void axpy(float a, int slot, int k, float[] y, int yo, int n) {
+    /** {@code y[yo + g * hd + i] += p[g * stride + l] * (row l's element k + i)}, rows as in {@link #scores}. */
+    void mix(long[] rows, int len, int k, float[] p, int stride, int group, float[] y, int yo, int hd) {
+      long offset = (bf16 ? 2L : 4L) * k;
       if (bf16) {
-        HalfKernels.axpyBf16(a, memory, at(slot, k), y, yo, n);
+        HalfKernels.mixBf16(memory, rows, len, offset, p, stride, group, y, yo, hd);
       } else {
-        VectorKernels.axpy(a, memory, at(slot, k), y, yo, n);
+        VectorKernels.mix(memory, rows, len, offset, p, stride, group, y, yo, hd);
       }
     }
   }
@@ -274,26 +285,25 @@ final class VectorForward implements JavaForward {
     int units = n * kvHeads;
     VectorKernels.Range body = (from, to) -> {
       float[] scores = new float[group * longest];
-      float[] max = new float[group];
+      long[] rows = new long[longest];
       float[] lanes = fixedOrder ? new float[VectorKernels.lanes()] : null;
       for (int u = from; u < to; u++) {
         int t = u / kvHeads;
         int kvHead = u % kvHeads;
         int len = pos[t] + 1;
         int q0 = t * qkvWidth + kvHead * group * hd;
-        java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
         for (int l = 0; l < len; l++) {
-          int slot = tableOf[t].slot(l);
-          for (int g = 0; g < group; g++) {
-            float s = cache.dot(slot, kvHead * hd, qkv, q0 + g * hd, hd, lanes) * scale;
-            scores[g * longest + l] = s;
-            max[g] = Math.max(max[g], s);
-          }
+          rows[l] = cache.at(tableOf[t].slot(l), 0);
         }
+        cache.scores(rows, len, kvHead * hd, qkv, q0, hd, group, scale, scores, longest, lanes);
         for (int g = 0; g < group; g++) {
+          float max = Float.NEGATIVE_INFINITY;
+          for (int l = 0; l < len; l++) {
+            max = Math.max(max, scores[g * longest + l]);
+          }
           double sum = 0;
           for (int l = 0; l < len; l++) {
-            float e = (float) Math.exp(scores[g * longest + l] - max[g]);
+            float e = (float) Math.exp(scores[g * longest + l] - max);
             scores[g * longest + l] = e;
             sum += e;
           }
@@ -302,13 +312,7 @@ final class VectorForward implements JavaForward {
             scores[g * longest + l] *= inv;
           }
         }
-        int out0 = (t * heads + kvHead * group) * hd;
-        for (int l = 0; l < len; l++) {
-          int slot = tableOf[t].slot(l);
-          for (int g = 0; g < group; g++) {
-            cache.axpy(scores[g * longest + l], slot, kvw + kvHead * hd, attn, out0 + g * hd, hd);
-          }
-        }
+        cache.mix(rows, len, kvw + kvHead * hd, scores, longest, group, attn, (t * heads + kvHead * group) * hd, hd);
       }
     };
     // Work per unit grows with the context: split it over cores once it is worth it.

@@ -368,6 +368,29 @@ final class VectorKernels {
     return s;
   }
 
+  /**
+   * Attention scores over fp32 KV rows: {@code scores[g * stride + l] = dot(row l + offset, query g) * scale}
+   * ({@link #dot}, so in its order), rows at bytes {@code rows[l]}, queries {@code hd} floats apart from {@code q0}.
+   */
+  static void scores(MemorySegment kv, long[] rows, int len, long offset, float[] q, int q0, int hd, int group,
+      float scale, float[] scores, int stride, float[] lanes) {
+    for (int l = 0; l < len; l++) {
+      for (int g = 0; g < group; g++) {
+        scores[g * stride + l] = dot(kv, rows[l] + offset, q, q0 + g * hd, hd, lanes) * scale;
+      }
+    }
+  }
+
+  /** Attention's weighted sum over fp32 KV rows: {@code y[yo + g * hd ..] += p[g * stride + l] * (row l + offset)}, row by row. */
+  static void mix(MemorySegment kv, long[] rows, int len, long offset, float[] p, int stride, int group, float[] y,
+      int yo, int hd) {
+    for (int l = 0; l < len; l++) {
+      for (int g = 0; g < group; g++) {
+        axpy(p[g * stride + l], kv, rows[l] + offset, y, yo + g * hd, hd);
+      }
+    }
+  }
+
   /** {@code y[yo..] += a * w[base/4 ..]} over {@code n} floats. */
   static void axpy(float a, MemorySegment w, long base, float[] y, int yo, int n) {
     int i = 0;
@@ -492,8 +515,12 @@ final class VectorKernels {
         matmul(w, in, out, x, rows, y, false);
       }
       siluMul(gateUp, out, 2, y, false);
-      axpy(dot(w, 0, x, 0, in, null), w, 0, y, 0, in);
-      HalfKernels.axpyBf16(HalfKernels.dotBf16(w, 0, x, 0, in, null), w, 0, y, 0, in); // BF16 KV pages
+      // Attention over two KV rows of 32 elements, two query heads; fp32 and BF16 pages.
+      long[] kvRows = {0, 4L * in};
+      scores(w, kvRows, 2, 0, x, 0, 32, 2, 1f, y, 2, null);
+      mix(w, kvRows, 2, 0, y, 2, 2, x, 0, 32);
+      HalfKernels.scoresBf16(w, kvRows, 2, 0, x, 0, 32, 2, 1f, y, 2, null);
+      HalfKernels.mixBf16(w, kvRows, 2, 0, y, 2, 2, x, 0, 32);
       if (warmHalf != null) {
         // The model's type only: C2 then leaves the other type's branches out of the kernels.
         for (int rows : new int[] {1, 9}) {
