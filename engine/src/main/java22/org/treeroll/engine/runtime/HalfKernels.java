@@ -9,6 +9,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -39,6 +40,10 @@ final class HalfKernels {
   private static final int TILE_ROWS = S.vectorBitSize() >= 512 ? 8 : 4;
   private static final int K_BLOCK = 512;
   private static final float F16_SCALE = 0x1p112f;
+  /** Lane sources, over the even half then the odd half of a paired block, of its first {@code L} columns. */
+  private static final VectorShuffle<Float> LOW_HALVES = interleave(0);
+  /** As {@link #LOW_HALVES}, of the block's last {@code L} columns. */
+  private static final VectorShuffle<Float> HIGH_HALVES = interleave(L / 2);
 
   private HalfKernels() {}
 
@@ -53,6 +58,15 @@ final class HalfKernels {
     } else {
       tiled(w, f16, in, out, x, rows, y);
     }
+  }
+
+  /** Column {@code 2 (first + k) + parity} is lane {@code first + k} of the even ({@code parity} 0) or odd half. */
+  private static VectorShuffle<Float> interleave(int first) {
+    int[] sources = new int[L];
+    for (int lane = 0; lane < L; lane++) {
+      sources[lane] = first + lane / 2 + (lane % 2) * L;
+    }
+    return VectorShuffle.fromArray(S, sources, 0);
   }
 
   /** Element {@code i} of a 16-bit array, widened. */
@@ -264,13 +278,32 @@ final class HalfKernels {
       }
     });
     int paired = out / (2 * L) * (2 * L);
-    for (int j = 0; j < out; j++) {
-      int at = j < paired ? j - j % (2 * L) + (j % 2) * L + (j % (2 * L)) / 2 : j;
-      float sum = partials[0][at];
+    unpair(partials, paired, y);
+    for (int j = paired; j < out; j++) {
+      float sum = partials[0][j];
       for (int p = 1; p < parts; p++) {
-        sum += partials[p][at];
+        sum += partials[p][j];
       }
       y[j] = sum;
+    }
+  }
+
+  /**
+   * {@code y[0, paired)} from the partials' paired blocks: each column's partials added in order,
+   * as the scalar sum of the columns past them, then each block's even and odd halves interleaved
+   * by a two-vector rearrange per output vector. In vectors, since the LM head's 151,936 columns
+   * summed one by one took a visible share of a batch-1 step while the other threads waited.
+   */
+  private static void unpair(float[][] partials, int paired, float[] y) {
+    for (int j = 0; j < paired; j += 2 * L) {
+      FloatVector e = FloatVector.fromArray(S, partials[0], j);
+      FloatVector o = FloatVector.fromArray(S, partials[0], j + L);
+      for (int p = 1; p < partials.length; p++) {
+        e = e.add(FloatVector.fromArray(S, partials[p], j));
+        o = o.add(FloatVector.fromArray(S, partials[p], j + L));
+      }
+      e.rearrange(LOW_HALVES, o).intoArray(y, j);
+      e.rearrange(HIGH_HALVES, o).intoArray(y, j + L);
     }
   }
 

@@ -58,8 +58,18 @@ class HalfKernelsTest {
         .map(t -> Arguments.of(t, a.get()[0], a.get()[1], a.get()[2])));
   }
 
+  /**
+   * One row with inputs enough for a partial per thread (up to 16): outputs without a block of
+   * {@code 2L} (AVX-512's 32) columns, in whole blocks, and with a one- or many-column tail past
+   * them, so the vector unpermute and the columns past it both meet several partials.
+   */
+  static Stream<Arguments> oneRowShapes() {
+    return Stream.of(200, 1030).flatMap(in -> Stream.of(20, 192, 193, 223)
+        .flatMap(out -> Stream.of(DType.BF16, DType.F16).map(t -> Arguments.of(t, in, out, 1))));
+  }
+
   @ParameterizedTest(name = "{0} in={1} out={2} rows={3}")
-  @MethodSource("shapes")
+  @MethodSource({"shapes", "oneRowShapes"})
   void sixteenBitProductEqualsFp32ProductOfTheWidenedWeights(DType type, int in, int out, int rows) {
     SplittableRandom random = new SplittableRandom(17L * in + out + rows);
     Weights w = Weights.random(type, in * out, random);
