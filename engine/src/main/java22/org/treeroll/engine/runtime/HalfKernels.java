@@ -566,25 +566,39 @@ final class HalfKernels {
     }
   }
 
-  /** {@link VectorKernels#mix} over BF16 KV rows ({@link #axpyBf16}). */
+  /** {@link VectorKernels#mix} over BF16 KV rows, widened in registers (as {@link #axpyBf16} row by row). */
   static void mixBf16(MemorySegment kv, long[] rows, int len, long offset, float[] p, int stride, int group, float[] y,
       int yo, int hd) {
-    for (int l = 0; l < len; l++) {
-      for (int g = 0; g < group; g++) {
-        axpyBf16(p[g * stride + l], kv, rows[l] + offset, y, yo + g * hd, hd);
+    for (int g = 0; g < group; g++) {
+      int pg = g * stride;
+      int yg = yo + g * hd;
+      int i = 0;
+      for (; i + 2 * L <= hd; i += 2 * L) {
+        FloatVector a0 = FloatVector.fromArray(S, y, yg + i);
+        FloatVector a1 = FloatVector.fromArray(S, y, yg + i + L);
+        for (int l = 0; l < len; l++) {
+          long at = rows[l] + offset + 2L * i;
+          FloatVector w = FloatVector.broadcast(S, p[pg + l]);
+          a0 = load(kv, at, false).fma(w, a0);
+          a1 = load(kv, at + 2L * L, false).fma(w, a1);
+        }
+        a0.intoArray(y, yg + i);
+        a1.intoArray(y, yg + i + L);
       }
-    }
-  }
-
-  /** {@link VectorKernels#axpy} over BF16 elements from byte {@code base} (a KV page's values), widened in registers. */
-  static void axpyBf16(float a, MemorySegment w, long base, float[] y, int yo, int n) {
-    int i = 0;
-    for (; i + L <= n; i += L) {
-      load(w, base + 2L * i, false).fma(FloatVector.broadcast(S, a), FloatVector.fromArray(S, y, yo + i))
-          .intoArray(y, yo + i);
-    }
-    for (; i < n; i++) {
-      y[yo + i] += a * bf16(w, base + 2L * i);
+      for (; i + L <= hd; i += L) {
+        FloatVector a = FloatVector.fromArray(S, y, yg + i);
+        for (int l = 0; l < len; l++) {
+          a = load(kv, rows[l] + offset + 2L * i, false).fma(FloatVector.broadcast(S, p[pg + l]), a);
+        }
+        a.intoArray(y, yg + i);
+      }
+      for (; i < hd; i++) {
+        float a = y[yg + i];
+        for (int l = 0; l < len; l++) {
+          a += p[pg + l] * bf16(kv, rows[l] + offset + 2L * i);
+        }
+        y[yg + i] = a;
+      }
     }
   }
 

@@ -381,12 +381,49 @@ final class VectorKernels {
     }
   }
 
-  /** Attention's weighted sum over fp32 KV rows: {@code y[yo + g * hd ..] += p[g * stride + l] * (row l + offset)}, row by row. */
+  /**
+   * Attention's weighted sum over fp32 KV rows: {@code y[yo + g * hd + i] += p[g * stride + l] * (row l + offset)[i]},
+   * each element's fused multiply-adds in row order, as {@link #axpy} row by row would do them. The
+   * partial sums stay in registers over all rows: updating {@code y} in memory row after row made
+   * each step wait for the last one's store.
+   */
   static void mix(MemorySegment kv, long[] rows, int len, long offset, float[] p, int stride, int group, float[] y,
       int yo, int hd) {
-    for (int l = 0; l < len; l++) {
-      for (int g = 0; g < group; g++) {
-        axpy(p[g * stride + l], kv, rows[l] + offset, y, yo + g * hd, hd);
+    for (int g = 0; g < group; g++) {
+      int pg = g * stride;
+      int yg = yo + g * hd;
+      int i = 0;
+      for (; i + 4 * L <= hd; i += 4 * L) {
+        FloatVector a0 = FloatVector.fromArray(S, y, yg + i);
+        FloatVector a1 = FloatVector.fromArray(S, y, yg + i + L);
+        FloatVector a2 = FloatVector.fromArray(S, y, yg + i + 2 * L);
+        FloatVector a3 = FloatVector.fromArray(S, y, yg + i + 3 * L);
+        for (int l = 0; l < len; l++) {
+          long at = rows[l] + offset + 4L * i;
+          FloatVector w = FloatVector.broadcast(S, p[pg + l]);
+          a0 = FloatVector.fromMemorySegment(S, kv, at, ORDER).fma(w, a0);
+          a1 = FloatVector.fromMemorySegment(S, kv, at + 4L * L, ORDER).fma(w, a1);
+          a2 = FloatVector.fromMemorySegment(S, kv, at + 8L * L, ORDER).fma(w, a2);
+          a3 = FloatVector.fromMemorySegment(S, kv, at + 12L * L, ORDER).fma(w, a3);
+        }
+        a0.intoArray(y, yg + i);
+        a1.intoArray(y, yg + i + L);
+        a2.intoArray(y, yg + i + 2 * L);
+        a3.intoArray(y, yg + i + 3 * L);
+      }
+      for (; i + L <= hd; i += L) {
+        FloatVector a = FloatVector.fromArray(S, y, yg + i);
+        for (int l = 0; l < len; l++) {
+          a = FloatVector.fromMemorySegment(S, kv, rows[l] + offset + 4L * i, ORDER).fma(FloatVector.broadcast(S, p[pg + l]), a);
+        }
+        a.intoArray(y, yg + i);
+      }
+      for (; i < hd; i++) {
+        float a = y[yg + i];
+        for (int l = 0; l < len; l++) {
+          a += p[pg + l] * kv.get(ValueLayout.JAVA_FLOAT_UNALIGNED, rows[l] + offset + 4L * i);
+        }
+        y[yg + i] = a;
       }
     }
   }
@@ -523,9 +560,10 @@ final class VectorKernels {
       HalfKernels.mixBf16(w, kvRows, 2, 0, y, 2, 2, x, 0, 32);
       if (warmHalf != null) {
         // The model's type only: C2 then leaves the other type's branches out of the kernels.
-        for (int rows : new int[] {1, 9}) {
-          HalfKernels.matmul(w, warmHalf == DType.F16, in, out, x, rows, y, false);
-        }
+        // One row over twice the columns (the same bytes at 16 bits): enough column blocks per
+        // call that C2, not C1, has compiled the one-row kernel's reduction when warm-up ends.
+        HalfKernels.matmul(w, warmHalf == DType.F16, in, 2 * out, x, 1, y, false);
+        HalfKernels.matmul(w, warmHalf == DType.F16, in, out, x, 9, y, false);
       }
     }
   }

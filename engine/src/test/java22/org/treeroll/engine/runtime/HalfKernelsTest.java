@@ -134,17 +134,22 @@ class HalfKernelsTest {
   }
 
   /**
-   * BF16 KV pages: attention's dot product (scores) and axpy (values) over BF16 keys and values
-   * against the fp32 kernels over the same values widened, from an unaligned element offset as a
-   * head inside a slot's row is. In fixed order and for axpy the results are bitwise equal; the
-   * default dot adds its lanes as C2 chooses, so there they agree within float rounding.
+   * BF16 KV pages: attention's dot product (scores) and weighted sum of values over BF16 keys and
+   * values against the fp32 kernels over the same values widened, from an unaligned element offset
+   * as a head inside a slot's row is. In fixed order and for the weighted sum the results are
+   * bitwise equal; the default dot adds its lanes as C2 chooses, so there they agree within float
+   * rounding. The weighted sum also equals {@link VectorKernels#axpy} applied row after row: the
+   * same fused multiply-adds in the same order, only kept in registers.
    */
   @ParameterizedTest(name = "n={0}")
   @MethodSource("attentionLengths")
   void bf16AttentionKernelsEqualFp32KernelsOnTheWidenedValues(int n) {
     SplittableRandom random = new SplittableRandom(31L * n);
     int offset = 3;
-    Weights w = Weights.random(DType.BF16, offset + n, random);
+    int rowLen = offset + n + 1;
+    int len = 3;
+    int group = 2;
+    Weights w = Weights.random(DType.BF16, len * rowLen, random);
     float[] q = inputs(random, n + 2);
     float[] lanes = new float[VectorKernels.lanes()];
     float fixedWide = VectorKernels.dot(w.wide(), 4L * offset, q, 2, n, lanes);
@@ -156,10 +161,26 @@ class HalfKernelsTest {
     }
     assertThat((double) HalfKernels.dotBf16(w.half(), 2L * offset, q, 2, n, null))
         .isCloseTo(VectorKernels.dot(w.wide(), 4L * offset, q, 2, n, null), org.assertj.core.data.Offset.offset(1e-6 * magnitude + 1e-30));
-    float[] yWide = inputs(new SplittableRandom(n), n + 1);
+
+    long[] wideRows = new long[len];
+    long[] halfRows = new long[len];
+    for (int l = 0; l < len; l++) {
+      wideRows[l] = 4L * l * rowLen;
+      halfRows[l] = 2L * l * rowLen;
+    }
+    int stride = len + 2;
+    float[] p = inputs(random, group * stride);
+    float[] yWide = inputs(new SplittableRandom(n), 1 + group * n);
     float[] yHalf = yWide.clone();
-    VectorKernels.axpy(0.37f, w.wide(), 4L * offset, yWide, 1, n);
-    HalfKernels.axpyBf16(0.37f, w.half(), 2L * offset, yHalf, 1, n);
-    assertThat(yHalf).containsExactly(yWide);
+    float[] yRows = yWide.clone();
+    VectorKernels.mix(w.wide(), wideRows, len, 4L * offset, p, stride, group, yWide, 1, n);
+    HalfKernels.mixBf16(w.half(), halfRows, len, 2L * offset, p, stride, group, yHalf, 1, n);
+    for (int l = 0; l < len; l++) {
+      for (int g = 0; g < group; g++) {
+        VectorKernels.axpy(p[g * stride + l], w.wide(), wideRows[l] + 4L * offset, yRows, 1 + g * n, n);
+      }
+    }
+    assertThat(yHalf).as("BF16 against fp32").containsExactly(yWide);
+    assertThat(yWide).as("in registers against row by row").containsExactly(yRows);
   }
 }
