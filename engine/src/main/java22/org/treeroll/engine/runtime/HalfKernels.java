@@ -1,5 +1,6 @@
 package org.treeroll.engine.runtime;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -16,9 +17,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link VectorKernels}' matrix products over weights stored in 16 bits (BF16 or F16), {@code [in,
  * out]}, widened to fp32 in registers and accumulated in fp32 in the fp32 kernels' order, so the
  * products equal those of the fp32 kernels on the widened weights bit for bit (BF16 and F16 both
- * widen exactly). The same two kernels: register tiles for many rows, which load half-width
- * vectors and widen them; and, for one row, streams of eight (BF16) or four (F16) weight rows,
- * read as 32-bit pairs of weights and split into even and odd columns (see {@link #rowSums}).
+ * widen exactly). The same two kernels: for many rows, the fp32 kernels' register tiles over
+ * each block of a column panel widened once into a per-thread scratch (see {@link #panel}); for
+ * one row, streams of eight (BF16) or four (F16) weight rows, read as 32-bit pairs of weights and
+ * split into even and odd columns (see {@link #rowSums}).
  *
  * <p>Widening: BF16 is the top half of an fp32, so a 16-bit value shifted left by 16 is the
  * float. F16's magnitude bits shifted left by 13 are the float scaled by 2^-112 (the exponent
@@ -37,9 +39,11 @@ final class HalfKernels {
       VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-  private static final int TILE_ROWS = S.vectorBitSize() >= 512 ? 8 : 4;
   private static final int K_BLOCK = 512;
   private static final float F16_SCALE = 0x1p112f;
+  /** Per thread: one block of a panel's weights, widened ({@link #panel}). */
+  private static final ThreadLocal<MemorySegment> SCRATCH =
+      ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(4L * K_BLOCK * 3 * L, 64));
   /** Lane sources, over the even half then the odd half of a paired block, of its first {@code L} columns. */
   private static final VectorShuffle<Float> LOW_HALVES = interleave(0);
   /** As {@link #LOW_HALVES}, of the block's last {@code L} columns. */
@@ -118,135 +122,31 @@ final class HalfKernels {
     });
   }
 
+  /**
+   * Output columns {@code [j, j + 3L)} of every row: each block of {@code K_BLOCK} inputs widened
+   * once into this thread's fp32 scratch, then {@link VectorKernels}' tiles over it. Widening in
+   * the tiles cost every row tile the conversions again and made batch 64 ~5% slower than fp32.
+   */
   private static void panel(MemorySegment w, boolean f16, int in, int out, float[] x, int rows, int j, float[] y) {
+    int width = 3 * L;
+    MemorySegment block = SCRATCH.get();
     for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
       int k1 = Math.min(in, k0 + K_BLOCK);
-      boolean add = k0 > 0;
-      int i = 0;
-      if (TILE_ROWS == 8) {
-        for (; i + 8 <= rows; i += 8) {
-          tile8x3(w, f16, in, out, x, i, j, k0, k1, add, y);
-        }
-      }
-      for (; i + 4 <= rows; i += 4) {
-        tile4x3(w, f16, in, out, x, i, j, k0, k1, add, y);
-      }
-      for (; i < rows; i++) {
-        tile1x3(w, f16, in, out, x, i, j, k0, k1, add, y);
-      }
+      widenBlock(w, f16, out, j, k0, k1, block);
+      VectorKernels.panelTiles(block, 0, 4L * width, x, in, rows, k0, k1, k0 > 0, y, out, j);
     }
   }
 
-  private static void tile8x3(MemorySegment w, boolean f16, int in, int out, float[] x, int i, int j, int k0,
-      int k1, boolean add, float[] y) {
-    FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
-    FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-    FloatVector c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
-    FloatVector c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
-    int x0 = i * in;
-    long stride = 2L * out;
-    long at = 2L * ((long) k0 * out + j);
-    for (int k = k0; k < k1; k++, at += stride) {
-      FloatVector b0 = load(w, at, f16);
-      FloatVector b1 = load(w, at + 2L * L, f16);
-      FloatVector b2 = load(w, at + 4L * L, f16);
-      int xk = x0 + k;
-      FloatVector a = FloatVector.broadcast(S, x[xk]);
-      c00 = b0.fma(a, c00); c01 = b1.fma(a, c01); c02 = b2.fma(a, c02);
-      a = FloatVector.broadcast(S, x[xk + in]);
-      c10 = b0.fma(a, c10); c11 = b1.fma(a, c11); c12 = b2.fma(a, c12);
-      a = FloatVector.broadcast(S, x[xk + 2 * in]);
-      c20 = b0.fma(a, c20); c21 = b1.fma(a, c21); c22 = b2.fma(a, c22);
-      a = FloatVector.broadcast(S, x[xk + 3 * in]);
-      c30 = b0.fma(a, c30); c31 = b1.fma(a, c31); c32 = b2.fma(a, c32);
-      a = FloatVector.broadcast(S, x[xk + 4 * in]);
-      c40 = b0.fma(a, c40); c41 = b1.fma(a, c41); c42 = b2.fma(a, c42);
-      a = FloatVector.broadcast(S, x[xk + 5 * in]);
-      c50 = b0.fma(a, c50); c51 = b1.fma(a, c51); c52 = b2.fma(a, c52);
-      a = FloatVector.broadcast(S, x[xk + 6 * in]);
-      c60 = b0.fma(a, c60); c61 = b1.fma(a, c61); c62 = b2.fma(a, c62);
-      a = FloatVector.broadcast(S, x[xk + 7 * in]);
-      c70 = b0.fma(a, c70); c71 = b1.fma(a, c71); c72 = b2.fma(a, c72);
+  /** Rows {@code [k0, k1)}, columns {@code [j, j + 3L)} of {@code W}, widened into {@code block} row after row. */
+  private static void widenBlock(MemorySegment w, boolean f16, int out, int j, int k0, int k1, MemorySegment block) {
+    long to = 0;
+    for (int k = k0; k < k1; k++) {
+      long at = 2L * ((long) k * out + j);
+      load(w, at, f16).intoMemorySegment(block, to, ORDER);
+      load(w, at + 2L * L, f16).intoMemorySegment(block, to + 4L * L, ORDER);
+      load(w, at + 4L * L, f16).intoMemorySegment(block, to + 8L * L, ORDER);
+      to += 12L * L;
     }
-    int y0 = i * out + j;
-    (add ? c00.add(FloatVector.fromArray(S, y, y0)) : c00).intoArray(y, y0);
-    (add ? c01.add(FloatVector.fromArray(S, y, y0 + L)) : c01).intoArray(y, y0 + L);
-    (add ? c02.add(FloatVector.fromArray(S, y, y0 + 2 * L)) : c02).intoArray(y, y0 + 2 * L);
-    (add ? c10.add(FloatVector.fromArray(S, y, y0 + out)) : c10).intoArray(y, y0 + out);
-    (add ? c11.add(FloatVector.fromArray(S, y, y0 + out + L)) : c11).intoArray(y, y0 + out + L);
-    (add ? c12.add(FloatVector.fromArray(S, y, y0 + out + 2 * L)) : c12).intoArray(y, y0 + out + 2 * L);
-    (add ? c20.add(FloatVector.fromArray(S, y, y0 + 2 * out)) : c20).intoArray(y, y0 + 2 * out);
-    (add ? c21.add(FloatVector.fromArray(S, y, y0 + 2 * out + L)) : c21).intoArray(y, y0 + 2 * out + L);
-    (add ? c22.add(FloatVector.fromArray(S, y, y0 + 2 * out + 2 * L)) : c22).intoArray(y, y0 + 2 * out + 2 * L);
-    (add ? c30.add(FloatVector.fromArray(S, y, y0 + 3 * out)) : c30).intoArray(y, y0 + 3 * out);
-    (add ? c31.add(FloatVector.fromArray(S, y, y0 + 3 * out + L)) : c31).intoArray(y, y0 + 3 * out + L);
-    (add ? c32.add(FloatVector.fromArray(S, y, y0 + 3 * out + 2 * L)) : c32).intoArray(y, y0 + 3 * out + 2 * L);
-    (add ? c40.add(FloatVector.fromArray(S, y, y0 + 4 * out)) : c40).intoArray(y, y0 + 4 * out);
-    (add ? c41.add(FloatVector.fromArray(S, y, y0 + 4 * out + L)) : c41).intoArray(y, y0 + 4 * out + L);
-    (add ? c42.add(FloatVector.fromArray(S, y, y0 + 4 * out + 2 * L)) : c42).intoArray(y, y0 + 4 * out + 2 * L);
-    (add ? c50.add(FloatVector.fromArray(S, y, y0 + 5 * out)) : c50).intoArray(y, y0 + 5 * out);
-    (add ? c51.add(FloatVector.fromArray(S, y, y0 + 5 * out + L)) : c51).intoArray(y, y0 + 5 * out + L);
-    (add ? c52.add(FloatVector.fromArray(S, y, y0 + 5 * out + 2 * L)) : c52).intoArray(y, y0 + 5 * out + 2 * L);
-    (add ? c60.add(FloatVector.fromArray(S, y, y0 + 6 * out)) : c60).intoArray(y, y0 + 6 * out);
-    (add ? c61.add(FloatVector.fromArray(S, y, y0 + 6 * out + L)) : c61).intoArray(y, y0 + 6 * out + L);
-    (add ? c62.add(FloatVector.fromArray(S, y, y0 + 6 * out + 2 * L)) : c62).intoArray(y, y0 + 6 * out + 2 * L);
-    (add ? c70.add(FloatVector.fromArray(S, y, y0 + 7 * out)) : c70).intoArray(y, y0 + 7 * out);
-    (add ? c71.add(FloatVector.fromArray(S, y, y0 + 7 * out + L)) : c71).intoArray(y, y0 + 7 * out + L);
-    (add ? c72.add(FloatVector.fromArray(S, y, y0 + 7 * out + 2 * L)) : c72).intoArray(y, y0 + 7 * out + 2 * L);
-  }
-
-  private static void tile4x3(MemorySegment w, boolean f16, int in, int out, float[] x, int i, int j, int k0,
-      int k1, boolean add, float[] y) {
-    FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
-    FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-    int x0 = i * in;
-    long stride = 2L * out;
-    long at = 2L * ((long) k0 * out + j);
-    for (int k = k0; k < k1; k++, at += stride) {
-      FloatVector b0 = load(w, at, f16);
-      FloatVector b1 = load(w, at + 2L * L, f16);
-      FloatVector b2 = load(w, at + 4L * L, f16);
-      int xk = x0 + k;
-      FloatVector a = FloatVector.broadcast(S, x[xk]);
-      c00 = b0.fma(a, c00); c01 = b1.fma(a, c01); c02 = b2.fma(a, c02);
-      a = FloatVector.broadcast(S, x[xk + in]);
-      c10 = b0.fma(a, c10); c11 = b1.fma(a, c11); c12 = b2.fma(a, c12);
-      a = FloatVector.broadcast(S, x[xk + 2 * in]);
-      c20 = b0.fma(a, c20); c21 = b1.fma(a, c21); c22 = b2.fma(a, c22);
-      a = FloatVector.broadcast(S, x[xk + 3 * in]);
-      c30 = b0.fma(a, c30); c31 = b1.fma(a, c31); c32 = b2.fma(a, c32);
-    }
-    int y0 = i * out + j;
-    (add ? c00.add(FloatVector.fromArray(S, y, y0)) : c00).intoArray(y, y0);
-    (add ? c01.add(FloatVector.fromArray(S, y, y0 + L)) : c01).intoArray(y, y0 + L);
-    (add ? c02.add(FloatVector.fromArray(S, y, y0 + 2 * L)) : c02).intoArray(y, y0 + 2 * L);
-    (add ? c10.add(FloatVector.fromArray(S, y, y0 + out)) : c10).intoArray(y, y0 + out);
-    (add ? c11.add(FloatVector.fromArray(S, y, y0 + out + L)) : c11).intoArray(y, y0 + out + L);
-    (add ? c12.add(FloatVector.fromArray(S, y, y0 + out + 2 * L)) : c12).intoArray(y, y0 + out + 2 * L);
-    (add ? c20.add(FloatVector.fromArray(S, y, y0 + 2 * out)) : c20).intoArray(y, y0 + 2 * out);
-    (add ? c21.add(FloatVector.fromArray(S, y, y0 + 2 * out + L)) : c21).intoArray(y, y0 + 2 * out + L);
-    (add ? c22.add(FloatVector.fromArray(S, y, y0 + 2 * out + 2 * L)) : c22).intoArray(y, y0 + 2 * out + 2 * L);
-    (add ? c30.add(FloatVector.fromArray(S, y, y0 + 3 * out)) : c30).intoArray(y, y0 + 3 * out);
-    (add ? c31.add(FloatVector.fromArray(S, y, y0 + 3 * out + L)) : c31).intoArray(y, y0 + 3 * out + L);
-    (add ? c32.add(FloatVector.fromArray(S, y, y0 + 3 * out + 2 * L)) : c32).intoArray(y, y0 + 3 * out + 2 * L);
-  }
-
-  private static void tile1x3(MemorySegment w, boolean f16, int in, int out, float[] x, int i, int j, int k0,
-      int k1, boolean add, float[] y) {
-    FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0;
-    int x0 = i * in;
-    long stride = 2L * out;
-    long at = 2L * ((long) k0 * out + j);
-    for (int k = k0; k < k1; k++, at += stride) {
-      FloatVector a = FloatVector.broadcast(S, x[x0 + k]);
-      c0 = load(w, at, f16).fma(a, c0);
-      c1 = load(w, at + 2L * L, f16).fma(a, c1);
-      c2 = load(w, at + 4L * L, f16).fma(a, c2);
-    }
-    int y0 = i * out + j;
-    (add ? c0.add(FloatVector.fromArray(S, y, y0)) : c0).intoArray(y, y0);
-    (add ? c1.add(FloatVector.fromArray(S, y, y0 + L)) : c1).intoArray(y, y0 + L);
-    (add ? c2.add(FloatVector.fromArray(S, y, y0 + 2 * L)) : c2).intoArray(y, y0 + 2 * L);
   }
 
   private static void tile1x1(MemorySegment w, boolean f16, int in, int out, float[] x, int i, int j,
@@ -566,7 +466,7 @@ final class HalfKernels {
     }
   }
 
-  /** {@link VectorKernels#mix} over BF16 KV rows, widened in registers (as {@link #axpyBf16} row by row). */
+  /** {@link VectorKernels#mix} over BF16 KV rows, widened in registers: bitwise that kernel on the widened values. */
   static void mixBf16(MemorySegment kv, long[] rows, int len, long offset, float[] p, int stride, int group, float[] y,
       int yo, int hd) {
     for (int g = 0; g < group; g++) {

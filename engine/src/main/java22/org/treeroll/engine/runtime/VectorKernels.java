@@ -110,31 +110,40 @@ final class VectorKernels {
   private static void panel(MemorySegment w, int in, int out, float[] x, int rows, int j, float[] y) {
     for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
       int k1 = Math.min(in, k0 + K_BLOCK);
-      boolean add = k0 > 0;
-      int i = 0;
-      if (TILE_ROWS == 8) {
-        for (; i + 8 <= rows; i += 8) {
-          tile8x3(w, in, out, x, i, j, k0, k1, add, y);
-        }
-      }
-      for (; i + 4 <= rows; i += 4) {
-        tile4x3(w, in, out, x, i, j, k0, k1, add, y);
-      }
-      for (; i < rows; i++) {
-        tile1x3(w, in, out, x, i, j, k0, k1, add, y);
-      }
+      panelTiles(w, 4L * ((long) k0 * out + j), 4L * out, x, in, rows, k0, k1, k0 > 0, y, out, j);
     }
   }
 
-  private static void tile8x3(MemorySegment w, int in, int out, float[] x, int i, int j, int k0, int k1,
-      boolean add, float[] y) {
+  /**
+   * Every row's columns {@code [j, j + 3L)} over inputs {@code [k0, k1)}: fp32 weights at bytes
+   * {@code at} (row {@code k0}, column {@code j}), {@code stride} bytes from one input's row to the
+   * next; added to {@code y} if {@code add}. The tiles of {@link HalfKernels} too, over a block of
+   * its 16-bit weights widened once.
+   */
+  static void panelTiles(MemorySegment w, long at, long stride, float[] x, int in, int rows, int k0, int k1,
+      boolean add, float[] y, int out, int j) {
+    int i = 0;
+    if (TILE_ROWS == 8) {
+      for (; i + 8 <= rows; i += 8) {
+        tile8x3(w, at, stride, in, x, i, j, k0, k1, add, y, out);
+      }
+    }
+    for (; i + 4 <= rows; i += 4) {
+      tile4x3(w, at, stride, in, x, i, j, k0, k1, add, y, out);
+    }
+    for (; i < rows; i++) {
+      tile1x3(w, at, stride, in, x, i, j, k0, k1, add, y, out);
+    }
+  }
+
+  private static void tile8x3(MemorySegment w, long at0, long stride, int in, float[] x, int i, int j, int k0, int k1,
+      boolean add, float[] y, int out) {
     FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
     FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
     FloatVector c40 = c00, c41 = c00, c42 = c00, c50 = c00, c51 = c00, c52 = c00;
     FloatVector c60 = c00, c61 = c00, c62 = c00, c70 = c00, c71 = c00, c72 = c00;
     int x0 = i * in;
-    long stride = 4L * out;
-    long at = 4L * ((long) k0 * out + j);
+    long at = at0;
     for (int k = k0; k < k1; k++, at += stride) {
       FloatVector b0 = FloatVector.fromMemorySegment(S, w, at, ORDER);
       FloatVector b1 = FloatVector.fromMemorySegment(S, w, at + 4L * L, ORDER);
@@ -188,13 +197,12 @@ final class VectorKernels {
    * A near-copy of {@link #tile8x3} on purpose: its vectors cannot go through a shared helper
    * without boxing. It serves AVX2 (16 registers) and the 4-7 rows left after the 8-row tiles.
    */
-  private static void tile4x3(MemorySegment w, int in, int out, float[] x, int i, int j, int k0, int k1,
-      boolean add, float[] y) {
+  private static void tile4x3(MemorySegment w, long at0, long stride, int in, float[] x, int i, int j, int k0, int k1,
+      boolean add, float[] y, int out) {
     FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
     FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
     int x0 = i * in;
-    long stride = 4L * out;
-    long at = 4L * ((long) k0 * out + j);
+    long at = at0;
     for (int k = k0; k < k1; k++, at += stride) {
       FloatVector b0 = FloatVector.fromMemorySegment(S, w, at, ORDER);
       FloatVector b1 = FloatVector.fromMemorySegment(S, w, at + 4L * L, ORDER);
@@ -224,12 +232,11 @@ final class VectorKernels {
     (add ? c32.add(FloatVector.fromArray(S, y, y0 + 3 * out + 2 * L)) : c32).intoArray(y, y0 + 3 * out + 2 * L);
   }
 
-  private static void tile1x3(MemorySegment w, int in, int out, float[] x, int i, int j, int k0, int k1,
-      boolean add, float[] y) {
+  private static void tile1x3(MemorySegment w, long at0, long stride, int in, float[] x, int i, int j, int k0, int k1,
+      boolean add, float[] y, int out) {
     FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0;
     int x0 = i * in;
-    long stride = 4L * out;
-    long at = 4L * ((long) k0 * out + j);
+    long at = at0;
     for (int k = k0; k < k1; k++, at += stride) {
       FloatVector a = FloatVector.broadcast(S, x[x0 + k]);
       c0 = FloatVector.fromMemorySegment(S, w, at, ORDER).fma(a, c0);
