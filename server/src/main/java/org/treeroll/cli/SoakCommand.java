@@ -103,8 +103,8 @@ final class SoakCommand implements Callable<Integer> {
   private static Sample sample(int n, EngineStats stats) {
     System.gc(); // the heap after a collection: what is still reachable, not garbage not yet collected
     Runtime rt = Runtime.getRuntime();
-    return new Sample(n, rssMb(), (rt.totalMemory() - rt.freeMemory()) / 1048576.0, stats.pagesInUse(),
-        stats.cachedTokens());
+    double heapMb = (rt.totalMemory() - rt.freeMemory()) / 1048576.0;
+    return new Sample(n, settledRssMb(), heapMb, stats.pagesInUse(), stats.cachedTokens());
   }
 
   /**
