@@ -81,7 +81,7 @@ final class BenchCommand {
       Cli.inRange("--steps", steps, 1, MAX_STEPS, "");
       Cli.inRange("--rounds", rounds, 1, MAX_ROUNDS, "");
       Cli.positive("--prompt-tokens", promptTokens);
-      // The probe streams an array of this size on the heap and another in native memory.
+      // The probe streams a buffer of this size in direct memory and another in PyTorch's.
       double maxGb = Math.floor(Runtime.getRuntime().maxMemory() / 2 / 1e7) / 100;
       if (!(readGb >= 0.01 && readGb <= maxGb)) {
         throw new TreeRollException("--read-gb must be in [0.01, " + maxGb + "] (half the heap), got " + readGb);

@@ -5,6 +5,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.LongBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.ToDoubleFunction;
@@ -45,18 +48,23 @@ public record MachineLimits(double javaReadGBs, double torchReadGBs, double matm
     private static final int MATMUL_N = 2048;
     private final int threads = Runtime.getRuntime().availableProcessors();
     private final ExecutorService pool = Executors.newFixedThreadPool(threads);
-    private final long[][] parts;
+    // Off the Java heap: gigabytes held there for the whole benchmark made every step's large
+    // arrays start a G1 concurrent cycle (heap occupancy past its threshold), hundreds per run,
+    // and doubled batch-64 steps at times (bench decode with -Xlog:gc).
+    private final LongBuffer[] parts;
     private final NDManager manager;
     private final NDArray stream;
     private final NDArray a;
     private final NDArray b;
 
     public Probe(Device device, long readBytes) {
-      int perThread = (int) Math.min(Integer.MAX_VALUE - 8, readBytes / 8 / threads);
-      parts = new long[threads][];
+      int perThread = (int) Math.min((Integer.MAX_VALUE - 8) / 8, readBytes / 8 / threads);
+      parts = new LongBuffer[threads];
       for (int t = 0; t < threads; t++) {
-        parts[t] = new long[perThread];
-        Arrays.fill(parts[t], t + 1);
+        parts[t] = ByteBuffer.allocateDirect(8 * perThread).order(ByteOrder.nativeOrder()).asLongBuffer();
+        for (int i = 0; i < perThread; i++) {
+          parts[t].put(i, t + 1);
+        }
       }
       manager = NDManager.newBaseManager(device);
       stream = manager.ones(new Shape(readBytes / 4));
@@ -68,7 +76,7 @@ public record MachineLimits(double javaReadGBs, double torchReadGBs, double matm
       return new MachineLimits(javaRead(), torchRead(), matmul());
     }
 
-    /** Sums the long[] buffers with one thread per core. */
+    /** Sums the buffers with one thread per core. */
     private double javaRead() {
       double[] passes = new double[PASSES];
       long sink = 0;
@@ -76,13 +84,13 @@ public record MachineLimits(double javaReadGBs, double torchReadGBs, double matm
         for (int pass = 0; pass < PASSES; pass++) {
           List<Future<Long>> sums = new ArrayList<>();
           long t0 = System.nanoTime();
-          for (long[] part : parts) {
+          for (LongBuffer part : parts) {
             sums.add(pool.submit(() -> sum(part)));
           }
           for (Future<Long> f : sums) {
             sink += f.get();
           }
-          passes[pass] = 8.0 * parts[0].length * threads / ((System.nanoTime() - t0) / 1e9) / 1e9;
+          passes[pass] = 8.0 * parts[0].capacity() * threads / ((System.nanoTime() - t0) / 1e9) / 1e9;
         }
       } catch (Exception e) {
         throw new IllegalStateException("memory bandwidth measurement failed", e);
@@ -123,10 +131,10 @@ public record MachineLimits(double javaReadGBs, double torchReadGBs, double matm
       return median(passes);
     }
 
-    private static long sum(long[] a) {
+    private static long sum(LongBuffer a) {
       long s = 0;
-      for (long v : a) {
-        s += v;
+      for (int i = 0, n = a.capacity(); i < n; i++) {
+        s += a.get(i);
       }
       return s;
     }
