@@ -185,7 +185,7 @@ final class VectorForward implements JavaForward {
      */
     void scores(long[] rows, int len, int k, float[] q, int q0, int hd, int group, float scale, float[] scores,
         int stride, float[] lanes) {
-      long offset = (bf16 ? 2L : 4L) * k;
+      long offset = at(0, k);
       if (bf16) {
         HalfKernels.scoresBf16(memory, rows, len, offset, q, q0, hd, group, scale, scores, stride, lanes);
       } else {
@@ -195,7 +195,7 @@ final class VectorForward implements JavaForward {
 
     /** {@code y[yo + g * hd + i] += p[g * stride + l] * (row l's element k + i)}, rows as in {@link #scores}. */
     void mix(long[] rows, int len, int k, float[] p, int stride, int group, float[] y, int yo, int hd) {
-      long offset = (bf16 ? 2L : 4L) * k;
+      long offset = at(0, k);
       if (bf16) {
         HalfKernels.mixBf16(memory, rows, len, offset, p, stride, group, y, yo, hd);
       } else {
