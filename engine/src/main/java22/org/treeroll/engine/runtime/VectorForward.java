@@ -110,6 +110,7 @@ final class VectorForward implements JavaForward {
   @Override
   public float[] forward(List<SequenceChunk> chunks, KvStore kv, boolean fixedOrder) {
     VectorKernels.awaitWarmUp();
+    VectorKernels.wakeHelpers();
     int d = cfg.hiddenSize();
     int vocab = cfg.vocabSize();
     int n = 0;
@@ -297,19 +298,10 @@ final class VectorForward implements JavaForward {
         }
         cache.scores(rows, len, kvHead * hd, qkv, q0, hd, group, scale, scores, longest, lanes);
         for (int g = 0; g < group; g++) {
-          float max = Float.NEGATIVE_INFINITY;
-          for (int l = 0; l < len; l++) {
-            max = Math.max(max, scores[g * longest + l]);
-          }
-          double sum = 0;
-          for (int l = 0; l < len; l++) {
-            float e = (float) Math.exp(scores[g * longest + l] - max);
-            scores[g * longest + l] = e;
-            sum += e;
-          }
-          float inv = (float) (1 / sum);
-          for (int l = 0; l < len; l++) {
-            scores[g * longest + l] *= inv;
+          if (fixedOrder) {
+            softmaxInFixedOrder(scores, g * longest, len);
+          } else {
+            VectorKernels.softmax(scores, g * longest, len);
           }
         }
         cache.mix(rows, len, kvw + kvHead * hd, scores, longest, group, attn, (t * heads + kvHead * group) * hd, hd);
@@ -320,6 +312,24 @@ final class VectorForward implements JavaForward {
       body.run(0, units);
     } else {
       VectorKernels.parallel(units, 1, body);
+    }
+  }
+
+  /** {@code s[at, at + len)} replaced by its softmax: scalar {@link Math#exp}, summed in double in index order. */
+  private static void softmaxInFixedOrder(float[] s, int at, int len) {
+    float max = Float.NEGATIVE_INFINITY;
+    for (int l = 0; l < len; l++) {
+      max = Math.max(max, s[at + l]);
+    }
+    double sum = 0;
+    for (int l = 0; l < len; l++) {
+      float e = (float) Math.exp(s[at + l] - max);
+      s[at + l] = e;
+      sum += e;
+    }
+    float inv = (float) (1 / sum);
+    for (int l = 0; l < len; l++) {
+      s[at + l] *= inv;
     }
   }
 

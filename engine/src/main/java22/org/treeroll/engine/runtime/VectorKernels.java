@@ -484,6 +484,45 @@ final class VectorKernels {
     }
   }
 
+  /**
+   * {@code s[at, at + len)} replaced by its softmax, in vectors: the largest value, then each
+   * {@code exp(s - max)} and their sum (vector EXP, as {@link #siluMul}: not for fixed-order
+   * steps), then each divided by the sum. Attention's scalar {@code Math.exp} over every score
+   * took most of its time at short contexts.
+   */
+  static void softmax(float[] s, int at, int len) {
+    int end = at + len;
+    int i = at;
+    FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+    for (int ub = at + S.loopBound(len); i < ub; i += L) {
+      m = m.max(FloatVector.fromArray(S, s, i));
+    }
+    float max = m.reduceLanes(VectorOperators.MAX);
+    for (; i < end; i++) {
+      max = Math.max(max, s[i]);
+    }
+    i = at;
+    FloatVector sums = FloatVector.zero(S);
+    for (int ub = at + S.loopBound(len); i < ub; i += L) {
+      FloatVector e = FloatVector.fromArray(S, s, i).sub(max).lanewise(VectorOperators.EXP);
+      e.intoArray(s, i);
+      sums = sums.add(e);
+    }
+    float sum = sums.reduceLanes(VectorOperators.ADD);
+    for (; i < end; i++) {
+      s[i] = (float) Math.exp(s[i] - max);
+      sum += s[i];
+    }
+    float inv = 1f / sum;
+    i = at;
+    for (int ub = at + S.loopBound(len); i < ub; i += L) {
+      FloatVector.fromArray(S, s, i).mul(inv).intoArray(s, i);
+    }
+    for (; i < end; i++) {
+      s[i] *= inv;
+    }
+  }
+
   private static void add(float[] y, float[] z, int n) {
     int i = 0;
     for (int ub = S.loopBound(n); i < ub; i += L) {
@@ -542,6 +581,17 @@ final class VectorKernels {
   }
 
   /**
+   * Unparks the helpers that went idle, so that they spin again by the time a step's first matrix
+   * product offers them a share: between steps (sampling, the scheduler's bookkeeping) they park,
+   * and an unpark costs the first product of a step a wake-up.
+   */
+  static void wakeHelpers() {
+    for (Helper h : HELPERS) {
+      h.wake();
+    }
+  }
+
+  /**
    * Runs every kernel on small inputs until C2 has compiled them. Before that they run
    * interpreted or in C1, which box every vector op and are 10-100x slower: a short job (the
    * demo's three-second rollout) spent a third of its time there.
@@ -559,6 +609,7 @@ final class VectorKernels {
         matmul(w, in, out, x, rows, y, false);
       }
       siluMul(gateUp, out, 2, y, false);
+      softmax(y, 0, 2 * L + 3);
       // Attention over two KV rows of 32 elements, two query heads; fp32 and BF16 pages.
       long[] kvRows = {0, 4L * in};
       scores(w, kvRows, 2, 0, x, 0, 32, 2, 1f, y, 2, null);
@@ -633,6 +684,12 @@ final class VectorKernels {
     void offer(Runnable share) {
       failure = null;
       task = share;
+      if (parked) {
+        LockSupport.unpark(this);
+      }
+    }
+
+    void wake() {
       if (parked) {
         LockSupport.unpark(this);
       }

@@ -62,4 +62,35 @@ class VectorKernelsTest {
       }
     }
   }
+
+  /** Lengths around the vector width, so both the vector loops and their scalar tails run. */
+  static Stream<Integer> softmaxLengths() {
+    int l = VectorKernels.lanes();
+    return Stream.of(1, 2, l - 1, l, l + 1, 3 * l + 5, 1030);
+  }
+
+  @ParameterizedTest(name = "len={0}")
+  @MethodSource("softmaxLengths")
+  void softmaxEqualsDoublePrecisionSoftmax(int len) {
+    SplittableRandom random = new SplittableRandom(len);
+    int at = 3; // a row that does not start the array
+    float[] s = new float[at + len + 2];
+    java.util.Arrays.fill(s, 7f); // outside the row: must stay as is
+    double[] expected = new double[len];
+    double max = Double.NEGATIVE_INFINITY;
+    for (int i = 0; i < len; i++) {
+      s[at + i] = (float) random.nextDouble(-30, 30);
+      max = Math.max(max, s[at + i]);
+    }
+    double sum = 0;
+    for (int i = 0; i < len; i++) {
+      expected[i] = Math.exp(s[at + i] - max);
+      sum += expected[i];
+    }
+    VectorKernels.softmax(s, at, len);
+    for (int i = 0; i < len; i++) {
+      assertThat((double) s[at + i]).as("element %d", i).isCloseTo(expected[i] / sum, org.assertj.core.data.Offset.offset(1e-6));
+    }
+    assertThat(new float[] {s[0], s[1], s[2], s[at + len], s[at + len + 1]}).containsOnly(7f);
+  }
 }
