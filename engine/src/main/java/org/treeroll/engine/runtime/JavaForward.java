@@ -52,6 +52,22 @@ interface JavaForward {
   }
 
   /**
+   * Columns per tile where the kernels read a 16-bit {@code [in, out]} matrix fastest stored in
+   * tiles ({@link SharedArray#tileColumns}), else 0 for row-major; the caller has checked
+   * {@link #available}.
+   */
+  static int tileColumns(int in, int out) {
+    try {
+      return (int) Class.forName(IMPLEMENTATION).getDeclaredMethod("tileColumns", int.class, int.class)
+          .invoke(null, in, out);
+    } catch (InvocationTargetException e) {
+      throw new IllegalStateException("the Vector API kernels failed: " + e.getCause(), e.getCause());
+    } catch (ReflectiveOperationException | LinkageError e) {
+      throw new IllegalStateException("the Vector API kernels cannot be reached: " + e, e);
+    }
+  }
+
+  /**
    * The Vector API implementation over these weights; the caller has checked {@link #available}.
    * {@code norms} are the layers' RMSNorm weights where they are not folded into the matrices
    * (16-bit weights), else null.

@@ -96,17 +96,18 @@ public final class LlamaDecoder implements Model {
    *     ({@code weight} and {@code weightT} are then null)
    */
   record Projection(NDArray weight, NDArray weightT, List<ByteBuffer> chunks, int in, int out, boolean inMajor,
-      DType type) {
+      DType type, int tileColumns) {
     /** Rows at which the tall-skinny product overtakes {@code x @ W}. */
     static final long TALL_SKINNY_ROWS = 16;
 
     Projection(SharedArray w, int in, int out, boolean inMajor) {
-      this(w.array(), w.array() == null ? null : w.array().transpose(), w.chunks(), in, out, inMajor, w.type());
+      this(w.array(), w.array() == null ? null : w.array().transpose(), w.chunks(), in, out, inMajor, w.type(),
+          w.tileColumns());
     }
 
     /** The stored matrix ({@code weightT} is a view of it). */
     SharedArray shared() {
-      return new SharedArray(weight, chunks, type, inMajor ? new Shape(in, out) : new Shape(out, in));
+      return new SharedArray(weight, chunks, type, inMajor ? new Shape(in, out) : new Shape(out, in), tileColumns);
     }
 
     NDArray apply(NDArray x) {
@@ -208,7 +209,7 @@ public final class LlamaDecoder implements Model {
       long kv = (long) cfg.numKvHeads() * cfg.headDim();
       long ff = cfg.intermediateSize();
       SharedArray embedT = half != DType.F32
-          ? SharedArray.transposedHalf(half, weights.readBits(EMBED, v, d), (int) v, (int) d)
+          ? SharedArray.transposedHalf(half, weights.readBits(EMBED, v, d), (int) v, (int) d, 0)
           : SharedArray.transposed(m, weights.read(EMBED, v, d), (int) v, (int) d);
       Projection lmHead = cfg.tieWordEmbeddings() ? new Projection(embedT, (int) d, (int) v, true)
           : matrix(m, weights, half, LM_HEAD, v, d, inMajor);
@@ -289,8 +290,8 @@ public final class LlamaDecoder implements Model {
   private static Projection matrix(NDManager m, WeightSource weights, DType half, String name, long out, long in,
       boolean inMajor) {
     if (half != DType.F32) {
-      return new Projection(SharedArray.transposedHalf(half, weights.readBits(name, out, in), (int) out, (int) in),
-          (int) in, (int) out, true);
+      return new Projection(SharedArray.transposedHalf(half, weights.readBits(name, out, in), (int) out, (int) in,
+          JavaForward.tileColumns((int) in, (int) out)), (int) in, (int) out, true);
     }
     return Projection.of(m, weights.read(name, out, in), out, in, inMajor);
   }
@@ -702,7 +703,7 @@ public final class LlamaDecoder implements Model {
     }
     int n = (int) in;
     if (half != DType.F32) {
-      SharedArray a = SharedArray.half(half, new Shape(in, total));
+      SharedArray a = SharedArray.half(half, new Shape(in, total), JavaForward.tileColumns(n, total));
       int col = 0;
       for (int b = 0; b < names.length; b++) {
         a.putTransposed(weights.readBits(names[b], rows[b], in), (int) rows[b], n, col);

@@ -27,10 +27,18 @@ import org.treeroll.tree.TreeRollException;
  * @param chunks the array's floats in native byte order, row-major: one buffer up to 2 GB, else
  *     consecutive buffers of {@link #CHUNK_FLOATS} floats (the last one shorter); null where the
  *     array is not on the CPU: then only PyTorch may use it
+ * @param tileColumns 0, or for a 16-bit matrix {@code [rows, cols]} that the Java kernels read in
+ *     tiles: the columns per tile. A tile is 8 rows by {@code tileColumns} columns stored row after
+ *     row; tiles follow each other along the columns, then the next 8 rows. Element indices given
+ *     to {@link #get}, {@link #put} and {@link #putBits} are row-major whatever the layout.
  */
-record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape shape) {
+record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape shape, int tileColumns) {
   SharedArray(NDArray array, List<ByteBuffer> chunks) {
     this(array, chunks, DType.F32, array.getShape());
+  }
+
+  SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape shape) {
+    this(array, chunks, type, shape, 0);
   }
 
   /** Floats per buffer of an array over 2 GB: 1 GiB, the largest power of two a buffer holds. */
@@ -103,10 +111,10 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
 
   /**
    * The transpose {@code [cols, rows]} of the row-major 16-bit matrix {@code w [rows, cols]}, kept
-   * in {@code type}: the bits are copied, never rounded.
+   * in {@code type} (the bits are copied, never rounded), in tiles of {@code tileColumns} if not 0.
    */
-  static SharedArray transposedHalf(DType type, ShortBuffer w, int rows, int cols) {
-    SharedArray a = half(type, new Shape(cols, rows));
+  static SharedArray transposedHalf(DType type, ShortBuffer w, int rows, int cols, int tileColumns) {
+    SharedArray a = half(type, new Shape(cols, rows), tileColumns);
     a.putTransposed(w, rows, cols, 0);
     return a;
   }
@@ -122,29 +130,58 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
     for (int r0 = 0; r0 < rows; r0 += 64) {
       int end = Math.min(rows, r0 + 64);
       for (int c = 0; c < cols; c++) {
-        int at = c * width + col;
         for (int r = r0; r < end; r++) {
-          out.put(at + r, w.get(r * cols + c));
+          out.put((int) index(c, col + r), w.get(r * cols + c));
         }
       }
     }
   }
 
-  /** A zero-filled 16-bit array of {@code shape}, seen by Java only. */
+  /** A zero-filled 16-bit array of {@code shape}, seen by Java only, row-major. */
   static SharedArray half(DType type, Shape shape) {
+    return half(type, shape, 0);
+  }
+
+  /**
+   * A zero-filled 16-bit array of {@code shape}, seen by Java only, in tiles of {@code tileColumns}
+   * columns if not 0 (the shape then holds whole tiles).
+   */
+  static SharedArray half(DType type, Shape shape, int tileColumns) {
+    if (tileColumns != 0 && (shape.get(0) % 8 != 0 || shape.get(1) % tileColumns != 0)) {
+      throw new IllegalArgumentException("a " + shape + " matrix is not whole tiles of 8 x " + tileColumns);
+    }
     long bytes = (long) type.bytes() * shape.size();
     if (type == DType.F32 || bytes > Integer.MAX_VALUE) {
       throw new TreeRollException("a " + type + " weight array " + shape + " of " + bytes
           + " bytes: 16-bit arrays are kept in one buffer of at most 2 GiB; load the model in fp32");
     }
     ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
-    return new SharedArray(null, List.of(buf), type, shape);
+    return new SharedArray(null, List.of(buf), type, shape, tileColumns);
+  }
+
+  /** Where element {@code (row, col)} of a 2-D 16-bit array is stored, in elements. */
+  long index(int row, int col) {
+    long cols = shape.get(1);
+    if (tileColumns == 0) {
+      return row * cols + col;
+    }
+    long tile = (row / 8) * (cols / tileColumns) + col / tileColumns;
+    return tile * 8 * tileColumns + (row % 8) * tileColumns + col % tileColumns;
+  }
+
+  /** Where the element with row-major index {@code i} is stored. */
+  private long storedAt(long i) {
+    if (tileColumns == 0) {
+      return i;
+    }
+    long cols = shape.get(1);
+    return index((int) (i / cols), (int) (i % cols));
   }
 
   /** Element {@code i} (row-major) as fp32, through Java's view. */
   float get(long i) {
     if (type != DType.F32) {
-      return type.widen(chunks.get(0).getShort(2 * (int) i));
+      return type.widen(chunks.get(0).getShort(2 * (int) storedAt(i)));
     }
     long per = chunks.get(0).capacity() / 4;
     return chunks.get((int) (i / per)).getFloat(4 * (int) (i % per));
@@ -177,7 +214,7 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
     if (type != DType.F32) {
       ByteBuffer buf = chunks.get(0);
       for (int i = 0; i < len; i++) {
-        buf.putShort(2 * (int) (at + i), type.narrow(values[from + i]));
+        buf.putShort(2 * (int) storedAt(at + i), type.narrow(values[from + i]));
       }
       return;
     }
@@ -195,7 +232,14 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
 
   /** Copies {@code bits[from, from + len)} to this 16-bit array's elements {@code [at, at + len)}, as they are. */
   void putBits(long at, short[] bits, int from, int len) {
-    chunks.get(0).asShortBuffer().put((int) at, bits, from, len);
+    ShortBuffer out = chunks.get(0).asShortBuffer();
+    if (tileColumns == 0) {
+      out.put((int) at, bits, from, len);
+      return;
+    }
+    for (int i = 0; i < len; i++) {
+      out.put((int) storedAt(at + i), bits[from + i]);
+    }
   }
 
   /**

@@ -20,7 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
  * widen exactly). The same two kernels: for many rows, the fp32 kernels' register tiles over
  * each block of a column panel widened once into a per-thread scratch (see {@link #panel}); for
  * one row, streams of eight (BF16) or four (F16) weight rows, read as 32-bit pairs of weights and
- * split into even and odd columns (see {@link #rowSums}).
+ * split into even and odd columns (see {@link #rowSums}). Narrow matrices are stored in tiles of
+ * 8 rows ({@link #tileColumns}), so that one row reads them as one sequential stream.
  *
  * <p>Widening: BF16 is the top half of an fp32, so a 16-bit value shifted left by 16 is the
  * float. F16's magnitude bits shifted left by 13 are the float scaled by 2^-112 (the exponent
@@ -40,6 +41,12 @@ final class HalfKernels {
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final ByteOrder ORDER = ByteOrder.nativeOrder();
   private static final int K_BLOCK = 512;
+  /**
+   * Widest matrix stored in tiles ({@link #tileColumns}). Past it the rows are long enough for
+   * the hardware to stream eight of them at once, and tiles measured slower: gate/up's 9,728
+   * columns in tiles made batch-1 steps 10-20% slower, with or without sweeps of 4,096 columns.
+   */
+  private static final int TILED_MAX_OUT = 4096;
   private static final float F16_SCALE = 0x1p112f;
   /** Per thread: one block of a panel's weights, widened ({@link #panel}). */
   private static final ThreadLocal<MemorySegment> SCRATCH =
@@ -53,15 +60,40 @@ final class HalfKernels {
 
   /**
    * {@code y[r, :] = x[r, :] W} for {@code rows} rows, {@code W [in, out]} of F16 if {@code f16},
-   * else BF16; {@code fixedOrder} as in {@link VectorKernels#matmul}.
+   * else BF16, laid out row-major ({@code tiled} false) or in {@link #tileColumns tiles};
+   * {@code fixedOrder} as in {@link VectorKernels#matmul}.
    */
-  static void matmul(MemorySegment w, boolean f16, int in, int out, float[] x, int rows, float[] y,
+  static void matmul(MemorySegment w, boolean f16, boolean tiled, int in, int out, float[] x, int rows, float[] y,
       boolean fixedOrder) {
     if (rows == 1 && !fixedOrder) {
-      rowSums(w, f16, in, out, x, y);
+      rowSums(w, f16, tiled, in, out, x, y);
     } else {
-      tiled(w, f16, in, out, x, rows, y);
+      batched(w, f16, tiled, in, out, x, rows, y);
     }
+  }
+
+  /**
+   * Columns per tile where a {@code [in, out]} matrix is best stored in tiles, else 0 (row-major).
+   * A tile is 8 rows by {@code 2L} columns, stored row after row, and tiles follow each other
+   * along the columns, then the next 8 rows: a pass of the one-row kernel over 8 rows then reads
+   * one sequential stream instead of 8 interleaved ones. One core streams ~40 GB/s sequentially
+   * but ~20-24 GB/s over 8 short rows, and the narrow matrices' rows (q/k/v, o, down) are short;
+   * on wide ones the tiles measured slower (see docs/benchmarks.md). Tiles need whole ones: 8
+   * rows by {@code 2L} columns, and at least the batched kernel's panel width.
+   */
+  static int tileColumns(int in, int out) {
+    int t = 2 * L;
+    return in % 8 == 0 && out % t == 0 && out >= 2 * t && out <= TILED_MAX_OUT ? t : 0;
+  }
+
+  /** Byte offset of row {@code k}'s first element in its tile row (tiled) or of the row (row-major). */
+  private static long rowOffset(boolean tiled, int out, int k) {
+    return tiled ? 16L * (k >>> 3) * out + 4L * L * (k & 7) : 2L * k * out;
+  }
+
+  /** Byte offset of column {@code c} from {@link #rowOffset}. */
+  private static long columnOffset(boolean tiled, int c) {
+    return tiled ? 32L * L * (c / (2 * L)) + 2L * (c % (2 * L)) : 2L * c;
   }
 
   /** Column {@code 2 (first + k) + parity} is lane {@code first + k} of the even ({@code parity} 0) or odd half. */
@@ -99,7 +131,8 @@ final class HalfKernels {
     return magnitude.reinterpretAsInts().or(i.and(0x80000000)).reinterpretAsFloats();
   }
 
-  private static void tiled(MemorySegment w, boolean f16, int in, int out, float[] x, int rows, float[] y) {
+  private static void batched(MemorySegment w, boolean f16, boolean tiled, int in, int out, float[] x, int rows,
+      float[] y) {
     int width = 3 * L;
     if (out < width) {
       for (int j = 0; j < out; j += L) {
@@ -114,10 +147,10 @@ final class HalfKernels {
     int whole = out / width;
     VectorKernels.parallel(whole, 1, (from, to) -> {
       for (int p = from; p < to; p++) {
-        panel(w, f16, in, out, x, rows, p * width, y);
+        panel(w, f16, tiled, in, out, x, rows, p * width, y);
       }
       if (to == whole && out % width != 0) {
-        panel(w, f16, in, out, x, rows, out - width, y);
+        panel(w, f16, tiled, in, out, x, rows, out - width, y);
       }
     });
   }
@@ -127,24 +160,30 @@ final class HalfKernels {
    * once into this thread's fp32 scratch, then {@link VectorKernels}' tiles over it. Widening in
    * the tiles cost every row tile the conversions again and made batch 64 ~5% slower than fp32.
    */
-  private static void panel(MemorySegment w, boolean f16, int in, int out, float[] x, int rows, int j, float[] y) {
+  private static void panel(MemorySegment w, boolean f16, boolean tiled, int in, int out, float[] x, int rows, int j,
+      float[] y) {
     int width = 3 * L;
     MemorySegment block = SCRATCH.get();
     for (int k0 = 0; k0 < in; k0 += K_BLOCK) {
       int k1 = Math.min(in, k0 + K_BLOCK);
-      widenBlock(w, f16, out, j, k0, k1, block);
+      widenBlock(w, f16, tiled, out, j, k0, k1, block);
       VectorKernels.panelTiles(block, 0, 4L * width, x, in, rows, k0, k1, k0 > 0, y, out, j);
     }
   }
 
   /** Rows {@code [k0, k1)}, columns {@code [j, j + 3L)} of {@code W}, widened into {@code block} row after row. */
-  private static void widenBlock(MemorySegment w, boolean f16, int out, int j, int k0, int k1, MemorySegment block) {
+  private static void widenBlock(MemorySegment w, boolean f16, boolean tiled, int out, int j, int k0, int k1,
+      MemorySegment block) {
+    // Each L columns lie in one tile: j is a multiple of L, tiles are 2L wide.
+    long c0 = columnOffset(tiled, j);
+    long c1 = columnOffset(tiled, j + L);
+    long c2 = columnOffset(tiled, j + 2 * L);
     long to = 0;
     for (int k = k0; k < k1; k++) {
-      long at = 2L * ((long) k * out + j);
-      load(w, at, f16).intoMemorySegment(block, to, ORDER);
-      load(w, at + 2L * L, f16).intoMemorySegment(block, to + 4L * L, ORDER);
-      load(w, at + 4L * L, f16).intoMemorySegment(block, to + 8L * L, ORDER);
+      long row = rowOffset(tiled, out, k);
+      load(w, row + c0, f16).intoMemorySegment(block, to, ORDER);
+      load(w, row + c1, f16).intoMemorySegment(block, to + 4L * L, ORDER);
+      load(w, row + c2, f16).intoMemorySegment(block, to + 8L * L, ORDER);
       to += 12L * L;
     }
   }
@@ -169,12 +208,14 @@ final class HalfKernels {
    * columns then {@code L} odd ones, and put back in order once at the end; each column's sum
    * still runs over the same inputs in the same order, so it equals the fp32 kernel's bit for bit.
    */
-  private static void rowSums(MemorySegment w, boolean f16, int in, int out, float[] x, float[] y) {
-    int parts = Math.min(VectorKernels.threads(), Math.max(1, in / 64));
+  private static void rowSums(MemorySegment w, boolean f16, boolean tiled, int in, int out, float[] x, float[] y) {
+    int parts = VectorKernels.rowParts(in);
     float[][] partials = new float[parts][];
     VectorKernels.parallel(parts, 1, (first, last) -> {
       for (int p = first; p < last; p++) {
-        partials[p] = rowSumsPart(w, f16, out, x, (int) ((long) in * p / parts), (int) ((long) in * (p + 1) / parts));
+        int from = VectorKernels.rowSplit(in, parts, p);
+        int to = VectorKernels.rowSplit(in, parts, p + 1);
+        partials[p] = tiled ? tiledRowSumsPart(w, f16, out, x, from, to) : rowSumsPart(w, f16, out, x, from, to);
       }
     });
     int paired = out / (2 * L) * (2 * L);
@@ -215,23 +256,51 @@ final class HalfKernels {
    */
   private static float[] rowSumsPart(MemorySegment w, boolean f16, int out, float[] x, int from, int to) {
     float[] acc = new float[out];
+    int paired = out / (2 * L) * (2 * L);
     int i = from;
     // More weight rows per pass than the fp32 kernel's two: 16-bit rows are half as long, and
     // each pass loads and stores the partial once. BF16 takes eight, F16 four (its widening in
     // eight rows would not fit C2's inlining budget); see docs/benchmarks.md.
     if (!f16) {
       for (; i + 8 <= to; i += 8) {
-        eightBf16(w, out, x, i, acc);
+        eightBf16(w, 2L * i * out, 2L * out, 2, 0, paired, x, i, acc);
+        if (paired < out) {
+          quadTail(w, false, out, x, i, paired, acc);
+          quadTail(w, false, out, x, i + 4, paired, acc);
+        }
       }
     }
     for (; i + 4 <= to; i += 4) {
-      quad(w, f16, out, x, i, acc);
+      quad(w, f16, 2L * i * out, 2L * out, 2, 0, paired, x, i, acc);
+      if (paired < out) {
+        quadTail(w, f16, out, x, i, paired, acc);
+      }
     }
     for (; i + 2 <= to; i += 2) {
       pair(w, f16, out, x, i, acc);
     }
     if (i < to) {
       single(w, f16, out, x, i, acc);
+    }
+    return acc;
+  }
+
+  /**
+   * {@link #rowSumsPart} over a tiled matrix ({@link #tileColumns}): {@code from} and {@code to}
+   * are multiples of 8, so each pass reads whole tiles, and a row's columns are {@code 4L} bytes
+   * apart in its tile, tiles {@code 32L} bytes apart. The same sums in the same order.
+   */
+  private static float[] tiledRowSumsPart(MemorySegment w, boolean f16, int out, float[] x, int from, int to) {
+    float[] acc = new float[out];
+    long rowBytes = 4L * L;
+    for (int i = from; i < to; i += 8) {
+      long base = rowOffset(true, out, i);
+      if (f16) {
+        quad(w, true, base, rowBytes, 16, 0, out, x, i, acc);
+        quad(w, true, base + 4 * rowBytes, rowBytes, 16, 0, out, x, i + 4, acc);
+      } else {
+        eightBf16(w, base, rowBytes, 16, 0, out, x, i, acc);
+      }
     }
     return acc;
   }
@@ -268,7 +337,8 @@ final class HalfKernels {
    * partial's loads and stores against four. Written out without helper calls, which would take
    * it past C2's inlining budget.
    */
-  private static void eightBf16(MemorySegment w, int out, float[] x, int i, float[] acc) {
+  private static void eightBf16(MemorySegment w, long row, long stride, long perColumn, int from, int to, float[] x,
+      int i, float[] acc) {
     FloatVector x0 = FloatVector.broadcast(S, x[i]);
     FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
     FloatVector x2 = FloatVector.broadcast(S, x[i + 2]);
@@ -277,11 +347,8 @@ final class HalfKernels {
     FloatVector x5 = FloatVector.broadcast(S, x[i + 5]);
     FloatVector x6 = FloatVector.broadcast(S, x[i + 6]);
     FloatVector x7 = FloatVector.broadcast(S, x[i + 7]);
-    long stride = 2L * out;
-    long row = 2L * i * out;
-    int paired = out / (2 * L) * (2 * L);
-    for (int j = 0; j < paired; j += 2 * L) {
-      long at = row + 2L * j;
+    for (int j = from; j < to; j += 2 * L) {
+      long at = row + perColumn * j;
       IntVector w0 = IntVector.fromMemorySegment(I, w, at, ORDER);
       IntVector w1 = IntVector.fromMemorySegment(I, w, at + stride, ORDER);
       IntVector w2 = IntVector.fromMemorySegment(I, w, at + 2 * stride, ORDER);
@@ -309,23 +376,21 @@ final class HalfKernels {
       o = w6.and(0xFFFF0000).reinterpretAsFloats().fma(x6, o);
       w7.and(0xFFFF0000).reinterpretAsFloats().fma(x7, o).intoArray(acc, j + L);
     }
-    if (paired < out) {
-      quadTail(w, false, out, x, i, paired, acc);
-      quadTail(w, false, out, x, i + 4, paired, acc);
-    }
   }
 
-  /** {@code acc += x[i..i+4) W[i..i+4, :]}, in paired order. */
-  private static void quad(MemorySegment w, boolean f16, int out, float[] x, int i, float[] acc) {
+  /**
+   * {@code acc += x[i..i+4) W[i..i+4, :]}, in paired order: row {@code i} from byte {@code row},
+   * each next row {@code stride} bytes on, column {@code j} of a row {@code perColumn * j} bytes
+   * into it (2 row-major; tiles see {@link #tiledRowSumsPart}).
+   */
+  private static void quad(MemorySegment w, boolean f16, long row, long stride, long perColumn, int from, int to,
+      float[] x, int i, float[] acc) {
     FloatVector x0 = FloatVector.broadcast(S, x[i]);
     FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
     FloatVector x2 = FloatVector.broadcast(S, x[i + 2]);
     FloatVector x3 = FloatVector.broadcast(S, x[i + 3]);
-    long stride = 2L * out;
-    long row = 2L * i * out;
-    int paired = out / (2 * L) * (2 * L);
-    for (int j = 0; j < paired; j += 2 * L) {
-      long at = row + 2L * j;
+    for (int j = from; j < to; j += 2 * L) {
+      long at = row + perColumn * j;
       IntVector w0 = pairs(w, at);
       IntVector w1 = pairs(w, at + stride);
       IntVector w2 = pairs(w, at + 2 * stride);
@@ -340,9 +405,6 @@ final class HalfKernels {
       o = odds(w1, f16).fma(x1, o);
       o = odds(w2, f16).fma(x2, o);
       odds(w3, f16).fma(x3, o).intoArray(acc, j + L);
-    }
-    if (paired < out) {
-      quadTail(w, f16, out, x, i, paired, acc);
     }
   }
 

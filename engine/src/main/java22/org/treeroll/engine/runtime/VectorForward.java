@@ -19,10 +19,14 @@ import org.treeroll.kvcache.PageTable;
  * widens them in registers and sums in fp32.
  */
 final class VectorForward implements JavaForward {
-  /** An in-major weight matrix {@code [in, out]}, fp32 or 16-bit, as the kernels read it. */
-  private record Matrix(MemorySegment data, int in, int out, DType type) {
+  /** An in-major weight matrix {@code [in, out]}, fp32 or 16-bit (row-major or in tiles), as the kernels read it. */
+  private record Matrix(MemorySegment data, int in, int out, DType type, boolean tiled) {
     Matrix(LlamaDecoder.Projection p) {
-      this(memory(p.chunks()), p.in(), p.out(), p.type());
+      this(memory(p.chunks()), p.in(), p.out(), p.type(), p.tileColumns() != 0);
+      if (p.tileColumns() != 0 && p.tileColumns() != HalfKernels.tileColumns(in, out)) {
+        throw new IllegalStateException("a " + in + " x " + out + " matrix in tiles of " + p.tileColumns()
+            + " columns; these kernels read tiles of " + HalfKernels.tileColumns(in, out));
+      }
     }
 
     /** {@code y[r] = x[r] W} for {@code rows} rows of {@code x}; {@code fixedOrder} see {@link VectorKernels#matmul}. */
@@ -30,7 +34,7 @@ final class VectorForward implements JavaForward {
       if (type == DType.F32) {
         VectorKernels.matmul(data, in, out, x, rows, y, fixedOrder);
       } else {
-        HalfKernels.matmul(data, type == DType.F16, in, out, x, rows, y, fixedOrder);
+        HalfKernels.matmul(data, type == DType.F16, tiled, in, out, x, rows, y, fixedOrder);
       }
     }
   }
@@ -64,6 +68,11 @@ final class VectorForward implements JavaForward {
     this.lmHead = new Matrix(lmHead);
     this.invFreq = invFreq;
     VectorKernels.startWarmUp(lmHead.type());
+  }
+
+  /** {@link JavaForward#tileColumns}. */
+  static int tileColumns(int in, int out) {
+    return HalfKernels.tileColumns(in, out);
   }
 
   @Override

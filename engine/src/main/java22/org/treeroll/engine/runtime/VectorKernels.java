@@ -271,11 +271,11 @@ final class VectorKernels {
    * read at 37-51 GB/s against 31-33 for pairs (probed).
    */
   private static void rowSums(MemorySegment w, int in, int out, float[] x, float[] y) {
-    int parts = Math.min(THREADS, Math.max(1, in / 64));
+    int parts = rowParts(in);
     float[][] partials = new float[parts][];
     parallelParts(parts, p -> {
-      int from = (int) ((long) in * p / parts);
-      int to = (int) ((long) in * (p + 1) / parts);
+      int from = rowSplit(in, parts, p);
+      int to = rowSplit(in, parts, p + 1);
       float[] acc = p == 0 ? y : new float[out];
       if (p == 0) {
         java.util.Arrays.fill(acc, 0, out, 0f);
@@ -539,6 +539,20 @@ final class VectorKernels {
     void run(int from, int to);
   }
 
+  /** Shares of the inputs a one-row product over {@code in} inputs is split into, one per thread. */
+  static int rowParts(int in) {
+    return Math.min(THREADS, Math.max(1, in / 64));
+  }
+
+  /**
+   * The first input of share {@code p} of {@code parts} ({@code in} for {@code p == parts}): a
+   * multiple of 8, so each share of a tiled 16-bit matrix holds whole tiles
+   * ({@link HalfKernels#tileColumns}), and the fp32 kernel sums over the same shares.
+   */
+  static int rowSplit(int in, int parts, int p) {
+    return p == parts ? in : 8 * (int) ((long) (in / 8) * p / parts);
+  }
+
   /** Floats per vector: the size of {@link #dot}'s scratch array. */
   static int lanes() {
     return L;
@@ -620,8 +634,11 @@ final class VectorKernels {
         // The model's type only: C2 then leaves the other type's branches out of the kernels.
         // One row over twice the columns (the same bytes at 16 bits): enough column blocks per
         // call that C2, not C1, has compiled the one-row kernel's reduction when warm-up ends.
-        HalfKernels.matmul(w, warmHalf == DType.F16, in, 2 * out, x, 1, y, false);
-        HalfKernels.matmul(w, warmHalf == DType.F16, in, out, x, 9, y, false);
+        HalfKernels.matmul(w, warmHalf == DType.F16, false, in, 2 * out, x, 1, y, false);
+        HalfKernels.matmul(w, warmHalf == DType.F16, false, in, out, x, 9, y, false);
+        // And in tiles (two of them), as the narrow matrices are kept.
+        HalfKernels.matmul(w, warmHalf == DType.F16, true, in, 4 * L, x, 1, y, false);
+        HalfKernels.matmul(w, warmHalf == DType.F16, true, in, 4 * L, x, 9, y, false);
       }
     }
   }

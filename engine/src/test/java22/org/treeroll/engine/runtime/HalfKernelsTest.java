@@ -78,7 +78,7 @@ class HalfKernelsTest {
     VectorKernels.matmul(w.wide(), in, out, x, rows, expected, false);
     float[] actual = new float[rows * out];
     java.util.Arrays.fill(actual, Float.NaN); // every output must be written
-    HalfKernels.matmul(w.half(), type == DType.F16, in, out, x, rows, actual, false);
+    HalfKernels.matmul(w.half(), type == DType.F16, false, in, out, x, rows, actual, false);
     assertThat(actual).containsExactly(expected);
   }
 
@@ -96,13 +96,13 @@ class HalfKernelsTest {
     float[] wideBatch = new float[batch * out];
     float[] halfBatch = new float[batch * out];
     VectorKernels.matmul(w.wide(), in, out, x, batch, wideBatch, false);
-    HalfKernels.matmul(w.half(), type == DType.F16, in, out, x, batch, halfBatch, false);
+    HalfKernels.matmul(w.half(), type == DType.F16, false, in, out, x, batch, halfBatch, false);
     for (int r = 0; r < batch; r++) {
       float[] row = java.util.Arrays.copyOfRange(x, r * in, (r + 1) * in);
       float[] wideAlone = new float[out];
       float[] halfAlone = new float[out];
       VectorKernels.matmul(w.wide(), in, out, row, 1, wideAlone, true);
-      HalfKernels.matmul(w.half(), type == DType.F16, in, out, row, 1, halfAlone, true);
+      HalfKernels.matmul(w.half(), type == DType.F16, false, in, out, row, 1, halfAlone, true);
       assertThat(wideAlone).as("fp32 row %d", r).containsExactly(java.util.Arrays.copyOfRange(wideBatch, r * out, (r + 1) * out));
       assertThat(halfAlone).as("%s row %d", type, r).containsExactly(java.util.Arrays.copyOfRange(halfBatch, r * out, (r + 1) * out));
     }
@@ -119,13 +119,65 @@ class HalfKernelsTest {
       half.putShort(2 * j, type.nonFinite(bits) ? 0 : bits);
     }
     float[] y = new float[out];
-    HalfKernels.matmul(MemorySegment.ofBuffer(half), type == DType.F16, 1, out, new float[] {1f}, 1, y, false);
+    HalfKernels.matmul(MemorySegment.ofBuffer(half), type == DType.F16, false, 1, out, new float[] {1f}, 1, y, false);
     for (int j = 0; j < out; j++) {
       short bits = (short) j;
       float expected = type.nonFinite(bits) ? 0f : type.widen(bits);
       assertThat(Float.floatToRawIntBits(y[j])).as("bits 0x%04x", j)
           .isEqualTo(Float.floatToRawIntBits(expected + 0f * 0f));
     }
+  }
+
+  /**
+   * Shapes the kernels keep in tiles ({@link HalfKernels#tileColumns}): one and two tiles of
+   * inputs per thread and more, from two tiles of columns to the widest tiled, with 1, several
+   * and more than one tile of rows at a time.
+   */
+  static Stream<Arguments> tiledShapes() {
+    int t = 2 * VectorKernels.lanes();
+    int[][] inOut = {{8, 2 * t}, {64, 3 * t}, {200, 5 * t}, {1032, 2 * t}, {96, 4096}};
+    return Stream.of(DType.BF16, DType.F16).flatMap(type -> Stream.of(inOut)
+        .flatMap(s -> Stream.of(1, 3, 9, 17).map(r -> Arguments.of(type, s[0], s[1], r))));
+  }
+
+  /**
+   * A matrix stored in tiles gives the same products, bit for bit, as the same matrix row-major
+   * (itself equal to fp32's): the one-row kernel, the batched tiles and fixed order alike. The
+   * tiled copy is written through {@link SharedArray}, as a model load writes it, so its layout
+   * and the kernels' must agree.
+   */
+  @ParameterizedTest(name = "{0} in={1} out={2} rows={3}")
+  @MethodSource("tiledShapes")
+  void tiledMatrixGivesTheRowMajorProducts(DType type, int in, int out, int rows) {
+    int t = HalfKernels.tileColumns(in, out);
+    assertThat(t).as("tile columns").isEqualTo(2 * VectorKernels.lanes());
+    SplittableRandom random = new SplittableRandom(7L * in + out + rows);
+    Weights w = Weights.random(type, in * out, random);
+    short[] bits = w.half().toArray(java.lang.foreign.ValueLayout.JAVA_SHORT);
+    SharedArray tiled = SharedArray.half(type, new ai.djl.ndarray.types.Shape(in, out), t);
+    tiled.putBits(0, bits, 0, bits.length);
+    assertThat(tiled.get((long) (in - 1) * out + out - 3)).isEqualTo(type.widen(bits[in * out - 3]));
+    MemorySegment tiles = MemorySegment.ofBuffer(tiled.chunks().get(0));
+    float[] x = inputs(random, rows * in);
+    for (boolean fixedOrder : new boolean[] {false, true}) {
+      float[] expected = new float[rows * out];
+      HalfKernels.matmul(w.half(), type == DType.F16, false, in, out, x, rows, expected, fixedOrder);
+      float[] actual = new float[rows * out];
+      java.util.Arrays.fill(actual, Float.NaN);
+      HalfKernels.matmul(tiles, type == DType.F16, true, in, out, x, rows, actual, fixedOrder);
+      assertThat(actual).as("fixed order %s", fixedOrder).containsExactly(expected);
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void onlyNarrowMatricesOfWholeTilesAreTiled() {
+    int t = 2 * VectorKernels.lanes();
+    assertThat(HalfKernels.tileColumns(896, 1152)).isEqualTo(t); // Qwen2.5-0.5B's q/k/v
+    assertThat(HalfKernels.tileColumns(4864, 896)).isEqualTo(t); // and its down projection
+    assertThat(HalfKernels.tileColumns(896, 9728)).as("gate/up: wide").isZero();
+    assertThat(HalfKernels.tileColumns(900, 1152)).as("inputs not a multiple of 8").isZero();
+    assertThat(HalfKernels.tileColumns(896, 1152 + t / 2)).as("outputs not whole tiles").isZero();
+    assertThat(HalfKernels.tileColumns(896, t)).as("a single tile of outputs").isZero();
   }
 
   static Stream<Integer> attentionLengths() {
