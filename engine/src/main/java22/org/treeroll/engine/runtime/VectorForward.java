@@ -317,7 +317,7 @@ final class VectorForward implements JavaForward {
       }
     };
     // Work per unit grows with the context: split it over cores once it is worth it.
-    if ((long) units * group * longest < 1 << 11) {
+    if ((long) units * group * longest < 1 << 8) {
       body.run(0, units);
     } else {
       VectorKernels.parallel(units, 1, body);
