@@ -43,8 +43,8 @@ final class HalfKernels {
   private static final int K_BLOCK = 512;
   /**
    * Widest matrix stored in tiles ({@link #tileColumns}). Past it the rows are long enough for
-   * the hardware to stream eight of them at once, and tiles measured slower: gate/up's 9,728
-   * columns in tiles made batch-1 steps 10-20% slower, with or without sweeps of 4,096 columns.
+   * the hardware to stream eight of them at once, and tiles measured slower (gate/up, see
+   * docs/benchmarks.md).
    */
   private static final int TILED_MAX_OUT = 4096;
   private static final float F16_SCALE = 0x1p112f;
@@ -76,10 +76,10 @@ final class HalfKernels {
    * Columns per tile where a {@code [in, out]} matrix is best stored in tiles, else 0 (row-major).
    * A tile is 8 rows by {@code 2L} columns, stored row after row, and tiles follow each other
    * along the columns, then the next 8 rows: a pass of the one-row kernel over 8 rows then reads
-   * one sequential stream instead of 8 interleaved ones. One core streams ~40 GB/s sequentially
-   * but ~20-24 GB/s over 8 short rows, and the narrow matrices' rows (q/k/v, o, down) are short;
-   * on wide ones the tiles measured slower (see docs/benchmarks.md). Tiles need whole ones: 8
-   * rows by {@code 2L} columns, and at least the batched kernel's panel width.
+   * one sequential stream instead of 8 interleaved ones, which one core reads about twice as
+   * fast when the rows are short, as the narrow matrices' are (q/k/v, o, down; see
+   * docs/benchmarks.md). Tiles need whole ones: 8 rows by {@code 2L} columns, and at least the
+   * batched kernel's panel width.
    */
   static int tileColumns(int in, int out) {
     int t = 2 * L;

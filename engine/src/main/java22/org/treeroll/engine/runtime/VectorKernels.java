@@ -486,9 +486,8 @@ final class VectorKernels {
 
   /**
    * {@code s[at, at + len)} replaced by its softmax, in vectors: the largest value, then each
-   * {@code exp(s - max)} and their sum (vector EXP, as {@link #siluMul}: not for fixed-order
-   * steps), then each divided by the sum. Attention's scalar {@code Math.exp} over every score
-   * took most of its time at short contexts.
+   * {@code exp(s - max)} and their sum, then each divided by the sum. Vector EXP, so not for
+   * fixed-order steps (see {@link #siluMul}).
    */
   static void softmax(float[] s, int at, int len) {
     int end = at + len;
