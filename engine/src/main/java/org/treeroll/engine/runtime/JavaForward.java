@@ -2,6 +2,7 @@ package org.treeroll.engine.runtime;
 
 import java.lang.reflect.InvocationTargetException;
 import java.util.List;
+import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.engine.model.ModelConfig;
 
 /**
@@ -22,6 +23,15 @@ interface JavaForward {
    * {@code fixedOrder}: each row's numbers depend on its own tokens only (see {@link Model#forward}).
    */
   float[] forward(List<SequenceChunk> chunks, KvStore kv, boolean fixedOrder);
+
+  /**
+   * The next-token distributions of logits {@code [rows, vocab]} (row-major, as {@link #forward}
+   * returns them), each row at its temperature, in vectors: what
+   * {@link NextTokenDistributions#of(ai.djl.ndarray.NDArray, float[], boolean)} computes through
+   * PyTorch, without the copies in and out. Not for fixed-order steps
+   * ({@link NextTokenDistributions#inFixedOrder(float[], int, float[], boolean)}).
+   */
+  NextTokenDistributions distributions(float[] logits, int vocab, float[] temperatures, boolean keepLogits);
 
   /** Waits until the kernels' warm-up, which creating them started, has compiled them. */
   void awaitWarmUp();

@@ -19,6 +19,7 @@ import org.treeroll.engine.io.WeightSource;
 import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.model.WeightNames;
+import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.kvcache.PageTable;
 import org.treeroll.kvcache.PagePool;
 import org.treeroll.tree.TreeRollException;
@@ -356,6 +357,44 @@ public final class LlamaDecoder implements Model {
 
   @Override
   public NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager out, boolean fixedOrder) {
+    JavaForward java = javaStep(chunks, kv, fixedOrder);
+    if (java != null) {
+      return out.create(javaLogits(java, chunks, kv, fixedOrder), new Shape(logitRows(chunks), cfg.vocabSize()));
+    }
+    try (NDManager step = out.newSubManager()) {
+      StepLayout s = StepLayout.of(chunks, cfg, invFreq, qkRows, step);
+      NDArray x = embedT.array().get(step, new NDIndex(":, {}", s.tokens)).transpose(); // [N, d]
+      for (int l = 0; l < layers.length; l++) {
+        x = runLayer(layers[l], kv.layer(l), x, s);
+      }
+      NDArray last = s.logitRows == null ? x : x.get(s.logitRows);
+      NDArray logits = lmHead.apply(normalize(last).muli(finalNorm.array()));
+      logits.attach(out);
+      for (SequenceChunk c : chunks) {
+        c.table().advance(c.tokens().length);
+      }
+      steps.pytorchStep();
+      return logits;
+    }
+  }
+
+  @Override
+  public NextTokenDistributions distributions(List<SequenceChunk> chunks, KvStore kv, float[] temperatures,
+      boolean keepLogits, boolean fixedOrder) {
+    JavaForward java = javaStep(chunks, kv, fixedOrder);
+    if (java == null) {
+      return Model.super.distributions(chunks, kv, temperatures, keepLogits, fixedOrder);
+    }
+    float[] logits = javaLogits(java, chunks, kv, fixedOrder);
+    return fixedOrder ? NextTokenDistributions.inFixedOrder(logits, cfg.vocabSize(), temperatures, keepLogits)
+        : java.distributions(logits, cfg.vocabSize(), temperatures, keepLogits);
+  }
+
+  /**
+   * Checks that this step can run, and returns the Java kernels where they run it, else null
+   * (PyTorch runs it).
+   */
+  private JavaForward javaStep(List<SequenceChunk> chunks, KvStore kv, boolean fixedOrder) {
     int tokens = 0;
     for (SequenceChunk c : chunks) {
       tokens += c.tokens().length;
@@ -376,30 +415,24 @@ public final class LlamaDecoder implements Model {
       throw new IllegalStateException(java == null ? fixedOrderUnavailable()
           : "batch-invariant decoding needs a KV store the Java kernels can read");
     }
-    if (java != null && kv.shared() && (tokens <= javaMaxTokens || weightType != DType.F32 || halfKv || fixedOrder)) {
-      int rows = 0;
-      for (SequenceChunk c : chunks) {
-        rows += c.logitRows();
-      }
-      float[] logits = java.forward(chunks, kv, fixedOrder);
-      steps.javaVectorStep();
-      return out.create(logits, new Shape(rows, cfg.vocabSize()));
+    boolean onJava = java != null && kv.shared()
+        && (tokens <= javaMaxTokens || weightType != DType.F32 || halfKv || fixedOrder);
+    return onJava ? java : null;
+  }
+
+  /** The step on the Java kernels: logits {@code [rows, vocab]} row-major. */
+  private float[] javaLogits(JavaForward java, List<SequenceChunk> chunks, KvStore kv, boolean fixedOrder) {
+    float[] logits = java.forward(chunks, kv, fixedOrder);
+    steps.javaVectorStep();
+    return logits;
+  }
+
+  private static int logitRows(List<SequenceChunk> chunks) {
+    int rows = 0;
+    for (SequenceChunk c : chunks) {
+      rows += c.logitRows();
     }
-    try (NDManager step = out.newSubManager()) {
-      StepLayout s = StepLayout.of(chunks, cfg, invFreq, qkRows, step);
-      NDArray x = embedT.array().get(step, new NDIndex(":, {}", s.tokens)).transpose(); // [N, d]
-      for (int l = 0; l < layers.length; l++) {
-        x = runLayer(layers[l], kv.layer(l), x, s);
-      }
-      NDArray last = s.logitRows == null ? x : x.get(s.logitRows);
-      NDArray logits = lmHead.apply(normalize(last).muli(finalNorm.array()));
-      logits.attach(out);
-      for (SequenceChunk c : chunks) {
-        c.table().advance(c.tokens().length);
-      }
-      steps.pytorchStep();
-      return logits;
-    }
+    return rows;
   }
 
   private NDArray runLayer(Layer w, NDArray cache, NDArray x, StepLayout s) {

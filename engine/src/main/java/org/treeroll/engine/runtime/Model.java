@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Set;
 import org.treeroll.engine.io.WeightUpdate;
 import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.kvcache.PagePool;
 
 /** A causal language model that runs batched forward steps over paged KV. */
@@ -55,6 +56,22 @@ public interface Model extends AutoCloseable {
    * @throws IllegalStateException for {@code fixedOrder} where {@link #fixedOrderUnavailable} says why not
    */
   NDArray forward(List<SequenceChunk> chunks, KvStore kv, NDManager manager, boolean fixedOrder);
+
+  /**
+   * One batched step as {@link #forward(List, KvStore, NDManager, boolean)}, turned into each
+   * logit row's next-token distribution at its temperature ({@code temperatures}, one per row):
+   * {@link NextTokenDistributions#inFixedOrder} for {@code fixedOrder} steps, else
+   * {@link NextTokenDistributions#of(NDArray, float[], boolean)} or the same computed where the
+   * logits already are. {@code keepLogits}: keep the raw logits too.
+   */
+  default NextTokenDistributions distributions(List<SequenceChunk> chunks, KvStore kv, float[] temperatures,
+      boolean keepLogits, boolean fixedOrder) {
+    try (NDManager m = NDManager.newBaseManager(device())) {
+      NDArray logits = forward(chunks, kv, m, fixedOrder);
+      return fixedOrder ? NextTokenDistributions.inFixedOrder(logits, temperatures, keepLogits)
+          : NextTokenDistributions.of(logits, temperatures, keepLogits);
+    }
+  }
 
   /** Why this model cannot run {@code fixedOrder} steps, or null if it can. */
   String fixedOrderUnavailable();

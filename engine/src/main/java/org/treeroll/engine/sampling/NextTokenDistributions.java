@@ -5,8 +5,9 @@ import java.util.stream.IntStream;
 
 /**
  * The next-token distributions of a forward step's logit rows at one temperature: the
- * softmax, log and entropy run in the engine (vectorised, on every core), and only the
- * probabilities and one entropy per row come back to Java for sampling.
+ * softmax, log and entropy run where the logits are (PyTorch, or the Java kernels' vectors for
+ * their own steps: {@code Model#distributions}), vectorised on every core, and only the
+ * probabilities and one entropy per row reach the sampler.
  *
  * @param probs {@code rows * vocab} probabilities, row-major
  * @param entropies entropy (nats) of each row's distribution
@@ -49,8 +50,11 @@ public record NextTokenDistributions(float[] probs, float[] entropies, int vocab
    * give the same bits interpreted or compiled (HotSpot runs the same routine in both).
    */
   public static NextTokenDistributions inFixedOrder(NDArray logits, float[] rowTemperatures, boolean keepLogits) {
-    int vocab = (int) logits.getShape().get(1);
-    float[] raw = floats(rows(logits));
+    return inFixedOrder(floats(rows(logits)), (int) logits.getShape().get(1), rowTemperatures, keepLogits);
+  }
+
+  /** {@link #inFixedOrder(NDArray, float[], boolean)} over logits {@code [rows, vocab]} row-major in {@code raw}. */
+  public static NextTokenDistributions inFixedOrder(float[] raw, int vocab, float[] rowTemperatures, boolean keepLogits) {
     float[] probs = new float[raw.length];
     float[] entropies = new float[rowTemperatures.length];
     // Rows in parallel: each is computed whole by one thread, so which one does not matter.

@@ -58,24 +58,16 @@ final class ForwardPass {
       keepLogits |= !params.adjustments().isNone();
       fixedOrder |= params.batchInvariant();
     }
-    boolean keep = keepLogits;
     long t0 = System.nanoTime();
-    NextTokenDistributions d = fixedOrder
-        ? run(chunks, true, logits -> NextTokenDistributions.inFixedOrder(logits, temperatures, keep))
-        : run(chunks, false, logits -> NextTokenDistributions.of(logits, temperatures, keep));
+    NextTokenDistributions d = model.distributions(chunks, kv, temperatures, keepLogits, fixedOrder);
     listener.accept(new StepTiming(decode, chunks.size(), (int) n, System.nanoTime() - t0));
     return d;
   }
 
   /** One step whose logits {@code read} turns into plain Java values before they are freed. */
   <T> T run(List<SequenceChunk> chunks, Function<NDArray, T> read) {
-    return run(chunks, false, read);
-  }
-
-  /** {@link #run(List, Function)}, the step in fixed order if {@code fixedOrder} ({@link Model#forward}). */
-  private <T> T run(List<SequenceChunk> chunks, boolean fixedOrder, Function<NDArray, T> read) {
     try (NDManager m = NDManager.newBaseManager(model.device())) {
-      return read.apply(model.forward(chunks, kv, m, fixedOrder));
+      return read.apply(model.forward(chunks, kv, m, false));
     }
   }
 }

@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import org.treeroll.engine.io.DType;
 import org.treeroll.engine.model.ModelConfig;
+import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.kvcache.PageTable;
 
 /**
@@ -73,6 +74,14 @@ final class VectorForward implements JavaForward {
   /** {@link JavaForward#tileColumns}. */
   static int tileColumns(int in, int out) {
     return HalfKernels.tileColumns(in, out);
+  }
+
+  @Override
+  public NextTokenDistributions distributions(float[] logits, int vocab, float[] temperatures, boolean keepLogits) {
+    float[] probs = new float[logits.length];
+    float[] entropies = new float[temperatures.length];
+    VectorKernels.distributions(logits, vocab, temperatures, probs, entropies);
+    return new NextTokenDistributions(probs, entropies, vocab, keepLogits ? logits : null);
   }
 
   @Override

@@ -522,6 +522,75 @@ final class VectorKernels {
     }
   }
 
+  /**
+   * The next-token distribution of each row of {@code logits [rows, vocab]} at its temperature:
+   * {@code probs} the softmax of {@code logits / t}, {@code entropies} its entropy in nats. Rows
+   * split over the cores. In vectors with vector EXP, so not for fixed-order steps (see
+   * {@link #siluMul}); the sums add blocks of {@link #SUM_BLOCK} lanes' partial sums in double,
+   * so a 150k vocabulary loses no more than a few ulps to their length.
+   */
+  static void distributions(float[] logits, int vocab, float[] temperatures, float[] probs, float[] entropies) {
+    parallel(temperatures.length, 1, (from, to) -> {
+      for (int r = from; r < to; r++) {
+        entropies[r] = distribution(logits, r * vocab, vocab, 1f / temperatures[r], probs);
+      }
+    });
+  }
+
+  /** Vectors per block of {@link #distributions}' sums. */
+  private static final int SUM_BLOCK = 64;
+
+  /** One row of {@link #distributions}: writes its probabilities, returns its entropy. */
+  private static float distribution(float[] z, int at, int vocab, float invT, float[] probs) {
+    int end = at + vocab;
+    int ub = at + S.loopBound(vocab);
+    FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+    int i = at;
+    for (; i < ub; i += L) {
+      mv = mv.max(FloatVector.fromArray(S, z, i));
+    }
+    float max = mv.reduceLanes(VectorOperators.MAX);
+    for (; i < end; i++) {
+      max = Math.max(max, z[i]);
+    }
+    float m = max * invT;
+    double sum = 0;
+    i = at;
+    while (i < ub) {
+      int blockEnd = Math.min(ub, i + SUM_BLOCK * L);
+      FloatVector acc = FloatVector.zero(S);
+      for (; i < blockEnd; i += L) {
+        FloatVector e = FloatVector.fromArray(S, z, i).mul(invT).sub(m).lanewise(VectorOperators.EXP);
+        e.intoArray(probs, i);
+        acc = acc.add(e);
+      }
+      sum += acc.reduceLanes(VectorOperators.ADD);
+    }
+    for (; i < end; i++) {
+      probs[i] = (float) Math.exp(z[i] * invT - m);
+      sum += probs[i];
+    }
+    float inv = (float) (1 / sum);
+    // H = -sum p (z/t - m - log s) = log s - sum p (z/t - m)
+    double weighted = 0;
+    i = at;
+    while (i < ub) {
+      int blockEnd = Math.min(ub, i + SUM_BLOCK * L);
+      FloatVector acc = FloatVector.zero(S);
+      for (; i < blockEnd; i += L) {
+        FloatVector p = FloatVector.fromArray(S, probs, i).mul(inv);
+        p.intoArray(probs, i);
+        acc = p.fma(FloatVector.fromArray(S, z, i).mul(invT).sub(m), acc);
+      }
+      weighted += acc.reduceLanes(VectorOperators.ADD);
+    }
+    for (; i < end; i++) {
+      probs[i] *= inv;
+      weighted += probs[i] * (z[i] * invT - m);
+    }
+    return (float) (Math.log(sum) - weighted);
+  }
+
   private static void add(float[] y, float[] z, int n) {
     int i = 0;
     for (int ub = S.loopBound(n); i < ub; i += L) {
@@ -623,6 +692,7 @@ final class VectorKernels {
       }
       siluMul(gateUp, out, 2, y, false);
       softmax(y, 0, 2 * L + 3);
+      distributions(y, out, new float[] {1f, 0.7f}, x, gateUp);
       // Attention over two KV rows of 32 elements, two query heads; fp32 and BF16 pages.
       long[] kvRows = {0, 4L * in};
       scores(w, kvRows, 2, 0, x, 0, 32, 2, 1f, y, 2, null);

@@ -93,4 +93,37 @@ class VectorKernelsTest {
     }
     assertThat(new float[] {s[0], s[1], s[2], s[at + len], s[at + len + 1]}).containsOnly(7f);
   }
+
+  /**
+   * The next-token distributions in vectors against the fixed-order ones (double sums, scalar
+   * exp): vocabularies around the vector width and blocks of the sums, a large one, several
+   * rows at different temperatures, logits spread as a trained model's are.
+   */
+  @ParameterizedTest(name = "vocab={0}")
+  @MethodSource("vocabularies")
+  void distributionsEqualTheFixedOrderOnesWithinFloatRounding(int vocab) {
+    SplittableRandom random = new SplittableRandom(vocab);
+    float[] temperatures = {1f, 0.6f, 1.7f};
+    float[] logits = new float[temperatures.length * vocab];
+    for (int i = 0; i < logits.length; i++) {
+      logits[i] = (float) (random.nextGaussian() * 4);
+    }
+    float[] probs = new float[logits.length];
+    float[] entropies = new float[temperatures.length];
+    VectorKernels.distributions(logits, vocab, temperatures, probs, entropies);
+    var expected = org.treeroll.engine.sampling.NextTokenDistributions.inFixedOrder(logits, vocab, temperatures, false);
+    for (int i = 0; i < probs.length; i++) {
+      float want = expected.probs()[i];
+      assertThat(probs[i]).as("probability %d", i).isCloseTo(want, org.assertj.core.data.Offset.offset(2e-6f * want + 1e-12f));
+    }
+    for (int r = 0; r < temperatures.length; r++) {
+      assertThat(entropies[r]).as("entropy of row %d", r)
+          .isCloseTo(expected.entropies()[r], org.assertj.core.data.Offset.offset(2e-5f));
+    }
+  }
+
+  static Stream<Integer> vocabularies() {
+    int l = VectorKernels.lanes();
+    return Stream.of(1, l - 1, l, l + 3, 64 * l, 64 * l + 5, 151_936);
+  }
 }
