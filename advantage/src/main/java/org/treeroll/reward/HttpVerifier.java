@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -101,12 +102,17 @@ public final class HttpVerifier implements RewardFunction {
     if (closed.get()) {
       return CompletableFuture.completedFuture(Reward.failed("http verifier " + url + " is closed"));
     }
-    return cache.get(request, (r, executor) -> verify(r))
+    return cache.get(request, (r, executor) -> verify(r, executor))
         .handle((value, failure) -> failure == null ? Reward.of(value) : Reward.failed(message(failure)));
   }
 
-  /** Every attempt for one request; fails with the last attempt's cause. */
-  private CompletableFuture<Double> verify(RewardRequest request) {
+  /**
+   * Every attempt for one request; fails with the last attempt's cause. The first attempt starts
+   * on {@code executor}, after the cache has its future: Caffeine calls this inside the map's
+   * update of the key, and a refused connection can complete the attempt at once, whose failure
+   * then removes the key from inside that update ("Recursive update").
+   */
+  private CompletableFuture<Double> verify(RewardRequest request, Executor executor) {
     CompletableFuture<Double> result = new CompletableFuture<>();
     inFlight.put(result, request);
     result.whenComplete((v, e) -> inFlight.remove(result));
@@ -117,7 +123,7 @@ public final class HttpVerifier implements RewardFunction {
       result.completeExceptionally(new VerifierFailure("http verifier " + url + ": cannot write the request: " + e.getOriginalMessage()));
       return result;
     }
-    attempt(request, body, 1, result);
+    executor.execute(() -> attempt(request, body, 1, result));
     return result;
   }
 
