@@ -10,6 +10,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
 import org.treeroll.engine.io.DType;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -486,8 +487,7 @@ final class VectorKernels {
 
   /**
    * {@code s[at, at + len)} replaced by its softmax, in vectors: the largest value, then each
-   * {@code exp(s - max)} and their sum, then each divided by the sum. Vector EXP, so not for
-   * fixed-order steps (see {@link #siluMul}).
+   * {@code exp(s - max)} ({@link #expNonPositive}) and their sum, then each divided by the sum.
    */
   static void softmax(float[] s, int at, int len) {
     int end = at + len;
@@ -503,7 +503,7 @@ final class VectorKernels {
     i = at;
     FloatVector sums = FloatVector.zero(S);
     for (int ub = at + S.loopBound(len); i < ub; i += L) {
-      FloatVector e = FloatVector.fromArray(S, s, i).sub(max).lanewise(VectorOperators.EXP);
+      FloatVector e = expNonPositive(FloatVector.fromArray(S, s, i).sub(max));
       e.intoArray(s, i);
       sums = sums.add(e);
     }
@@ -525,9 +525,9 @@ final class VectorKernels {
   /**
    * The next-token distribution of each row of {@code logits [rows, vocab]} at its temperature:
    * {@code probs} the softmax of {@code logits / t}, {@code entropies} its entropy in nats. Rows
-   * split over the cores. In vectors with vector EXP, so not for fixed-order steps (see
-   * {@link #siluMul}); the sums add blocks of {@link #SUM_BLOCK} lanes' partial sums in double,
-   * so a 150k vocabulary loses no more than a few ulps to their length.
+   * split over the cores. In vectors ({@link #expNonPositive}); the sums add blocks of
+   * {@link #SUM_BLOCK} lanes' partial sums in double, so a 150k vocabulary loses no more than a
+   * few ulps to their length. Sums in lanes, so not in fixed order.
    */
   static void distributions(float[] logits, int vocab, float[] temperatures, float[] probs, float[] entropies) {
     parallel(temperatures.length, 1, (from, to) -> {
@@ -535,6 +535,38 @@ final class VectorKernels {
         entropies[r] = distribution(logits, r * vocab, vocab, 1f / temperatures[r], probs);
       }
     });
+  }
+
+  private static final float LOG2E = 1.44269504f;
+  private static final float LN2_HI = 0.693145751953125f; // ln 2's leading bits: k * LN2_HI is exact
+  private static final float LN2_LO = 1.42860677e-6f;
+  /** Below this, exp underflows to zero (or a subnormal, flushed to zero here). */
+  private static final float EXP_MIN = -87.33654f;
+
+  /**
+   * {@code exp(x)} for {@code x <= 0}, within 2 ulps: {@code 2^k e^r} with {@code k = round(x /
+   * ln 2)}, {@code r = x - k ln 2} in two exact steps, {@code e^r} by its Taylor series to
+   * degree 7 (|r| <= ln 2 / 2, truncation below 1e-8), zero below {@link #EXP_MIN}. Only adds,
+   * multiplies, fused multiply-adds and exact conversions, so the Vector API's Java fallback and
+   * C2's compiled code give the same bits: the vector EXP goes to a different library once
+   * compiled, and a step's values then depended on whether the JIT had got to it.
+   */
+  static FloatVector expNonPositive(FloatVector x) {
+    VectorMask<Float> zero = x.compare(VectorOperators.LT, EXP_MIN);
+    FloatVector c = x.max(EXP_MIN);
+    FloatVector k = c.mul(LOG2E).add(12582912f).sub(12582912f); // rounded to the nearest integer
+    FloatVector r = k.fma(FloatVector.broadcast(S, -LN2_HI), c);
+    r = k.fma(FloatVector.broadcast(S, -LN2_LO), r);
+    FloatVector p = FloatVector.broadcast(S, 1f / 5040);
+    p = p.fma(r, FloatVector.broadcast(S, 1f / 720));
+    p = p.fma(r, FloatVector.broadcast(S, 1f / 120));
+    p = p.fma(r, FloatVector.broadcast(S, 1f / 24));
+    p = p.fma(r, FloatVector.broadcast(S, 1f / 6));
+    p = p.fma(r, FloatVector.broadcast(S, 0.5f));
+    p = p.fma(r, FloatVector.broadcast(S, 1f));
+    p = p.fma(r, FloatVector.broadcast(S, 1f));
+    IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+    return p.mul(bits.reinterpretAsFloats()).blend(0f, zero);
   }
 
   /** Vectors per block of {@link #distributions}' sums. */
@@ -560,7 +592,7 @@ final class VectorKernels {
       int blockEnd = Math.min(ub, i + SUM_BLOCK * L);
       FloatVector acc = FloatVector.zero(S);
       for (; i < blockEnd; i += L) {
-        FloatVector e = FloatVector.fromArray(S, z, i).mul(invT).sub(m).lanewise(VectorOperators.EXP);
+        FloatVector e = expNonPositive(FloatVector.fromArray(S, z, i).mul(invT).sub(m));
         e.intoArray(probs, i);
         acc = acc.add(e);
       }

@@ -126,4 +126,30 @@ class VectorKernelsTest {
     int l = VectorKernels.lanes();
     return Stream.of(1, l - 1, l, l + 3, 64 * l, 64 * l + 5, 151_936);
   }
+
+  /** The vector exp of non-positive inputs against {@link Math#exp}: within 2 ulps, zero past underflow. */
+  @org.junit.jupiter.api.Test
+  void expOfNonPositiveInputsIsWithinTwoUlps() {
+    int l = VectorKernels.lanes();
+    SplittableRandom random = new SplittableRandom(5);
+    float[] x = new float[64 * l];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = i < 8 ? new float[] {0f, -0f, -1e-30f, -0.34657f, -0.34658f, -87.33f, -87.34f, -1000f}[i]
+          : (float) random.nextDouble(-90, 0);
+    }
+    float[] y = new float[x.length];
+    for (int i = 0; i < x.length; i += l) {
+      VectorKernels.expNonPositive(jdk.incubator.vector.FloatVector.fromArray(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED, x, i))
+          .intoArray(y, i);
+    }
+    for (int i = 0; i < x.length; i++) {
+      float want = (float) Math.exp(x[i]);
+      if (x[i] < -87.33654f) {
+        assertThat(y[i]).as("exp(%s)", x[i]).isZero();
+      } else {
+        assertThat(y[i]).as("exp(%s)", x[i]).isCloseTo(want, org.assertj.core.data.Offset.offset(2 * Math.ulp(want)));
+      }
+    }
+    assertThat(y[0]).isEqualTo(1f);
+  }
 }
