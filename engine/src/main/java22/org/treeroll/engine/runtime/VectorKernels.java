@@ -491,16 +491,8 @@ final class VectorKernels {
    */
   static void softmax(float[] s, int at, int len) {
     int end = at + len;
+    float max = max(s, at, len);
     int i = at;
-    FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-    for (int ub = at + S.loopBound(len); i < ub; i += L) {
-      m = m.max(FloatVector.fromArray(S, s, i));
-    }
-    float max = m.reduceLanes(VectorOperators.MAX);
-    for (; i < end; i++) {
-      max = Math.max(max, s[i]);
-    }
-    i = at;
     FloatVector sums = FloatVector.zero(S);
     for (int ub = at + S.loopBound(len); i < ub; i += L) {
       FloatVector e = expNonPositive(FloatVector.fromArray(S, s, i).sub(max));
@@ -535,6 +527,21 @@ final class VectorKernels {
         entropies[r] = distribution(logits, r * vocab, vocab, 1f / temperatures[r], probs);
       }
     });
+  }
+
+  /** The largest of {@code s[at, at + len)}. */
+  private static float max(float[] s, int at, int len) {
+    int end = at + len;
+    int i = at;
+    FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+    for (int ub = at + S.loopBound(len); i < ub; i += L) {
+      m = m.max(FloatVector.fromArray(S, s, i));
+    }
+    float max = m.reduceLanes(VectorOperators.MAX);
+    for (; i < end; i++) {
+      max = Math.max(max, s[i]);
+    }
+    return max;
   }
 
   private static final float LOG2E = 1.44269504f;
@@ -576,18 +583,9 @@ final class VectorKernels {
   private static float distribution(float[] z, int at, int vocab, float invT, float[] probs) {
     int end = at + vocab;
     int ub = at + S.loopBound(vocab);
-    FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-    int i = at;
-    for (; i < ub; i += L) {
-      mv = mv.max(FloatVector.fromArray(S, z, i));
-    }
-    float max = mv.reduceLanes(VectorOperators.MAX);
-    for (; i < end; i++) {
-      max = Math.max(max, z[i]);
-    }
-    float m = max * invT;
+    float m = max(z, at, vocab) * invT;
     double sum = 0;
-    i = at;
+    int i = at;
     while (i < ub) {
       int blockEnd = Math.min(ub, i + SUM_BLOCK * L);
       FloatVector acc = FloatVector.zero(S);
