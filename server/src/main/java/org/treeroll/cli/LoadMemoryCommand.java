@@ -21,7 +21,7 @@ import picocli.CommandLine.Mixin;
  * resident size once G1 has handed the heap back. The last row is what a load leaves.
  */
 @Command(name = "load-memory", mixinStandardHelpOptions = true,
-    description = "Resident memory after each part of a model load: JVM, tokenizer, PyTorch, weights (16-bit as stored).")
+    description = "Resident memory after each part of a model load: JVM, tokenizer, device choice, weights (16-bit as stored; PyTorch started only for fp32 ones).")
 final class LoadMemoryCommand implements Callable<Integer> {
   /** Decimal megabytes, as the weight files' sizes are quoted; {@link SoakCommand#rssMb} reads MiB. */
   private static final double MB = 1e6;
@@ -41,13 +41,15 @@ final class LoadMemoryCommand implements Callable<Integer> {
     ModelConfig cfg = ModelConfig.read(dir);
     try (TextTokenizer tokenizer = TextTokenizer.load(dir)) {
       double tok = row("tokenizer", start);
-      double torch;
+      double device;
       try (WeightSource weights = WeightSource.open(dir)) {
-        DjlRuntime.device(); // starts PyTorch
-        torch = row("PyTorch engine", tok);
+        // Choosing the device starts PyTorch only where the bundled libtorch could see a GPU;
+        // the model starts it only for fp32 matrices.
+        DjlRuntime.device();
+        device = row("device chosen", tok);
         try (LlamaDecoder decoder = LlamaDecoder.load(cfg, weights, DjlRuntime.device(), WeightPrecision.AS_STORED)) {
           decoder.awaitWarmUp();
-          double loaded = row("weights and kernel warm-up", torch);
+          double loaded = row("weights and kernel warm-up", device);
           System.out.printf(Locale.ROOT, "loaded: %.2fx the weight files%n", loaded / files);
         }
       }

@@ -42,7 +42,7 @@ class LoadMemoryCommandTest {
     assertThat(files.find()).as(out).isTrue();
     long fileMb = Long.parseLong(files.group(1));
     Matcher m = ROW.matcher(out);
-    String[] parts = {"JVM start", "tokenizer", "PyTorch engine", "weights and kernel warm-up"};
+    String[] parts = {"JVM start", "tokenizer", "device chosen", "weights and kernel warm-up"};
     for (String part : parts) {
       assertThat(m.find()).as(out).isTrue();
       assertThat(m.group(1)).isEqualTo(part);

@@ -16,8 +16,8 @@ import org.treeroll.tree.TreeRollException;
  * The KV tensors behind a {@link PagePool}: per layer one array of
  * {@code [pages * pageSize, 2 * kvHeads * headDim]}, a row per token slot holding its keys then
  * its values. Keys and values share a row so one gather reads both. fp32 pages are shared with
- * PyTorch; BF16 pages ({@link KvDtype}) are seen by the Java kernels only, in one direct buffer
- * per layer.
+ * PyTorch where the model has PyTorch arrays (else Java's alone); BF16 pages ({@link KvDtype}) are
+ * seen by the Java kernels only, in one direct buffer per layer.
  */
 public final class KvStore implements PageCopier, AutoCloseable {
   private final PagePool pool;
@@ -33,6 +33,7 @@ public final class KvStore implements PageCopier, AutoCloseable {
     return 2L * dtype.bytes() * cfg.numLayers() * cfg.numKvHeads() * cfg.headDim();
   }
 
+  /** @param parent the model's PyTorch arrays, or null where it has none (its steps all run in Java) */
   KvStore(NDManager parent, PagePool pool, int numLayers, int rowWidth, KvDtype dtype) {
     this.pool = pool;
     this.dtype = dtype;
@@ -43,7 +44,7 @@ public final class KvStore implements PageCopier, AutoCloseable {
       throw new TreeRollException(String.format(Locale.ROOT, "KV dtype %s: one layer's pages would take %.2f GB,"
           + " over the 2 GiB one 16-bit buffer holds; lower the KV budget or use f32", dtype, layerBytes / 1e9));
     }
-    this.manager = parent.newSubManager();
+    this.manager = parent == null ? null : parent.newSubManager();
     this.layers = new SharedArray[numLayers];
     for (int l = 0; l < numLayers; l++) {
       // Zeros, not garbage: masked slots are multiplied by an exact 0 and must not be NaN.
@@ -114,17 +115,15 @@ public final class KvStore implements PageCopier, AutoCloseable {
   /** Copies the first {@code tokens} rows of page {@code from} into page {@code to}, every layer. */
   @Override
   public void copy(int from, int to, int tokens) {
-    int ps = pool.pageSize();
-    if (dtype != KvDtype.F32) {
-      int rowBytes = rowWidth * dtype.bytes();
+    long ps = pool.pageSize();
+    if (layers[0].array() == null) {
       for (SharedArray layer : layers) {
-        ByteBuffer b = layer.chunks().get(0);
-        b.put(to * ps * rowBytes, b, from * ps * rowBytes, tokens * rowBytes);
+        layer.copyWithin(from * ps * rowWidth, to * ps * rowWidth, (long) tokens * rowWidth);
       }
       return;
     }
-    NDIndex src = new NDIndex("{}:{}", (long) from * ps, (long) from * ps + tokens);
-    NDIndex dst = new NDIndex("{}:{}", (long) to * ps, (long) to * ps + tokens);
+    NDIndex src = new NDIndex("{}:{}", from * ps, from * ps + tokens);
+    NDIndex dst = new NDIndex("{}:{}", to * ps, to * ps + tokens);
     try (NDManager tmp = manager.newSubManager()) {
       for (SharedArray layer : layers) {
         layer.array().set(dst, layer.array().get(tmp, src));
@@ -135,6 +134,8 @@ public final class KvStore implements PageCopier, AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    manager.close();
+    if (manager != null) {
+      manager.close();
+    }
   }
 }

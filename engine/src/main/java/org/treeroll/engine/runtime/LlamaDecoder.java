@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
 public final class LlamaDecoder implements Model {
   private static final Logger LOG = LoggerFactory.getLogger(LlamaDecoder.class);
   private final ModelConfig cfg;
-  private final NDManager manager;
+  private final Device device;
+  private final NDManager manager; // the PyTorch arrays; null where every step runs in Java (16-bit weights on the CPU)
   private final SharedArray embedT; // [hidden, vocab]
   private final Projection lmHead; // over embedT when tied
   private final SharedArray finalNorm;
@@ -129,11 +130,12 @@ public final class LlamaDecoder implements Model {
     }
   }
 
-  private LlamaDecoder(ModelConfig cfg, NDManager manager, SharedArray embedT,
+  private LlamaDecoder(ModelConfig cfg, Device device, NDManager manager, SharedArray embedT,
       Projection lmHead, SharedArray finalNorm, Layer[] layers, LayerNorms[] norms, boolean forPyTorch,
       DType weightType) {
     this.cfg = cfg;
     this.weightType = weightType;
+    this.device = device;
     this.manager = manager;
     this.embedT = embedT;
     this.lmHead = lmHead;
@@ -162,7 +164,6 @@ public final class LlamaDecoder implements Model {
 
   /** Why PyTorch must run the steps rather than {@link JavaForward}, or null if it need not. */
   private String pyTorchReason(boolean forPyTorch) {
-    Device device = manager.getDevice();
     if (!Device.Type.CPU.equals(device.getDeviceType())) {
       return "device is " + device;
     }
@@ -202,7 +203,8 @@ public final class LlamaDecoder implements Model {
     if (device.getDeviceType().equals(Device.Type.CPU)) {
       MemoryFit.check(cfg, half);
     }
-    NDManager m = NDManager.newBaseManager(device);
+    // 16-bit matrices run on the Java kernels alone; then nothing starts PyTorch (~80 MB resident).
+    NDManager m = half == DType.F32 ? NDManager.newBaseManager(device) : null;
     try {
       long d = cfg.hiddenSize();
       long v = cfg.vocabSize();
@@ -247,9 +249,11 @@ public final class LlamaDecoder implements Model {
             matrix(m, weights, half, layer(l, DOWN_PROJ), d, ff, inMajor));
       }
       SharedArray finalNorm = SharedArray.of(m, weights.read(FINAL_NORM, d));
-      return new LlamaDecoder(cfg, m, embedT, lmHead, finalNorm, layers, norms, forPyTorch, half);
+      return new LlamaDecoder(cfg, device, m, embedT, lmHead, finalNorm, layers, norms, forPyTorch, half);
     } catch (RuntimeException e) {
-      m.close();
+      if (m != null) {
+        m.close();
+      }
       throw e;
     }
   }
@@ -331,7 +335,7 @@ public final class LlamaDecoder implements Model {
 
   @Override
   public Device device() {
-    return manager.getDevice();
+    return device;
   }
 
   @Override
@@ -508,7 +512,7 @@ public final class LlamaDecoder implements Model {
 
   /** NDArrays alive under this model (weights and KV stores): leak tests watch this number. */
   int liveArrays() {
-    return ((ai.djl.ndarray.BaseNDManager) manager).getManagedArrays().size();
+    return manager == null ? 0 : ((ai.djl.ndarray.BaseNDManager) manager).getManagedArrays().size();
   }
 
   @Override
@@ -544,7 +548,7 @@ public final class LlamaDecoder implements Model {
             + ", which an update applied since has replaced; prepare it again");
       }
     }
-    try (NDManager scratch = manager.newSubManager()) {
+    try (NDManager scratch = manager == null ? null : manager.newSubManager()) {
       for (WeightWrite w : p.writes()) {
         w.apply(scratch);
       }
@@ -576,7 +580,9 @@ public final class LlamaDecoder implements Model {
   public void close() {
     // Arrays over 2 GB are PyTorch's memory, freed now: no step may read them in Java after.
     javaForward = null;
-    manager.close();
+    if (manager != null) {
+      manager.close();
+    }
   }
 
   SharedArray embedT() {

@@ -16,7 +16,9 @@ import org.treeroll.tree.TreeRollException;
 
 /**
  * A weight or KV array whose memory PyTorch and the Java kernels both use, so they read and write
- * the same bytes. An fp32 array always has both views. A 16-bit one (BF16 or F16 weights kept as
+ * the same bytes. An fp32 array has both views, unless it is made without a manager (a model
+ * whose steps all run in Java never starts PyTorch): then only Java's, in buffers of at most
+ * {@link #CHUNK_FLOATS} floats. A 16-bit one (BF16 or F16 weights kept as
  * the checkpoint stores them) has only the Java view: PyTorch's CPU kernels never see it
  * ({@code array} is null), so it is at most one direct buffer of 2 GB. Up to 2 GB it lives in one direct buffer that PyTorch wraps without a copy (DJL
  * wraps a direct buffer with {@code from_blob}); that buffer is freed with its last reference,
@@ -44,9 +46,12 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
   /** Floats per buffer of an array over 2 GB: 1 GiB, the largest power of two a buffer holds. */
   static final long CHUNK_FLOATS = 1L << 28;
 
-  /** A zero-filled array of {@code shape}. */
+  /** A zero-filled array of {@code shape}; Java's alone if {@code m} is null. */
   static SharedArray zeros(NDManager m, Shape shape) {
     long bytes = 4L * shape.size();
+    if (m == null) {
+      return javaOnly(shape); // direct buffers are zeroed
+    }
     if (!onCpu(m) || bytes == 0) {
       return new SharedArray(m.zeros(shape), null);
     }
@@ -57,7 +62,7 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
     return new SharedArray(m.create(buf, shape, DataType.FLOAT32), List.of(buf));
   }
 
-  /** An array holding a copy of {@code values}. */
+  /** An array holding a copy of {@code values}; Java's alone if {@code m} is null. */
   static SharedArray of(NDManager m, float[] values, Shape shape) {
     if (values.length != shape.size()) {
       throw new IllegalArgumentException(values.length + " values for an array of shape " + shape);
@@ -190,6 +195,9 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
   /** An array of {@code shape} whose values are yet to be written, or null if Java cannot see it. */
   private static SharedArray empty(NDManager m, Shape shape) {
     long bytes = 4L * shape.size();
+    if (m == null) {
+      return javaOnly(shape);
+    }
     if (!onCpu(m) || bytes == 0) {
       return null;
     }
@@ -198,6 +206,34 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
     }
     ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
     return new SharedArray(m.create(buf, shape, DataType.FLOAT32), List.of(buf));
+  }
+
+  /** An fp32 array that only Java sees: consecutive zeroed buffers of {@link #CHUNK_FLOATS} floats, the last shorter. */
+  private static SharedArray javaOnly(Shape shape) {
+    List<ByteBuffer> chunks = new ArrayList<>();
+    for (long from = 0; from < shape.size() || chunks.isEmpty(); from += CHUNK_FLOATS) {
+      int floats = (int) Math.min(CHUNK_FLOATS, shape.size() - from);
+      chunks.add(ByteBuffer.allocateDirect(4 * floats).order(ByteOrder.nativeOrder()));
+    }
+    return new SharedArray(null, List.copyOf(chunks), DType.F32, shape);
+  }
+
+  /**
+   * Copies elements {@code [from, from + count)} to {@code [to, to + count)} (row-major; ranges
+   * apart) through Java's view; for arrays without tiles.
+   */
+  void copyWithin(long from, long to, long count) {
+    int size = type.bytes();
+    long per = chunks.get(0).capacity() / size;
+    while (count > 0) {
+      ByteBuffer src = chunks.get((int) (from / per));
+      ByteBuffer dst = chunks.get((int) (to / per));
+      int n = (int) Math.min(count, Math.min(per - from % per, per - to % per));
+      dst.put((int) (to % per) * size, src, (int) (from % per) * size, n * size);
+      from += n;
+      to += n;
+      count -= n;
+    }
   }
 
   /** Whether the Java kernels can read and write the array (see {@link #chunks}). */

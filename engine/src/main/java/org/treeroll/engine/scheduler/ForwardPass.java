@@ -1,13 +1,11 @@
 package org.treeroll.engine.scheduler;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
-import java.util.function.Function;
 import org.treeroll.engine.runtime.KvStore;
 import org.treeroll.engine.runtime.Model;
 import org.treeroll.engine.runtime.SequenceChunk;
@@ -64,10 +62,13 @@ final class ForwardPass {
     return d;
   }
 
-  /** One step whose logits {@code read} turns into plain Java values before they are freed. */
-  <T> T run(List<SequenceChunk> chunks, Function<NDArray, T> read) {
-    try (NDManager m = NDManager.newBaseManager(model.device())) {
-      return read.apply(model.forward(chunks, kv, m, false));
-    }
+  /**
+   * One step over {@code chunk} whose every token is a logit row (teacher-forced scoring): the
+   * rows' distributions at {@code temperature}, with their logits.
+   */
+  NextTokenDistributions score(SequenceChunk chunk, double temperature) {
+    float[] temperatures = new float[chunk.logitRows()];
+    Arrays.fill(temperatures, (float) temperature);
+    return model.distributions(List.of(chunk), kv, temperatures, true, false);
   }
 }

@@ -1,9 +1,5 @@
 package org.treeroll.engine.scheduler;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -18,8 +14,10 @@ import org.treeroll.tree.TreeRollException;
  * Teacher-forced scoring as scheduler work: the log-prob of every token of each sequence given
  * the tokens before it, what a trainer recomputes as old log-probs. It advances one chunk of at
  * most {@code maxStepTokens} positions per scheduler turn, between rollout steps, and takes the
- * pages of a whole sequence before it starts it, so it never holds pages while it waits.
- * Log-softmax and the target gather run in the engine; two floats per token leave it.
+ * pages of a whole sequence before it starts it, so it never holds pages while it waits. A
+ * token's log-prob is the log of its probability in the step's distribution, as sampling reports
+ * it ({@link org.treeroll.engine.sampling.TokenSampler}), so scoring a sampled path gives its
+ * sampled log-probs; where that probability underflows fp32 it is the exact log-softmax.
  */
 final class ScoreJob {
   final List<int[]> sequences;
@@ -55,12 +53,13 @@ final class ScoreJob {
     }
     int start = position;
     int end = Math.min(seq.length - 1, start + maxStepTokens);
-    long[] targets = new long[end - start];
+    int[] targets = new int[end - start];
     for (int i = 0; i < targets.length; i++) {
       targets[i] = seq[start + i + 1];
     }
-    float[][] scored = forward.run(List.of(new SequenceChunk(table, Arrays.copyOfRange(seq, start, end), true)),
-        logits -> scores(logits, targets, temperature));
+    NextTokenDistributions d = forward.score(
+        new SequenceChunk(table, Arrays.copyOfRange(seq, start, end), true), temperature);
+    float[][] scored = scores(d, targets, temperature);
     for (int i = 0; i < targets.length; i++) {
       if (Float.isNaN(scored[0][i])) {
         release();
@@ -95,11 +94,28 @@ final class ScoreJob {
     }
   }
 
-  private static float[][] scores(NDArray logits, long[] targets, double temperature) {
-    NDManager m = logits.getManager();
-    NDArray logp = logits.muli(1.0 / temperature).logSoftmax(-1);
-    NDArray picked = logp.get(new NDIndex("{}, {}",
-        m.arange(targets.length).toType(DataType.INT64, false), m.create(targets)));
-    return new float[][] {picked.toFloatArray(), NextTokenDistributions.entropies(logp.exp(), logp).toFloatArray()};
+  /** Each row's log-prob of its target and its entropy; {@code d} keeps its logits. */
+  private static float[][] scores(NextTokenDistributions d, int[] targets, double temperature) {
+    float[] logProbs = new float[targets.length];
+    int vocab = d.vocab();
+    for (int r = 0; r < targets.length; r++) {
+      float p = d.probs()[r * vocab + targets[r]];
+      logProbs[r] = p >= Float.MIN_NORMAL || Float.isNaN(p) ? (float) Math.log(p)
+          : exactLogProb(d.logits(), r * vocab, vocab, targets[r], temperature);
+    }
+    return new float[][] {logProbs, Arrays.copyOf(d.entropies(), targets.length)};
+  }
+
+  /** {@code log softmax(z / t)[target]} of the row at {@code at}, in double. */
+  private static float exactLogProb(float[] z, int at, int vocab, int target, double t) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int i = at; i < at + vocab; i++) {
+      max = Math.max(max, z[i] / t);
+    }
+    double sum = 0;
+    for (int i = at; i < at + vocab; i++) {
+      sum += Math.exp(z[i] / t - max);
+    }
+    return (float) (z[at + target] / t - max - Math.log(sum));
   }
 }

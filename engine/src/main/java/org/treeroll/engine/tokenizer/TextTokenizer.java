@@ -1,6 +1,5 @@
 package org.treeroll.engine.tokenizer;
 
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import it.unimi.dsi.fastutil.ints.IntLinkedOpenHashSet;
@@ -9,24 +8,27 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.treeroll.tree.TreeRollException;
 
 /**
- * A HF tokenizer.json through DJL's binding of the Rust tokenizers, configured for LLMs: DJL's
- * defaults suit BERT (truncate at 512, pad, add [CLS]/[SEP]), so truncation, padding and added
- * special tokens are all off. Special tokens written in the text (e.g. {@code <|im_start|>})
- * still encode to their single ids.
+ * A HF tokenizer.json with its tokenizer and generation configs. Byte-level BPE tokenizers (Qwen,
+ * Llama 3, GPT-2 style) are read into Java ({@link ByteLevelBpe}); any other kind goes through
+ * DJL's binding of the Rust tokenizers ({@link RustTokenizer}), which the log says with the
+ * reason. Special tokens written in the text (e.g. {@code <|im_start|>}) encode to their single ids.
  */
 public final class TextTokenizer implements AutoCloseable {
-  private final HuggingFaceTokenizer hf;
+  private static final Logger LOG = LoggerFactory.getLogger(TextTokenizer.class);
+  private final TokenCodec codec;
   private final SpecialTokens special;
   private final int[] addedIds;
   private final int padId;
   private final PromptSpecials promptSpecials;
 
-  private TextTokenizer(HuggingFaceTokenizer hf, SpecialTokens special, int[] addedIds, int padId,
+  private TextTokenizer(TokenCodec codec, SpecialTokens special, int[] addedIds, int padId,
       PromptSpecials promptSpecials) {
-    this.hf = hf;
+    this.codec = codec;
     this.special = special;
     this.addedIds = addedIds;
     this.padId = padId;
@@ -50,22 +52,14 @@ public final class TextTokenizer implements AutoCloseable {
     if (!Files.isRegularFile(file)) {
       throw new TreeRollException(file + ": file not found");
     }
-    if (System.getProperty("OPT_OUT_TRACKING") == null) {
-      System.setProperty("OPT_OUT_TRACKING", "true"); // no usage report over the network
-    }
-    Object2IntOpenHashMap<String> added = addedTokens(file);
+    JsonNode json = readJson(file);
+    Object2IntOpenHashMap<String> added = addedTokens(json);
     SpecialTokens special = readSpecialTokens(dir, added);
     Path tcFile = dir.resolve("tokenizer_config.json");
     JsonNode tc = Files.isRegularFile(tcFile) ? readJson(tcFile) : null;
     PromptSpecials prompt = new PromptSpecials(flag(tc, "add_bos_token"), flag(tc, "add_eos_token"));
     try {
-      HuggingFaceTokenizer hf = HuggingFaceTokenizer.builder()
-          .optTokenizerPath(file)
-          .optAddSpecialTokens(false)
-          .optTruncation(false)
-          .optPadding(false)
-          .build();
-      return new TextTokenizer(hf, special, added.values().intStream().sorted().toArray(), padId(special, added),
+      return new TextTokenizer(codec(file, json), special, added.values().intStream().sorted().toArray(), padId(special, added),
           prompt);
     } catch (IOException | RuntimeException e) {
       throw new TreeRollException(file + ": cannot load tokenizer: " + e.getMessage(), e);
@@ -77,7 +71,17 @@ public final class TextTokenizer implements AutoCloseable {
    * encode to their ids): for text that already carries them, such as a rendered chat template.
    */
   public int[] encode(String text) {
-    return ints(hf.encode(text, false, false).getIds());
+    return codec.encode(text, false);
+  }
+
+  private static TokenCodec codec(Path file, JsonNode json) throws IOException {
+    try {
+      return ByteLevelBpe.of(json);
+    } catch (ByteLevelBpe.Unsupported e) {
+      LOG.info("tokenizer: {} goes through the Rust tokenizers (the Java byte-level BPE does not read it: {})",
+          file, e.getMessage());
+      return new RustTokenizer(file);
+    }
   }
 
   /**
@@ -88,7 +92,7 @@ public final class TextTokenizer implements AutoCloseable {
    */
   public int[] encodePrompt(String text) {
     if (!promptSpecials.fromConfig()) {
-      int[] ids = ints(hf.encode(text, true, false).getIds());
+      int[] ids = codec.encode(text, true);
       int bos = bosIdOrMinus1();
       // The post-processor put BOS before a text that already began with it: drop the copy.
       boolean doubled = bos >= 0 && ids.length > 1 && ids[0] == bos && ids[1] == bos;
@@ -122,25 +126,13 @@ public final class TextTokenizer implements AutoCloseable {
     return ids.length == 1 ? ids[0] : -1;
   }
 
-  private static int[] ints(long[] ids) {
-    int[] out = new int[ids.length];
-    for (int i = 0; i < ids.length; i++) {
-      out[i] = (int) ids[i];
-    }
-    return out;
-  }
-
   private static Boolean flag(JsonNode tc, String field) {
     JsonNode v = tc == null ? null : tc.get(field);
     return v == null || !v.isBoolean() ? null : v.asBoolean();
   }
 
   public String decode(int[] ids, boolean skipSpecialTokens) {
-    long[] l = new long[ids.length];
-    for (int i = 0; i < ids.length; i++) {
-      l[i] = ids[i];
-    }
-    return hf.decode(l, skipSpecialTokens);
+    return codec.decode(ids, skipSpecialTokens);
   }
 
   public SpecialTokens special() {
@@ -171,14 +163,14 @@ public final class TextTokenizer implements AutoCloseable {
 
   @Override
   public void close() {
-    hf.close();
+    codec.close();
   }
 
   /** Content to id of tokenizer.json's added tokens (the special tokens live there). */
-  private static Object2IntOpenHashMap<String> addedTokens(Path file) {
+  private static Object2IntOpenHashMap<String> addedTokens(JsonNode tokenizerJson) {
     Object2IntOpenHashMap<String> ids = new Object2IntOpenHashMap<>();
     ids.defaultReturnValue(-1);
-    for (JsonNode t : readJson(file).path("added_tokens")) {
+    for (JsonNode t : tokenizerJson.path("added_tokens")) {
       ids.put(t.path("content").asText(), t.path("id").asInt());
     }
     return ids;
