@@ -117,7 +117,7 @@ final class BenchCommand {
             double after = SoakCommand.settledRssMb() * 1048576 / 1e9;
             double file = weightFileBytes(dir) / 1e9;
             System.out.printf("%s weights: resident memory %.2f GB before load, %.2f GB after (%.2fx the weight"
-                    + " files); the load added %.2f GB (%.2fx), tokenizer and PyTorch's libraries included%n",
+                    + " files); the load added %.2f GB (%.2fx), the tokenizer and any libraries it started included%n",
                 lm.model().weightType(), before, after, after / file, after - before, (after - before) / file);
           }
         }
