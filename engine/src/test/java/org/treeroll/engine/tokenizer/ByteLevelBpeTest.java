@@ -43,7 +43,9 @@ class ByteLevelBpeTest {
       "\u4f60\u597d\uff0c\u4e16\u754c\uff01\u3053\u3093\u306b\u3061\u306f", "\ud83d\udc4d\ud83c\udffd \ud83d\udc68\u200d\ud83d\udc69\u200d\ud83d\udc67",
       "\u0645\u0631\u062d\u0628\u0627 \u0661\u0662\u0663", "\\frac{1}{2} = 0.5; x^2 + y^2 = z^2 $$\\sum_{i=1}^{n} i$$",
       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-      "https://example.com/path?q=1&r=2#frag", "\u0130stanbul \u017fs \u212a ABC'S 'LL");
+      "https://example.com/path?q=1&r=2#frag", "\u0130stanbul \u017fs \u212a ABC'S 'LL",
+      // Long runs: one piece of 20,000 bytes for BPE, whitespace the regex backtracks over.
+      " ".repeat(20_000) + "x", "a".repeat(20_000), "7".repeat(20_000), ("x" + " ".repeat(50) + "\n").repeat(400));
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("tokenizers")
