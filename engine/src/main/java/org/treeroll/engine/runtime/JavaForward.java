@@ -33,6 +33,12 @@ interface JavaForward {
    */
   NextTokenDistributions distributions(float[] logits, int vocab, float[] temperatures, boolean keepLogits);
 
+  /**
+   * {@link Model#scores} from logits {@code [rows, vocab]}: each row's log-softmax at
+   * {@code targets[r]} and its entropy, at {@code temperature}, without writing the probabilities.
+   */
+  float[][] scores(float[] logits, int vocab, int[] targets, float temperature);
+
   /** Waits until the kernels' warm-up, which creating them started, has compiled them. */
   void awaitWarmUp();
 

@@ -394,6 +394,16 @@ public final class LlamaDecoder implements Model {
         : java.distributions(logits, cfg.vocabSize(), temperatures, keepLogits);
   }
 
+  @Override
+  public float[][] scores(SequenceChunk chunk, KvStore kv, int[] targets, double temperature) {
+    List<SequenceChunk> chunks = List.of(chunk);
+    JavaForward java = javaStep(chunks, kv, false);
+    if (java == null) {
+      return Model.super.scores(chunk, kv, targets, temperature);
+    }
+    return java.scores(javaLogits(java, chunks, kv, false), cfg.vocabSize(), targets, (float) temperature);
+  }
+
   /**
    * Checks that this step can run, and returns the Java kernels where they run it, else null
    * (PyTorch runs it).

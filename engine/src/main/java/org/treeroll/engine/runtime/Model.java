@@ -3,6 +3,7 @@ package org.treeroll.engine.runtime;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import java.util.List;
 import java.util.Set;
 import org.treeroll.engine.io.WeightUpdate;
@@ -70,6 +71,27 @@ public interface Model extends AutoCloseable {
       NDArray logits = forward(chunks, kv, m, fixedOrder);
       return fixedOrder ? NextTokenDistributions.inFixedOrder(logits, temperatures, keepLogits)
           : NextTokenDistributions.of(logits, temperatures, keepLogits);
+    }
+  }
+
+  /**
+   * Teacher-forced scoring of one chunk whose every token is a logit row: row {@code r}'s
+   * log-prob of {@code targets[r]} under {@code softmax(logits / temperature)}, and that
+   * distribution's entropy. Two floats per row leave the step.
+   *
+   * @return {log-probs, entropies}, one per row
+   */
+  default float[][] scores(SequenceChunk chunk, KvStore kv, int[] targets, double temperature) {
+    try (NDManager m = NDManager.newBaseManager(device())) {
+      NDArray logp = forward(List.of(chunk), kv, m, false).muli(1.0 / temperature).logSoftmax(-1);
+      long[] rows = new long[targets.length];
+      long[] columns = new long[targets.length];
+      for (int r = 0; r < targets.length; r++) {
+        rows[r] = r;
+        columns[r] = targets[r];
+      }
+      NDArray picked = logp.get(new NDIndex("{}, {}", m.create(rows), m.create(columns)));
+      return new float[][] {picked.toFloatArray(), NextTokenDistributions.entropies(logp.exp(), logp).toFloatArray()};
     }
   }
 

@@ -1,6 +1,5 @@
 package org.treeroll.engine.scheduler;
 
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -62,13 +61,8 @@ final class ForwardPass {
     return d;
   }
 
-  /**
-   * One step over {@code chunk} whose every token is a logit row (teacher-forced scoring): the
-   * rows' distributions at {@code temperature}, with their logits.
-   */
-  NextTokenDistributions score(SequenceChunk chunk, double temperature) {
-    float[] temperatures = new float[chunk.logitRows()];
-    Arrays.fill(temperatures, (float) temperature);
-    return model.distributions(List.of(chunk), kv, temperatures, true, false);
+  /** One teacher-forced scoring step ({@link Model#scores}). */
+  float[][] score(SequenceChunk chunk, int[] targets, double temperature) {
+    return model.scores(chunk, kv, targets, temperature);
   }
 }

@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import org.treeroll.engine.runtime.SequenceChunk;
 import org.treeroll.engine.runtime.TokenScores;
-import org.treeroll.engine.sampling.NextTokenDistributions;
 import org.treeroll.kvcache.PageTable;
 import org.treeroll.tree.TreeRollException;
 
@@ -14,10 +13,9 @@ import org.treeroll.tree.TreeRollException;
  * Teacher-forced scoring as scheduler work: the log-prob of every token of each sequence given
  * the tokens before it, what a trainer recomputes as old log-probs. It advances one chunk of at
  * most {@code maxStepTokens} positions per scheduler turn, between rollout steps, and takes the
- * pages of a whole sequence before it starts it, so it never holds pages while it waits. A
- * token's log-prob is the log of its probability in the step's distribution, as sampling reports
- * it ({@link org.treeroll.engine.sampling.TokenSampler}), so scoring a sampled path gives its
- * sampled log-probs; where that probability underflows fp32 it is the exact log-softmax.
+ * pages of a whole sequence before it starts it, so it never holds pages while it waits.
+ * Log-softmax and the target gather run in the engine ({@link org.treeroll.engine.runtime.Model#scores});
+ * two floats per token leave it.
  */
 final class ScoreJob {
   final List<int[]> sequences;
@@ -57,9 +55,8 @@ final class ScoreJob {
     for (int i = 0; i < targets.length; i++) {
       targets[i] = seq[start + i + 1];
     }
-    NextTokenDistributions d = forward.score(
-        new SequenceChunk(table, Arrays.copyOfRange(seq, start, end), true), temperature);
-    float[][] scored = scores(d, targets, temperature);
+    float[][] scored = forward.score(new SequenceChunk(table, Arrays.copyOfRange(seq, start, end), true), targets,
+        temperature);
     for (int i = 0; i < targets.length; i++) {
       if (Float.isNaN(scored[0][i])) {
         release();
@@ -94,28 +91,4 @@ final class ScoreJob {
     }
   }
 
-  /** Each row's log-prob of its target and its entropy; {@code d} keeps its logits. */
-  private static float[][] scores(NextTokenDistributions d, int[] targets, double temperature) {
-    float[] logProbs = new float[targets.length];
-    int vocab = d.vocab();
-    for (int r = 0; r < targets.length; r++) {
-      float p = d.probs()[r * vocab + targets[r]];
-      logProbs[r] = p >= Float.MIN_NORMAL || Float.isNaN(p) ? (float) Math.log(p)
-          : exactLogProb(d.logits(), r * vocab, vocab, targets[r], temperature);
-    }
-    return new float[][] {logProbs, Arrays.copyOf(d.entropies(), targets.length)};
-  }
-
-  /** {@code log softmax(z / t)[target]} of the row at {@code at}, in double. */
-  private static float exactLogProb(float[] z, int at, int vocab, int target, double t) {
-    double max = Double.NEGATIVE_INFINITY;
-    for (int i = at; i < at + vocab; i++) {
-      max = Math.max(max, z[i] / t);
-    }
-    double sum = 0;
-    for (int i = at; i < at + vocab; i++) {
-      sum += Math.exp(z[i] / t - max);
-    }
-    return (float) (z[at + target] / t - max - Math.log(sum));
-  }
 }

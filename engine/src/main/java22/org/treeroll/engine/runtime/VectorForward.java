@@ -85,6 +85,14 @@ final class VectorForward implements JavaForward {
   }
 
   @Override
+  public float[][] scores(float[] logits, int vocab, int[] targets, float temperature) {
+    float[] logProbs = new float[targets.length];
+    float[] entropies = new float[targets.length];
+    VectorKernels.scores(logits, vocab, targets, 1f / temperature, logProbs, entropies);
+    return new float[][] {logProbs, entropies};
+  }
+
+  @Override
   public void awaitWarmUp() {
     VectorKernels.awaitWarmUp();
   }

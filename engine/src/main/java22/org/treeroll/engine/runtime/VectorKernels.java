@@ -529,6 +529,54 @@ final class VectorKernels {
     });
   }
 
+  /**
+   * For each row {@code r} of {@code logits [rows, vocab]} at inverse temperature {@code invT}:
+   * {@code logProbs[r]}, the log-softmax at {@code targets[r]}, and {@code entropies[r]}, in one
+   * pass that writes no probabilities (scoring keeps two floats a row). Rows split over the cores;
+   * sums as in {@link #distributions}.
+   */
+  static void scores(float[] logits, int vocab, int[] targets, float invT, float[] logProbs, float[] entropies) {
+    parallel(targets.length, 1, (from, to) -> {
+      for (int r = from; r < to; r++) {
+        int at = r * vocab;
+        float m = max(logits, at, vocab) * invT;
+        double[] sums = expSums(logits, at, vocab, invT, m);
+        double logSum = Math.log(sums[0]);
+        logProbs[r] = (float) ((double) (logits[at + targets[r]] * invT - m) - logSum);
+        entropies[r] = (float) (logSum - sums[1] / sums[0]);
+      }
+    });
+  }
+
+  /** {@code sum e^u} and {@code sum u e^u} over {@code u = z / t - m} of one row, blocks summed in double. */
+  private static double[] expSums(float[] z, int at, int vocab, float invT, float m) {
+    int end = at + vocab;
+    int ub = at + S.loopBound(vocab);
+    double sum = 0;
+    double weighted = 0;
+    int i = at;
+    while (i < ub) {
+      int blockEnd = Math.min(ub, i + SUM_BLOCK * L);
+      FloatVector s = FloatVector.zero(S);
+      FloatVector w = FloatVector.zero(S);
+      for (; i < blockEnd; i += L) {
+        FloatVector u = FloatVector.fromArray(S, z, i).mul(invT).sub(m);
+        FloatVector e = expNonPositive(u);
+        s = s.add(e);
+        w = e.fma(u, w);
+      }
+      sum += s.reduceLanes(VectorOperators.ADD);
+      weighted += w.reduceLanes(VectorOperators.ADD);
+    }
+    for (; i < end; i++) {
+      double u = z[i] * invT - m;
+      double e = Math.exp(u);
+      sum += e;
+      weighted += e * u;
+    }
+    return new double[] {sum, weighted};
+  }
+
   /** The largest of {@code s[at, at + len)}. */
   private static float max(float[] s, int at, int len) {
     int end = at + len;

@@ -122,6 +122,56 @@ class VectorKernelsTest {
     }
   }
 
+  /**
+   * Scoring's log-softmax at each row's target and its entropy against the same worked out in
+   * double with {@link Math#exp}, including a target far in the tail (log-prob below -100, where
+   * its probability underflows fp32).
+   */
+  @ParameterizedTest(name = "vocab={0}")
+  @MethodSource("vocabularies")
+  void scoresEqualTheLogSoftmaxInDouble(int vocab) {
+    SplittableRandom random = new SplittableRandom(vocab + 1);
+    int rows = 4;
+    float[] logits = new float[rows * vocab];
+    for (int i = 0; i < logits.length; i++) {
+      logits[i] = (float) (random.nextGaussian() * 4);
+    }
+    int[] targets = new int[rows];
+    for (int r = 0; r < rows; r++) {
+      targets[r] = random.nextInt(vocab);
+    }
+    if (vocab > 1) {
+      logits[targets[rows - 1] + (rows - 1) * vocab] = -150f;
+      logits[(rows - 1) * vocab + (targets[rows - 1] + 1) % vocab] = 40f;
+    }
+    for (float t : new float[] {1f, 0.6f}) {
+      float[] logProbs = new float[rows];
+      float[] entropies = new float[rows];
+      VectorKernels.scores(logits, vocab, targets, 1f / t, logProbs, entropies);
+      for (int r = 0; r < rows; r++) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+          max = Math.max(max, logits[r * vocab + i] / (double) t);
+        }
+        double sum = 0;
+        double weighted = 0;
+        for (int i = 0; i < vocab; i++) {
+          double u = logits[r * vocab + i] / (double) t - max;
+          sum += Math.exp(u);
+          weighted += Math.exp(u) * u;
+        }
+        double logProb = logits[r * vocab + targets[r]] / (double) t - max - Math.log(sum);
+        assertThat((double) logProbs[r]).as("row %d at t=%s", r, t)
+            .isCloseTo(logProb, org.assertj.core.data.Offset.offset(1e-5 * Math.max(1, Math.abs(logProb))));
+        assertThat((double) entropies[r]).as("entropy of row %d at t=%s", r, t)
+            .isCloseTo(Math.log(sum) - weighted / sum, org.assertj.core.data.Offset.offset(2e-5));
+      }
+      if (vocab > 1) {
+        assertThat(logProbs[rows - 1]).isLessThan(-100f).isFinite();
+      }
+    }
+  }
+
   static Stream<Integer> vocabularies() {
     int l = VectorKernels.lanes();
     return Stream.of(1, l - 1, l, l + 3, 64 * l, 64 * l + 5, 151_936);
