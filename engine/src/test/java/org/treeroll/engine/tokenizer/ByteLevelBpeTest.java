@@ -20,16 +20,27 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The Java byte-level BPE gives the Rust tokenizers' ids and text, token for token, on the real
- * Qwen3 and Llama 3 tokenizers and the bundled model's byte tokenizer: hand-picked hard cases
+ * Qwen3 and Llama 3 tokenizers, the bundled model's byte tokenizer and a GPT-2-style one (the
+ * ByteLevel pre-tokenizer's own regex over Qwen's vocabulary): hand-picked hard cases
  * (NFC, contractions, digit runs, whitespace runs, emoji, special tokens inside text) and
  * seeded random text over many scripts.
  */
 class ByteLevelBpeTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  static Stream<Arguments> tokenizers() {
+  @TempDir static Path tmp;
+
+  static Stream<Arguments> tokenizers() throws Exception {
+    // GPT-2's scheme: the ByteLevel pre-tokenizer splitting with its own regex (Qwen's vocabulary).
+    ObjectNode gpt2 = (ObjectNode) JSON.readTree(QwenTokenizer.dir().resolve("tokenizer.json").toFile());
+    gpt2.putNull("normalizer");
+    gpt2.set("pre_tokenizer", JSON.readTree(
+        "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}"));
+    Path gpt2File = tmp.resolve("gpt2-style.json");
+    JSON.writeValue(gpt2File.toFile(), gpt2);
     return Stream.of(
         Arguments.of("qwen3", QwenTokenizer.dir().resolve("tokenizer.json")),
+        Arguments.of("byte-level regex", gpt2File),
         Arguments.of("llama3", QwenTokenizer.llama3Dir().resolve("tokenizer.json")),
         Arguments.of("bundled", Path.of(System.getProperty("treeroll.models.dir", "../models"), "treeroll-arith/tokenizer.json")));
   }
