@@ -52,8 +52,8 @@ final class BenchCommand {
     int steps;
 
     @Option(names = "--weights", defaultValue = "both",
-        description = "as-stored (16-bit checkpoints stay 16-bit), fp32 (widened at load), or both, loaded together and"
-            + " taking turns (default: ${DEFAULT-VALUE})")
+        description = "as-stored (16-bit checkpoints stay 16-bit), fp32 (widened at load), bf16 (fp32 checkpoints"
+            + " rounded at load), or both (as-stored and fp32), loaded together and taking turns (default: ${DEFAULT-VALUE})")
     String weights;
 
     @Option(names = "--rounds", defaultValue = "3",
@@ -89,8 +89,9 @@ final class BenchCommand {
       List<WeightPrecision> runs = switch (weights) {
         case "as-stored" -> List.of(WeightPrecision.AS_STORED);
         case "fp32" -> List.of(WeightPrecision.FP32);
+        case "bf16" -> List.of(WeightPrecision.BF16);
         case "both" -> List.of(WeightPrecision.AS_STORED, WeightPrecision.FP32);
-        default -> throw new TreeRollException("--weights must be as-stored, fp32 or both, got '" + weights + "'");
+        default -> throw new TreeRollException("--weights must be as-stored, fp32, bf16 or both, got '" + weights + "'");
       };
       List<Boolean> orders = switch (batchInvariant) {
         case "off" -> List.of(false);

@@ -54,6 +54,7 @@ final class DemoCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   @Mixin ModelOption model = new ModelOption();
+  @Mixin WeightsOption weights = new WeightsOption();
   @Mixin KvDtypeOption kv = new KvDtypeOption();
 
   @Option(names = "--problems", defaultValue = "16", description = "Held-out problems (default: ${DEFAULT-VALUE})")
@@ -111,7 +112,7 @@ final class DemoCommand implements Callable<Integer> {
     SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed)
         .withBatchInvariant(batchInvariant);
     try (RewardFunction fn = RewardFunctions.create(reward);
-        LoadedModel lm = LoadedModel.open(model.resolve());
+        LoadedModel lm = LoadedModel.open(model.resolve(), weights.precision());
         InferenceSession session = new InferenceSession(lm, 256L << 20, kv.kvDtype)) {
       Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());
       System.out.printf("model %s: %s, %,d parameters, device %s%n", lm.dir().getFileName(),

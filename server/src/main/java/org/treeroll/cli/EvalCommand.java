@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
     description = "Held-out arithmetic accuracy: one independently sampled answer per problem, verified.")
 final class EvalCommand implements Callable<Integer> {
   @Mixin ModelOption model = new ModelOption();
+  @Mixin WeightsOption weights = new WeightsOption();
 
   @Option(names = "--problems", defaultValue = "128", description = "Held-out problems (default: ${DEFAULT-VALUE})")
   int problems;
@@ -45,7 +46,7 @@ final class EvalCommand implements Callable<Integer> {
     int levels = ArithmeticTask.Level.values().length;
     int[] correct = new int[levels];
     int[] total = new int[levels];
-    try (LoadedModel lm = LoadedModel.open(model.resolve());
+    try (LoadedModel lm = LoadedModel.open(model.resolve(), weights.precision());
         InferenceSession session = new InferenceSession(lm, 64L << 20)) {
       for (int k = 0; k < answers; k++) {
         ArithmeticEval.Result r = ArithmeticEval.heldOut(session, ArithmeticTask.defaultMix(), problemSeed, problems,

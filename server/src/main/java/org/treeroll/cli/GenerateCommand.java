@@ -23,6 +23,7 @@ import picocli.CommandLine.Option;
     description = "Sample responses; prints one JSON object per response.")
 final class GenerateCommand implements Callable<Integer> {
   @Mixin ModelOption model = new ModelOption();
+  @Mixin WeightsOption weights = new WeightsOption();
   @Mixin SamplingOptions sampling = new SamplingOptions();
 
   @ArgGroup(multiplicity = "1") PromptInput input;
@@ -56,7 +57,7 @@ final class GenerateCommand implements Callable<Integer> {
       throw new TreeRollException("--samples " + samples + " x " + promptCount + " prompts = "
           + (long) samples * promptCount + " responses; at most " + Cli.MAX_COUNT + " per run");
     }
-    try (LoadedModel lm = LoadedModel.open(model.resolve());
+    try (LoadedModel lm = LoadedModel.open(model.resolve(), weights.precision());
         InferenceSession session = new InferenceSession(lm, kvBytes, kv.kvDtype)) {
       sampling.check(lm.config(), lm.dir().getFileName().toString());
       List<int[]> prompts = new ArrayList<>();

@@ -47,6 +47,7 @@ final class RolloutCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   @Mixin ModelOption model = new ModelOption();
+  @Mixin WeightsOption weights = new WeightsOption();
 
   @Option(names = "--prompts", required = true,
       description = "JSONL or .parquet rows with prompt (chat messages or a string), data_source, reward_model.ground_truth")
@@ -112,7 +113,7 @@ final class RolloutCommand implements Callable<Integer> {
     SamplingParams params = SamplingParams.defaults().withTemperature(temperature).withSeed(seed)
         .withBatchInvariant(batchInvariant);
     List<PromptDataset.Row> rows = PromptDataset.read(prompts);
-    try (LoadedModel lm = LoadedModel.open(model.resolve());
+    try (LoadedModel lm = LoadedModel.open(model.resolve(), weights.precision());
         InferenceSession session = new InferenceSession(lm, kvBytes, kv.kvDtype);
         RewardFunction fn = RewardFunctions.create(reward)) {
       Cli.answerFitsContext(segment, depth, lm.config(), lm.dir().getFileName().toString());

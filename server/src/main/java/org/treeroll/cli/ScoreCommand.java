@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
     description = "Print the teacher-forced log-prob of every token as JSON.")
 final class ScoreCommand implements Callable<Integer> {
   @Mixin ModelOption model = new ModelOption();
+  @Mixin WeightsOption weights = new WeightsOption();
 
   @ArgGroup(multiplicity = "1") Input input;
 
@@ -41,7 +42,7 @@ final class ScoreCommand implements Callable<Integer> {
           + "], got " + temperature);
     }
     long kvBytes = Cli.kvBudgetBytes("--kv-budget-mb", kvBudgetMb);
-    try (LoadedModel lm = LoadedModel.open(model.resolve());
+    try (LoadedModel lm = LoadedModel.open(model.resolve(), weights.precision());
         InferenceSession session = new InferenceSession(lm, kvBytes, kv.kvDtype)) {
       int[] ids = input.ids != null ? input.ids : lm.tokenizer().encodePrompt(input.text);
       Cli.checkTokenIds(ids, lm.config().vocabSize(), input.ids != null ? "--ids" : "--text");

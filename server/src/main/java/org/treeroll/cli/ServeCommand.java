@@ -29,6 +29,7 @@ final class ServeCommand implements Callable<Integer> {
   static final int MAX_RESULTS = 1_000_000;
 
   @Mixin ModelOption model = new ModelOption();
+  @Mixin WeightsOption weights = new WeightsOption();
 
   @Option(names = "--host", defaultValue = "127.0.0.1",
       description = "Address to bind (default: ${DEFAULT-VALUE}, loopback only; 0.0.0.0 for every interface)")
@@ -145,7 +146,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         return 0;
       }
-      try (LoadedModel lm = LoadedModel.open(model.resolve());
+      try (LoadedModel lm = LoadedModel.open(model.resolve(), weights.precision());
           InferenceSession session = new InferenceSession(vertx, lm, kvBytes, kv.kvDtype,
               InferenceSession.DEFAULT_PAGE_SIZE, InferenceSession.DEFAULT_STEP_TOKENS);
           RolloutServer server = RolloutServer.start(vertx, session, options);

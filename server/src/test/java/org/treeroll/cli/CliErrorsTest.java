@@ -102,6 +102,12 @@ class CliErrorsTest {
   }
 
   @Test
+  void unknownWeightPrecision() {
+    CliRun.of("generate", "--model", good.toString(), "--prompt-ids", "1,2", "--weights", "half")
+        .assertOneLineError("--weights", "half", "bf16");
+  }
+
+  @Test
   void unknownPreset() {
     CliRun.of("gen-model", "--preset", "gpt-5", "--out", tmp.resolve("x").toString())
         .assertOneLineError("gpt-5", "tiny-llama");

@@ -212,7 +212,7 @@ public final class LlamaDecoder implements Model {
       long kv = (long) cfg.numKvHeads() * cfg.headDim();
       long ff = cfg.intermediateSize();
       SharedArray embedT = half != DType.F32
-          ? SharedArray.transposedHalf(half, weights.readBits(EMBED, v, d), (int) v, (int) d, 0)
+          ? SharedArray.transposedHalf(half, bits(weights, half, EMBED, v, d), (int) v, (int) d, 0)
           : SharedArray.transposed(m, weights.read(EMBED, v, d), (int) v, (int) d);
       Projection lmHead = cfg.tieWordEmbeddings() ? new Projection(embedT, (int) d, (int) v, true)
           : matrix(m, weights, half, LM_HEAD, v, d, inMajor);
@@ -264,25 +264,41 @@ public final class LlamaDecoder implements Model {
    */
   private static DType keptType(ModelConfig cfg, WeightSource weights, boolean forPyTorch, WeightPrecision precision) {
     DType stored = null;
+    boolean mixed = false;
     for (String name : WeightNames.shapes(cfg).keySet()) {
       if (!name.endsWith(".weight") || name.endsWith("norm.weight")) {
         continue; // vectors are small and read as fp32 in every case
       }
       DType t = weights.dtype(name);
-      if (stored == null) {
-        stored = t;
-      } else if (stored != t) {
-        LOG.info("weights: {} and {} matrices mixed; all are widened to fp32 at load", stored, t);
-        return DType.F32;
-      }
+      mixed |= stored != null && stored != t;
+      stored = stored == null ? t : stored;
     }
-    if (stored == null || stored == DType.F32) {
+    if (stored == null) {
       return DType.F32;
     }
-    String off = precision == WeightPrecision.FP32 ? "fp32 was asked for"
-        : forPyTorch ? "PyTorch runs the steps (" + (JavaForward.available() ? "the weights are laid out for it"
-            : JavaForward.unavailableReason()) + "), and its CPU kernels are fp32 here"
-        : null;
+    String pyTorch = !forPyTorch ? null : "PyTorch runs the steps (" + (JavaForward.available()
+        ? "the weights are laid out for it" : JavaForward.unavailableReason()) + "), and its CPU kernels are fp32 here";
+    if (precision == WeightPrecision.BF16) {
+      if (pyTorch != null) {
+        LOG.info("weights: widened to fp32 at load, not kept in BF16 as asked (reason: {})", pyTorch);
+        return DType.F32;
+      }
+      if (mixed || stored != DType.BF16) {
+        LOG.info("weights: {} matrices rounded to BF16 at load, as asked (lossy: 8 bits of mantissa)",
+            mixed ? "mixed" : stored);
+      } else {
+        LOG.info("weights: kept in BF16 as stored; the Java kernels widen them to fp32 in registers");
+      }
+      return DType.BF16;
+    }
+    if (mixed) {
+      LOG.info("weights: matrices of mixed types; all are widened to fp32 at load");
+      return DType.F32;
+    }
+    if (stored == DType.F32) {
+      return DType.F32;
+    }
+    String off = precision == WeightPrecision.FP32 ? "fp32 was asked for" : pyTorch;
     if (off != null) {
       LOG.info("weights: {} checkpoint widened to fp32 at load, twice its size in memory (reason: {})", stored, off);
       return DType.F32;
@@ -291,11 +307,27 @@ public final class LlamaDecoder implements Model {
     return stored;
   }
 
+  /**
+   * Tensor {@code name} as {@code half} bits: as stored where it is stored so, else rounded to
+   * nearest from its fp32 values ({@link WeightPrecision#BF16}).
+   */
+  private static ShortBuffer bits(WeightSource weights, DType half, String name, long rows, long cols) {
+    if (weights.dtype(name) == half) {
+      return weights.readBits(name, rows, cols);
+    }
+    float[] values = weights.read(name, rows, cols);
+    short[] out = new short[values.length];
+    for (int i = 0; i < values.length; i++) {
+      out[i] = half.narrow(values[i]);
+    }
+    return ShortBuffer.wrap(out);
+  }
+
   /** A HF matrix {@code [out, in]}: 16-bit in-major if {@code half} is, else fp32 per {@link Projection#of}. */
   private static Projection matrix(NDManager m, WeightSource weights, DType half, String name, long out, long in,
       boolean inMajor) {
     if (half != DType.F32) {
-      return new Projection(SharedArray.transposedHalf(half, weights.readBits(name, out, in), (int) out, (int) in,
+      return new Projection(SharedArray.transposedHalf(half, bits(weights, half, name, out, in), (int) out, (int) in,
           JavaForward.tileColumns((int) in, (int) out)), (int) in, (int) out, true);
     }
     return Projection.of(m, weights.read(name, out, in), out, in, inMajor);
@@ -755,7 +787,7 @@ public final class LlamaDecoder implements Model {
       SharedArray a = SharedArray.half(half, new Shape(in, total), JavaForward.tileColumns(n, total));
       int col = 0;
       for (int b = 0; b < names.length; b++) {
-        a.putTransposed(weights.readBits(names[b], rows[b], in), (int) rows[b], n, col);
+        a.putTransposed(bits(weights, half, names[b], rows[b], in), (int) rows[b], n, col);
         col += (int) rows[b];
       }
       return new Projection(a, n, total, true);

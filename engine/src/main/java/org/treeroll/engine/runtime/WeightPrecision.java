@@ -12,5 +12,11 @@ public enum WeightPrecision {
    */
   AS_STORED,
   /** Every weight widened to fp32 at load, twice a 16-bit checkpoint's size in memory. */
-  FP32
+  FP32,
+  /**
+   * Every matrix kept in BF16 where the Java kernels run the steps: fp32 and F16 values rounded
+   * to the nearest BF16 at load (lossy: 8 bits of mantissa where fp32 has 24), BF16 ones as
+   * stored; half an fp32 checkpoint's memory and bytes per step. Elsewhere fp32, logged.
+   */
+  BF16
 }

@@ -103,6 +103,38 @@ class SixteenBitWeightsTest {
     }
   }
 
+  /**
+   * {@link WeightPrecision#BF16} on an fp32 checkpoint rounds its matrices at load as a BF16
+   * checkpoint of the same weights stores them, bit for bit; the log-probs move by the rounding.
+   */
+  @Test
+  void anFp32CheckpointAskedForBf16HoldsTheBitsOfItsBf16Checkpoint(@TempDir Path tmp) {
+    ModelConfig cfg = ModelPreset.TINY_QWEN3.config();
+    int[] tokens = new SplittableRandom(8).ints(19, 0, cfg.vocabSize()).toArray();
+    try (WeightSource f32 = WeightSource.open(write(tmp.resolve("f32"), cfg, 5, DType.F32));
+        WeightSource bf16 = WeightSource.open(write(tmp.resolve("bf16"), cfg, 5, DType.BF16));
+        LlamaDecoder rounded = LlamaDecoder.load(cfg, f32, DjlRuntime.device(), WeightPrecision.BF16);
+        LlamaDecoder stored = LlamaDecoder.load(cfg, bf16, DjlRuntime.device(), WeightPrecision.AS_STORED);
+        LlamaDecoder exact = LlamaDecoder.load(cfg, f32, DjlRuntime.device(), WeightPrecision.AS_STORED)) {
+      assertThat(rounded.weightType()).isEqualTo(expectedKept(DType.BF16));
+      double moved = maxLogProbDiff(prefillThenDecode(rounded, tokens, 5), prefillThenDecode(exact, tokens, 5));
+      if (rounded.weightType() != DType.BF16) {
+        assertThat(moved).isZero(); // widened back to fp32 where PyTorch runs the steps
+        return;
+      }
+      assertThat(bytes(rounded.embedT())).isEqualTo(bytes(stored.embedT()));
+      for (int l = 0; l < cfg.numLayers(); l++) {
+        LlamaDecoder.Layer got = rounded.layerWeights(l);
+        LlamaDecoder.Layer want = stored.layerWeights(l);
+        assertThat(bytes(got.qkv().shared())).isEqualTo(bytes(want.qkv().shared()));
+        assertThat(bytes(got.o().shared())).isEqualTo(bytes(want.o().shared()));
+        assertThat(bytes(got.gateUp().shared())).isEqualTo(bytes(want.gateUp().shared()));
+        assertThat(bytes(got.down().shared())).isEqualTo(bytes(want.down().shared()));
+      }
+      assertThat(moved).isGreaterThan(0).isLessThan(0.1);
+    }
+  }
+
   @Test
   void aSixteenBitUpdateHoldingANonFiniteValueIsRefusedNamingTheTensor(@TempDir Path tmp) {
     ModelConfig cfg = ModelPreset.TINY_QWEN2.config();
