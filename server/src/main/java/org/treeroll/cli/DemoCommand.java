@@ -174,6 +174,7 @@ final class DemoCommand implements Callable<Integer> {
       m.put("batch_invariant", true);
     }
     kv.addSetting(m);
+    weights.addSetting(m);
     AtomicFile.write(dir.resolve(RunManifest.SETTINGS), tmp -> Files.writeString(tmp, JSON.writeValueAsString(m)));
   }
 

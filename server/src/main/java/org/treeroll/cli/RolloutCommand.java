@@ -238,6 +238,7 @@ final class RolloutCommand implements Callable<Integer> {
       m.put("batch_invariant", true);
     }
     kv.addSetting(m);
+    weights.addSetting(m);
     Path file = out.resolve(SETTINGS);
     try {
       Files.createDirectories(out);

@@ -1,5 +1,6 @@
 package org.treeroll.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.treeroll.engine.runtime.WeightPrecision;
 import org.treeroll.tree.TreeRollException;
 import picocli.CommandLine.Option;
@@ -11,6 +12,13 @@ final class WeightsOption {
           + " fp32 (widened at load) or bf16 (fp32 checkpoints rounded to BF16 at load: half the memory, lossy)"
           + " (default: ${DEFAULT-VALUE})")
   String weights;
+
+  /** Adds {@code weights} to a run's settings ({@code run.json}) when it is not the default as-stored. */
+  void addSetting(ObjectNode settings) {
+    if (precision() != WeightPrecision.AS_STORED) { // only then: settings written before the option still match
+      settings.put("weights", weights);
+    }
+  }
 
   /** as-stored, fp32 or bf16; anything else is refused naming the option. */
   WeightPrecision precision() {

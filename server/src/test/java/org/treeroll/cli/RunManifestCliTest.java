@@ -72,6 +72,16 @@ class RunManifestCliTest {
   }
 
   @Test
+  void aRunWithBf16WeightsSaysSoInItsSettings() throws Exception {
+    Path out = tmp.resolve("bf16");
+    CliRun r = CliRun.of("demo", "--model", MODEL, "--problems", "1", "--leaves", "2", "--seed", "7",
+        "--weights", "bf16", "--out", out.toString());
+    assertThat(r.code()).as(r.err()).isZero();
+    var settings = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("run.json").toFile());
+    assertThat(settings.path("weights").asText()).isEqualTo("bf16");
+  }
+
+  @Test
   void rolloutWritesItsManifestWhenEveryPartIsThere() throws Exception {
     Path prompts = tmp.resolve("p.jsonl");
     Files.write(prompts, List.of("{\"prompt\": \"Q: 2+3=?\\n\", \"reward_model\": {\"ground_truth\": \"5\"}}",
