@@ -90,5 +90,4 @@ final class ScoreJob {
       table = null;
     }
   }
-
 }

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
  * A byte-level BPE tokenizer.json (GPT-2's scheme, used by Qwen2/2.5/3 and Llama 3) read into
@@ -208,7 +209,11 @@ final class ByteLevelBpe implements TokenCodec {
             || p.path("invert").asBoolean(false)) {
           throw new Unsupported("pre_tokenizer: a Split other than one isolating regex before ByteLevel: " + p);
         }
-        split[0] = Pattern.compile(regex.asText(), Pattern.UNICODE_CHARACTER_CLASS);
+        try {
+          split[0] = Pattern.compile(regex.asText(), Pattern.UNICODE_CHARACTER_CLASS);
+        } catch (PatternSyntaxException e) {
+          throw new Unsupported("pre_tokenizer: Java's regex does not read " + regex + ": " + e.getDescription());
+        }
       }
       case "ByteLevel" -> {
         if (byteLevel[0]) {
