@@ -89,16 +89,7 @@ class SixteenBitWeightsTest {
       assertThat(maxLogProbDiff(after, prefillThenDecode(fresh, tokens, 7))).isLessThan(SAME_WEIGHTS);
       assertThat(maxLogProbDiff(after, before)).isGreaterThan(0.1); // the update changed something
       if (model.weightType() == DType.BF16) {
-        // The stored bits are the checkpoint's, matrix for matrix.
-        assertThat(bytes(model.embedT())).isEqualTo(bytes(fresh.embedT()));
-        for (int l = 0; l < cfg.numLayers(); l++) {
-          LlamaDecoder.Layer got = model.layerWeights(l);
-          LlamaDecoder.Layer want = fresh.layerWeights(l);
-          assertThat(bytes(got.qkv().shared())).isEqualTo(bytes(want.qkv().shared()));
-          assertThat(bytes(got.o().shared())).isEqualTo(bytes(want.o().shared()));
-          assertThat(bytes(got.gateUp().shared())).isEqualTo(bytes(want.gateUp().shared()));
-          assertThat(bytes(got.down().shared())).isEqualTo(bytes(want.down().shared()));
-        }
+        assertSameMatrixBits(model, fresh, cfg.numLayers()); // the stored bits are the checkpoint's
       }
     }
   }
@@ -122,15 +113,7 @@ class SixteenBitWeightsTest {
         assertThat(moved).isZero(); // widened back to fp32 where PyTorch runs the steps
         return;
       }
-      assertThat(bytes(rounded.embedT())).isEqualTo(bytes(stored.embedT()));
-      for (int l = 0; l < cfg.numLayers(); l++) {
-        LlamaDecoder.Layer got = rounded.layerWeights(l);
-        LlamaDecoder.Layer want = stored.layerWeights(l);
-        assertThat(bytes(got.qkv().shared())).isEqualTo(bytes(want.qkv().shared()));
-        assertThat(bytes(got.o().shared())).isEqualTo(bytes(want.o().shared()));
-        assertThat(bytes(got.gateUp().shared())).isEqualTo(bytes(want.gateUp().shared()));
-        assertThat(bytes(got.down().shared())).isEqualTo(bytes(want.down().shared()));
-      }
+      assertSameMatrixBits(rounded, stored, cfg.numLayers());
       assertThat(moved).isGreaterThan(0).isLessThan(0.1);
     }
   }
@@ -150,6 +133,19 @@ class SixteenBitWeightsTest {
           .isInstanceOf(TreeRollException.class)
           .hasMessageContaining("'" + name + "'")
           .hasMessageContaining("Infinity");
+    }
+  }
+
+  /** The two 16-bit models hold the same bits in every matrix. */
+  private static void assertSameMatrixBits(LlamaDecoder got, LlamaDecoder want, int layers) {
+    assertThat(bytes(got.embedT())).isEqualTo(bytes(want.embedT()));
+    for (int l = 0; l < layers; l++) {
+      LlamaDecoder.Layer g = got.layerWeights(l);
+      LlamaDecoder.Layer w = want.layerWeights(l);
+      assertThat(bytes(g.qkv().shared())).as("layer %d q/k/v", l).isEqualTo(bytes(w.qkv().shared()));
+      assertThat(bytes(g.o().shared())).as("layer %d o", l).isEqualTo(bytes(w.o().shared()));
+      assertThat(bytes(g.gateUp().shared())).as("layer %d gate/up", l).isEqualTo(bytes(w.gateUp().shared()));
+      assertThat(bytes(g.down().shared())).as("layer %d down", l).isEqualTo(bytes(w.down().shared()));
     }
   }
 
