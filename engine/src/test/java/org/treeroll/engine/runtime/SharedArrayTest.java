@@ -48,6 +48,37 @@ class SharedArrayTest {
   }
 
   /**
+   * Without a manager (a model whose steps all run in Java) an array is Java's alone: buffers of
+   * {@link SharedArray#CHUNK_FLOATS} floats, zeroed; element reads, writes and a KV page copy
+   * that straddle the boundary between two buffers. ~1 GiB of native memory, freed with the array.
+   */
+  @Test
+  void anArrayWithoutPyTorchIsJavasBuffersAndCopiesAcrossTheirBoundary() {
+    long size = SharedArray.CHUNK_FLOATS + 96;
+    SharedArray a = SharedArray.zeros(null, new Shape(size / 32, 32));
+    assertThat(a.array()).isNull();
+    assertThat(a.chunks()).hasSize(2);
+    assertThat(a.chunks().get(1).capacity()).isEqualTo(4 * 96);
+    long from = SharedArray.CHUNK_FLOATS - 40; // 40 floats in the first buffer, 24 in the second
+    float[] values = new float[64];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = i + 0.5f;
+    }
+    a.put(from, values, 0, values.length);
+    assertThat(a.get(from + 39)).isEqualTo(39.5f);
+    assertThat(a.get(from + 40)).isEqualTo(40.5f);
+    a.copyWithin(from, 64, 64); // from across the boundary to the first buffer
+    long to = SharedArray.CHUNK_FLOATS - 20;
+    a.copyWithin(64, to, 64); // and back, across it again
+    for (int i = 0; i < 64; i++) {
+      assertThat(a.get(64 + i)).isEqualTo(i + 0.5f);
+      assertThat(a.get(to + i)).isEqualTo(i + 0.5f);
+    }
+    assertThat(a.get(to - 1)).isEqualTo(19.5f); // written by the put, before the copy's range
+    assertThat(a.get(size - 1)).isZero();
+  }
+
+  /**
    * An array of 2^29 + 88 floats (2 GiB and 352 bytes): values written through Java read back
    * through PyTorch, single elements and sums over rows that straddle the buffers' boundaries, and
    * values written through PyTorch read back through the buffers. ~2 GiB of native memory for a
