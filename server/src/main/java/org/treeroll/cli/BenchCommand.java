@@ -86,13 +86,11 @@ final class BenchCommand {
       if (!(readGb >= 0.01 && readGb <= maxGb)) {
         throw new TreeRollException("--read-gb must be in [0.01, " + maxGb + "] (half the heap), got " + readGb);
       }
-      List<WeightPrecision> runs = switch (weights) {
-        case "as-stored" -> List.of(WeightPrecision.AS_STORED);
-        case "fp32" -> List.of(WeightPrecision.FP32);
-        case "bf16" -> List.of(WeightPrecision.BF16);
-        case "both" -> List.of(WeightPrecision.AS_STORED, WeightPrecision.FP32);
-        default -> throw new TreeRollException("--weights must be as-stored, fp32, bf16 or both, got '" + weights + "'");
-      };
+      WeightPrecision one = WeightsOption.parse(weights);
+      if (one == null && !weights.equals("both")) {
+        throw new TreeRollException("--weights must be as-stored, fp32, bf16 or both, got '" + weights + "'");
+      }
+      List<WeightPrecision> runs = one != null ? List.of(one) : List.of(WeightPrecision.AS_STORED, WeightPrecision.FP32);
       List<Boolean> orders = switch (batchInvariant) {
         case "off" -> List.of(false);
         case "on" -> List.of(true);

@@ -22,11 +22,20 @@ final class WeightsOption {
 
   /** as-stored, fp32 or bf16; anything else is refused naming the option. */
   WeightPrecision precision() {
-    return switch (weights) {
+    WeightPrecision p = parse(weights);
+    if (p == null) {
+      throw new TreeRollException("--weights must be as-stored, fp32 or bf16, got '" + weights + "'");
+    }
+    return p;
+  }
+
+  /** The precision {@code value} names (as-stored, fp32 or bf16), or null. */
+  static WeightPrecision parse(String value) {
+    return switch (value) {
       case "as-stored" -> WeightPrecision.AS_STORED;
       case "fp32" -> WeightPrecision.FP32;
       case "bf16" -> WeightPrecision.BF16;
-      default -> throw new TreeRollException("--weights must be as-stored, fp32 or bf16, got '" + weights + "'");
+      default -> null;
     };
   }
 }

@@ -66,14 +66,7 @@ public final class TextTokenizer implements AutoCloseable {
     }
   }
 
-  /**
-   * The ids of {@code text} alone, no special tokens added (special tokens written in it still
-   * encode to their ids): for text that already carries them, such as a rendered chat template.
-   */
-  public int[] encode(String text) {
-    return codec.encode(text, false);
-  }
-
+  /** Java's byte-level BPE where it reads the file, else the Rust tokenizers, saying why. */
   private static TokenCodec codec(Path file, JsonNode json) throws IOException {
     try {
       return ByteLevelBpe.of(json);
@@ -82,6 +75,14 @@ public final class TextTokenizer implements AutoCloseable {
           file, e.getMessage());
       return new RustTokenizer(file);
     }
+  }
+
+  /**
+   * The ids of {@code text} alone, no special tokens added (special tokens written in it still
+   * encode to their ids): for text that already carries them, such as a rendered chat template.
+   */
+  public int[] encode(String text) {
+    return codec.encode(text, false);
   }
 
   /**
