@@ -5,12 +5,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.LongBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.ToDoubleFunction;
+import org.treeroll.engine.runtime.LargeBuffers;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -61,7 +60,7 @@ public record MachineLimits(double javaReadGBs, double torchReadGBs, double matm
       int perThread = (int) Math.min((Integer.MAX_VALUE - 8) / 8, readBytes / 8 / threads);
       parts = new LongBuffer[threads];
       for (int t = 0; t < threads; t++) {
-        parts[t] = ByteBuffer.allocateDirect(8 * perThread).order(ByteOrder.nativeOrder()).asLongBuffer();
+        parts[t] = LargeBuffers.allocate(8 * perThread).asLongBuffer(); // the pages weights live in
         for (int i = 0; i < perThread; i++) {
           parts[t].put(i, t + 1);
         }

@@ -60,7 +60,8 @@ final class MemoryFit {
           + " and this JVM's heap is %.2f GB (-Xmx); raise it (the launcher: TREEROLL_HEAP=NNg)", largest / 1e9, matrices,
           heap / 1e9));
     }
-    long direct = maxDirectBytes();
+    // Mapped in huge pages, the weights are not direct buffers, which the JVM's limit counts.
+    long direct = LargeBuffers.hugePages() ? -1 : maxDirectBytes();
     if (direct > 0 && need > direct) {
       throw new TreeRollException(String.format("the model's weights need %.2f GB of direct memory as %s, and"
           + " this JVM allows %.2f GB (-XX:MaxDirectMemorySize; the launcher gives it the RAM the heap leaves, so lower"

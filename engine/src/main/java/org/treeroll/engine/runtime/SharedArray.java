@@ -58,7 +58,7 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
     if (bytes > Integer.MAX_VALUE) {
       return mapped(m, m.zeros(shape));
     }
-    ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder()); // zeroed
+    ByteBuffer buf = LargeBuffers.allocate((int) bytes); // zeroed
     return new SharedArray(m.create(buf, shape, DataType.FLOAT32), List.of(buf));
   }
 
@@ -160,7 +160,7 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
       throw new TreeRollException("a " + type + " weight array " + shape + " of " + bytes
           + " bytes: 16-bit arrays are kept in one buffer of at most 2 GiB; load the model in fp32");
     }
-    ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    ByteBuffer buf = LargeBuffers.allocate((int) bytes);
     return new SharedArray(null, List.of(buf), type, shape, tileColumns);
   }
 
@@ -204,7 +204,7 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
     if (bytes > Integer.MAX_VALUE) {
       return mapped(m, m.create(shape, DataType.FLOAT32)); // uninitialised: every value is written next
     }
-    ByteBuffer buf = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+    ByteBuffer buf = LargeBuffers.allocate((int) bytes);
     return new SharedArray(m.create(buf, shape, DataType.FLOAT32), List.of(buf));
   }
 
@@ -213,7 +213,7 @@ record SharedArray(NDArray array, List<ByteBuffer> chunks, DType type, Shape sha
     List<ByteBuffer> chunks = new ArrayList<>();
     for (long from = 0; from < shape.size() || chunks.isEmpty(); from += CHUNK_FLOATS) {
       int floats = (int) Math.min(CHUNK_FLOATS, shape.size() - from);
-      chunks.add(ByteBuffer.allocateDirect(4 * floats).order(ByteOrder.nativeOrder()));
+      chunks.add(LargeBuffers.allocate(4 * floats));
     }
     return new SharedArray(null, List.copyOf(chunks), DType.F32, shape);
   }
