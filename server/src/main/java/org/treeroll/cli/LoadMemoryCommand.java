@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import org.treeroll.engine.io.WeightSource;
 import org.treeroll.engine.model.ModelConfig;
 import org.treeroll.engine.runtime.DjlRuntime;
+import org.treeroll.engine.runtime.LargeBuffers;
 import org.treeroll.engine.runtime.LlamaDecoder;
 import org.treeroll.engine.runtime.NativeHeap;
 import org.treeroll.engine.runtime.WeightPrecision;
@@ -18,7 +19,8 @@ import picocli.CommandLine.Mixin;
 /**
  * Where a loaded model's resident memory goes: the parts of {@code LoadedModel.open} one at a
  * time, in its order, each followed by what it ends with (a collection, malloc_trim) and the
- * resident size once G1 has handed the heap back. The last row is what a load leaves.
+ * resident size once G1 has handed the heap back. The last row is what a load leaves. Weights
+ * and KV pages are direct buffers, or from 2 MB up mappings in huge pages ({@link LargeBuffers}).
  */
 @Command(name = "load-memory", mixinStandardHelpOptions = true,
     description = "Resident memory after each part of a model load: JVM, tokenizer, device choice, weights (16-bit as stored; PyTorch started only for fp32 ones).")
@@ -35,8 +37,8 @@ final class LoadMemoryCommand implements Callable<Integer> {
     double files = BenchCommand.Decode.weightFileBytes(dir) / MB;
     System.out.printf(Locale.ROOT, "model: %s, weight files %.0f MB; malloc_trim %s%n", dir.getFileName(), files,
         NativeHeap.available() ? "available" : "unavailable (see the log)");
-    System.out.println("| after | resident MB | added MB | direct buffers MB | Java heap committed MB |");
-    System.out.println("|---|---:|---:|---:|---:|");
+    System.out.println("| after | resident MB | added MB | direct buffers MB | mapped MB | Java heap committed MB |");
+    System.out.println("|---|---:|---:|---:|---:|---:|");
     double start = row("JVM start", Double.NaN);
     ModelConfig cfg = ModelConfig.read(dir);
     try (TextTokenizer tokenizer = TextTokenizer.load(dir)) {
@@ -64,9 +66,9 @@ final class LoadMemoryCommand implements Callable<Integer> {
     double rss = SoakCommand.settledRssMb() * MIB / MB;
     double direct = ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class).stream()
         .filter(b -> b.getName().equals("direct")).mapToLong(BufferPoolMXBean::getMemoryUsed).sum() / MB;
-    System.out.printf(Locale.ROOT, "| %s | %.0f | %s | %.0f | %.0f |%n", part, rss,
+    System.out.printf(Locale.ROOT, "| %s | %.0f | %s | %.0f | %.0f | %.0f |%n", part, rss,
         Double.isNaN(before) ? "" : String.format(Locale.ROOT, "%.0f", rss - before), direct,
-        Runtime.getRuntime().totalMemory() / MB);
+        LargeBuffers.mappedBytes() / MB, Runtime.getRuntime().totalMemory() / MB);
     return rss;
   }
 }

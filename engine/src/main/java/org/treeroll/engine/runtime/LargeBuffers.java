@@ -33,11 +33,19 @@ public final class LargeBuffers {
   interface Mapper {
     /** A zeroed buffer of {@code bytes}, unmapped once unreachable. */
     ByteBuffer map(int bytes);
+
+    /** Bytes mapped and not yet unmapped. */
+    long mappedBytes();
   }
 
   /** Whether buffers of at least {@link #HUGE_PAGE} bytes are mapped in huge pages here. */
   public static boolean hugePages() {
     return MAPPER != null;
+  }
+
+  /** Bytes of the buffers mapped here and not yet unmapped (none where huge pages are off). */
+  public static long mappedBytes() {
+    return MAPPER == null ? 0 : MAPPER.mappedBytes();
   }
 
   /** A zeroed direct buffer of {@code bytes} in native byte order. */

@@ -8,6 +8,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * {@link LargeBuffers.Mapper} through Linux's {@code mmap}, {@code madvise} and {@code munmap}: an
@@ -26,6 +27,7 @@ final class MappedHugePages implements LargeBuffers.Mapper {
   private final MethodHandle mmap;
   private final MethodHandle munmap;
   private final MethodHandle madvise;
+  private final AtomicLong mapped = new AtomicLong();
 
   /** @throws IllegalStateException where the C library lacks one of the three calls */
   MappedHugePages() {
@@ -69,8 +71,17 @@ final class MappedHugePages implements LargeBuffers.Mapper {
       unmap(start, len);
       throw new IllegalStateException("madvise failed", e);
     }
-    MemorySegment mapping = MemorySegment.ofAddress(start).reinterpret(len, Arena.ofAuto(), s -> unmap(start, len));
+    mapped.addAndGet(len);
+    MemorySegment mapping = MemorySegment.ofAddress(start).reinterpret(len, Arena.ofAuto(), s -> {
+      unmap(start, len);
+      mapped.addAndGet(-len);
+    });
     return mapping.asSlice(0, bytes).asByteBuffer();
+  }
+
+  @Override
+  public long mappedBytes() {
+    return mapped.get();
   }
 
   private void unmap(long at, long len) {

@@ -48,6 +48,9 @@ class LargeBuffersTest {
     if (LargeBuffers.hugePages()) {
       assertThat(at % LargeBuffers.HUGE_PAGE).isZero();
       assertThat(vmFlags(at)).contains("hg");
+      assertThat(LargeBuffers.mappedBytes()).isGreaterThanOrEqualTo(big.capacity());
+    } else {
+      assertThat(LargeBuffers.mappedBytes()).isZero();
     }
     ByteBuffer small = LargeBuffers.allocate(64 << 10);
     assertThat(vmFlags(MemorySegment.ofBuffer(small).address())).doesNotContain("hg");
