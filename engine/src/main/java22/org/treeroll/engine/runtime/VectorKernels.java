@@ -450,10 +450,12 @@ final class VectorKernels {
 
   /**
    * {@code act[t, k] = silu(gate[t, k]) * up[t, k]} for rows {@code [gate | up]} of width {@code 2 ff}.
-   * {@code fixedOrder}: scalar {@link Math#exp} only. The vector EXP gives {@code Math.exp}'s
-   * values while it runs in the Vector API's Java fallback and SVML's once C2 has compiled it
-   * (about 1% of floats differ by an ulp, probed), so its results depend on when the JIT got to
-   * it; scalar {@code Math.exp} runs the same stub interpreted or compiled.
+   * {@code fixedOrder}: scalar {@link Math#exp} only, as the reference forward computes it.
+   * Otherwise in vectors through {@link #expNonPositive} of {@code -|g|} ({@code silu(g) = g /
+   * (1 + e^-g)}, or {@code g e^g / (1 + e^g)} for negative {@code g}), never the Vector API's
+   * EXP: that gives {@code Math.exp}'s values in the API's Java fallback and a vector library's
+   * once C2 has compiled it (about 1% of floats differ by an ulp, probed), so a step's values
+   * would depend on when the JIT got to it.
    */
   static void siluMul(float[] gateUp, int ff, int rows, float[] act, boolean fixedOrder) {
     if (fixedOrder) {
@@ -475,8 +477,9 @@ final class VectorKernels {
       int k = 0;
       for (int ub = S.loopBound(ff); k < ub; k += L) {
         FloatVector g = FloatVector.fromArray(S, gateUp, g0 + k);
-        FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
-        g.div(sig).mul(FloatVector.fromArray(S, gateUp, u0 + k)).intoArray(act, a0 + k);
+        FloatVector e = expNonPositive(g.abs().neg());
+        FloatVector numerator = g.mul(FloatVector.broadcast(S, 1f).blend(e, g.compare(VectorOperators.LT, 0f)));
+        numerator.div(e.add(1f)).mul(FloatVector.fromArray(S, gateUp, u0 + k)).intoArray(act, a0 + k);
       }
       for (; k < ff; k++) {
         float g = gateUp[g0 + k];
