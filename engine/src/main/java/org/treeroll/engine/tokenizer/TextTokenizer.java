@@ -54,9 +54,9 @@ public final class TextTokenizer implements AutoCloseable {
     }
     JsonNode json = readJson(file);
     Object2IntOpenHashMap<String> added = addedTokens(json);
-    SpecialTokens special = readSpecialTokens(dir, added);
     Path tcFile = dir.resolve("tokenizer_config.json");
     JsonNode tc = Files.isRegularFile(tcFile) ? readJson(tcFile) : null;
+    SpecialTokens special = readSpecialTokens(dir, tc, added);
     PromptSpecials prompt = new PromptSpecials(flag(tc, "add_bos_token"), flag(tc, "add_eos_token"));
     try {
       return new TextTokenizer(codec(file, json), special, added.values().intStream().sorted().toArray(), padId(special, added),
@@ -177,10 +177,9 @@ public final class TextTokenizer implements AutoCloseable {
     return ids;
   }
 
-  private static SpecialTokens readSpecialTokens(Path dir, Object2IntOpenHashMap<String> added) {
-    Path tcFile = dir.resolve("tokenizer_config.json");
+  /** {@code tc}: tokenizer_config.json, or null where there is none. */
+  private static SpecialTokens readSpecialTokens(Path dir, JsonNode tc, Object2IntOpenHashMap<String> added) {
     Path gcFile = dir.resolve("generation_config.json");
-    JsonNode tc = Files.isRegularFile(tcFile) ? readJson(tcFile) : null;
     JsonNode gc = Files.isRegularFile(gcFile) ? readJson(gcFile) : null;
     String bos = tc == null ? null : tokenText(tc.get("bos_token"));
     String eos = tc == null ? null : tokenText(tc.get("eos_token"));
