@@ -9,10 +9,10 @@ import java.nio.LongBuffer;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.ToDoubleFunction;
-import org.treeroll.engine.runtime.LargeBuffers;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.treeroll.engine.runtime.LargeBuffers;
 
 /**
  * This machine's ceilings at one moment: streaming memory read bandwidth (a multi-GB buffer read

@@ -8,7 +8,10 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link LargeBuffers.Mapper} through Linux's {@code mmap}, {@code madvise} and {@code munmap}: an
@@ -18,6 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * automatic arena whose cleanup unmaps it once the buffer and every view of it are unreachable.
  */
 final class MappedHugePages implements LargeBuffers.Mapper {
+  private static final Logger LOG = LoggerFactory.getLogger(MappedHugePages.class);
   private static final int PROT_READ_WRITE = 0x1 | 0x2;
   private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
   private static final int MADV_HUGEPAGE = 14;
@@ -28,6 +32,7 @@ final class MappedHugePages implements LargeBuffers.Mapper {
   private final MethodHandle munmap;
   private final MethodHandle madvise;
   private final AtomicLong mapped = new AtomicLong();
+  private final AtomicBoolean refusalLogged = new AtomicBoolean();
 
   /** @throws IllegalStateException where the C library lacks one of the three calls */
   MappedHugePages() {
@@ -64,12 +69,16 @@ final class MappedHugePages implements LargeBuffers.Mapper {
     long start = (raw + HUGE - 1) & -HUGE;
     unmap(raw, start - raw);
     unmap(start + len, raw + span - (start + len));
+    int advised;
     try {
-      // Refused only where the kernel has no THP; then the mapping stays in 4 KB pages, as it would be.
-      int ignored = (int) madvise.invokeExact(start, len, MADV_HUGEPAGE);
+      advised = (int) madvise.invokeExact(start, len, MADV_HUGEPAGE);
     } catch (Throwable e) {
       unmap(start, len);
       throw new IllegalStateException("madvise failed", e);
+    }
+    if (advised != 0 && !refusalLogged.getAndSet(true)) {
+      // The kernel refused the advice (no THP support): the mapping stays in 4 KB pages.
+      LOG.info("weights and KV pages: 4 KB pages, the kernel refused MADV_HUGEPAGE");
     }
     mapped.addAndGet(len);
     MemorySegment mapping = MemorySegment.ofAddress(start).reinterpret(len, Arena.ofAuto(), s -> {
