@@ -2,11 +2,8 @@ package org.treeroll.engine.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,25 +12,18 @@ import org.junit.jupiter.api.io.TempDir;
  * PyTorch's through a switch with no BF16 case, whose default rethrows with no exception active,
  * so the first BF16 tensor, on any device, ends the JVM ({@code std::terminate}); F16 works.
  * Checked in a JVM of its own. When a DJL upgrade fixes it this test fails, and BF16 compute on
- * GPU can be built (docs/architecture.md, "16-bit weights").
+ * GPU can be built (docs/architecture.md, "Device and precision").
  */
 class DjlBf16Test {
 
   @Test
   void aBf16TensorEndsTheJvmWhileF16Works(@TempDir Path tmp) throws Exception {
-    List<String> command = List.of(ProcessHandle.current().info().command().orElseThrow(),
-        "-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true", "-Xmx256m",
-        "-cp", System.getProperty("java.class.path"), DjlBf16Probe.class.getName());
-    Path log = tmp.resolve("probe.log");
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    boolean exited = p.waitFor(2, TimeUnit.MINUTES);
-    if (!exited) {
-      p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    }
-    String text = Files.readString(log, StandardCharsets.UTF_8);
-    assertThat(exited).as("the probe finished within 2 minutes: %s", text).isTrue();
+    ChildJvm probe = ChildJvm.run(List.of("-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true", "-Xmx256m"),
+        DjlBf16Probe.class, List.of(), tmp, 2);
+    String text = probe.output();
+    assertThat(probe.exited()).as("the probe finished within 2 minutes: %s", text).isTrue();
     assertThat(text).as("F16 works").contains("F16 tensor made: float16");
     assertThat(text).as("DJL made a BF16 tensor: BF16 compute in PyTorch is now possible").doesNotContain("BF16 tensor made");
-    assertThat(p.exitValue()).as(text).isNotZero();
+    assertThat(probe.exitValue()).as(text).isNotZero();
   }
 }

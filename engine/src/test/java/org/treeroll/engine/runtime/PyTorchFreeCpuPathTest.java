@@ -2,12 +2,9 @@ package org.treeroll.engine.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,20 +23,12 @@ class PyTorchFreeCpuPathTest {
   @Test
   @EnabledIf("cpuJavaKernels")
   void aBf16ModelLoadsRollsOutAndScoresWithoutLoadingLibtorch(@TempDir Path tmp) throws Exception {
-    List<String> command = new ArrayList<>();
-    command.add(ProcessHandle.current().info().command().orElseThrow());
-    command.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-        "-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true", "-Xmx1g",
-        "-cp", System.getProperty("java.class.path"), PyTorchFreeProbe.class.getName(), tmp.resolve("m").toString()));
-    Path log = tmp.resolve("probe.log");
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    boolean exited = p.waitFor(3, TimeUnit.MINUTES);
-    if (!exited) {
-      p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    }
-    String text = Files.readString(log, StandardCharsets.UTF_8);
-    assertThat(exited).as("the probe finished within 3 minutes: %s", text).isTrue();
-    assertThat(p.exitValue()).as(text).isZero();
+    ChildJvm probe = ChildJvm.run(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+        "-Dai.djl.offline=true", "-DOPT_OUT_TRACKING=true", "-Xmx1g"), PyTorchFreeProbe.class,
+        List.of(tmp.resolve("m").toString()), tmp, 3);
+    String text = probe.output();
+    assertThat(probe.exited()).as("the probe finished within 3 minutes: %s", text).isTrue();
+    assertThat(probe.exitValue()).as(text).isZero();
     assertThat(text).contains("weights BF16, scored").contains("libtorch mapped: false");
   }
 }
