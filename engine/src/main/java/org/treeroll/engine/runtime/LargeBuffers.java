@@ -83,7 +83,7 @@ public final class LargeBuffers {
     }
     try {
       Mapper m = (Mapper) Class.forName(IMPLEMENTATION).getDeclaredConstructor().newInstance();
-      LOG.debug("weights and KV pages: 2 MB transparent huge pages (mode {})", mode);
+      LOG.info("weights and KV pages: 2 MB transparent huge pages from 2 MB up (THP mode {})", mode);
       return m;
     } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
