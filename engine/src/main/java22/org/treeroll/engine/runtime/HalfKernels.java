@@ -299,7 +299,7 @@ final class HalfKernels {
         quad(w, true, base, rowBytes, 16, 0, out, x, i, acc);
         quad(w, true, base + 4 * rowBytes, rowBytes, 16, 0, out, x, i + 4, acc);
       } else {
-        eightBf16(w, base, rowBytes, 16, 0, out, x, i, acc);
+        eightBf16(w, base, out, x, i, acc);
       }
     }
     return acc;
@@ -333,12 +333,12 @@ final class HalfKernels {
   }
 
   /**
-   * {@code acc += x[i..i+8) W[i..i+8, :]} for BF16, in paired order: eight rows per pass halve the
-   * partial's loads and stores against four. Written out without helper calls, which would take
-   * it past C2's inlining budget.
+   * {@code acc += x[i..i+8) W[i..i+8, :]} for a BF16 matrix in tiles ({@link #tileColumns}), the
+   * 8 rows' tiles from byte {@code base}, in paired order: eight rows per pass halve the partial's
+   * loads and stores against four. Written out without helper calls, which would take it past
+   * C2's inlining budget.
    */
-  private static void eightBf16(MemorySegment w, long row, long stride, long perColumn, int from, int to, float[] x,
-      int i, float[] acc) {
+  private static void eightBf16(MemorySegment w, long base, int out, float[] x, int i, float[] acc) {
     FloatVector x0 = FloatVector.broadcast(S, x[i]);
     FloatVector x1 = FloatVector.broadcast(S, x[i + 1]);
     FloatVector x2 = FloatVector.broadcast(S, x[i + 2]);
@@ -347,16 +347,19 @@ final class HalfKernels {
     FloatVector x5 = FloatVector.broadcast(S, x[i + 5]);
     FloatVector x6 = FloatVector.broadcast(S, x[i + 6]);
     FloatVector x7 = FloatVector.broadcast(S, x[i + 7]);
-    for (int j = from; j < to; j += 2 * L) {
-      long at = row + perColumn * j;
-      IntVector w0 = IntVector.fromMemorySegment(I, w, at, ORDER);
-      IntVector w1 = IntVector.fromMemorySegment(I, w, at + stride, ORDER);
-      IntVector w2 = IntVector.fromMemorySegment(I, w, at + 2 * stride, ORDER);
-      IntVector w3 = IntVector.fromMemorySegment(I, w, at + 3 * stride, ORDER);
-      IntVector w4 = IntVector.fromMemorySegment(I, w, at + 4 * stride, ORDER);
-      IntVector w5 = IntVector.fromMemorySegment(I, w, at + 5 * stride, ORDER);
-      IntVector w6 = IntVector.fromMemorySegment(I, w, at + 6 * stride, ORDER);
-      IntVector w7 = IntVector.fromMemorySegment(I, w, at + 7 * stride, ORDER);
+    // The 8 rows' tiles are one run of 16 out bytes: one slice, and constant offsets from 16 j.
+    MemorySegment tiles = w.asSlice(base, 16L * out);
+    long row = I.vectorByteSize();
+    for (int j = 0; j < out; j += 2 * L) {
+      long at = 16L * j;
+      IntVector w0 = IntVector.fromMemorySegment(I, tiles, at, ORDER);
+      IntVector w1 = IntVector.fromMemorySegment(I, tiles, at + row, ORDER);
+      IntVector w2 = IntVector.fromMemorySegment(I, tiles, at + 2 * row, ORDER);
+      IntVector w3 = IntVector.fromMemorySegment(I, tiles, at + 3 * row, ORDER);
+      IntVector w4 = IntVector.fromMemorySegment(I, tiles, at + 4 * row, ORDER);
+      IntVector w5 = IntVector.fromMemorySegment(I, tiles, at + 5 * row, ORDER);
+      IntVector w6 = IntVector.fromMemorySegment(I, tiles, at + 6 * row, ORDER);
+      IntVector w7 = IntVector.fromMemorySegment(I, tiles, at + 7 * row, ORDER);
       FloatVector e = FloatVector.fromArray(S, acc, j);
       e = w0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x0, e);
       e = w1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(x1, e);
@@ -383,8 +386,8 @@ final class HalfKernels {
    * indexed by {@code 2 j} alone, lets C2 drop the bounds check of each load and the address
    * arithmetic, which it kept for offsets into the whole matrix (twice the instructions per pass;
    * batch-1 steps 4-6% faster, docs/benchmarks.md). A tiled matrix's calls are too short to pay
-   * for eight slices each (slower, measured), so {@link #eightBf16} stays for them. The same sums
-   * in the same order.
+   * for eight slices each (slower, measured); {@link #eightBf16} reads its 8 rows through one. The
+   * same sums in the same order.
    */
   private static void eightBf16Rows(MemorySegment w, long row, long stride, int to, float[] x, int i, float[] acc) {
     FloatVector x0 = FloatVector.broadcast(S, x[i]);
